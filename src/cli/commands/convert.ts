@@ -1,0 +1,69 @@
+import fs from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { convertPdf } from '../../engine/convert.js';
+import { parseOptions } from '../../engine/options.js';
+import { UsageError, type Command } from '../command.js';
+
+export const convertCommand: Command = {
+  name: 'convert',
+  usage: 'convert <file.pdf|-> [-o out.md|-] [--format F] [--page-range R]',
+  summary: 'Convert one PDF locally, without a server.',
+  help: `Usage: docmark convert <file.pdf|-> [options]
+
+Converts a PDF on this machine (no server). "-" reads the PDF from stdin.
+
+Options:
+  -o, --output FILE       write here instead of stdout ("-" = stdout)
+  -f, --format F          markdown (default) | json | html
+      --page-range R      0-based pages, e.g. 0,2-4
+      --paginate          put a page separator between pages
+      --force-ocr         OCR every page, even with a text layer
+      --password P        password of an encrypted PDF
+      --quiet             no summary on stderr`,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        format: { type: 'string', short: 'f' },
+        'page-range': { type: 'string' },
+        paginate: { type: 'boolean' },
+        'force-ocr': { type: 'boolean' },
+        password: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+      },
+    });
+    if (positionals.length !== 1) throw new UsageError('convert takes exactly one input file (or "-" for stdin).');
+    const options = parseOptions({
+      output_format: values.format,
+      page_range: values['page-range'],
+      paginate_output: values.paginate ? 'true' : undefined,
+      force_ocr: values['force-ocr'] ? 'true' : undefined,
+      password: values.password,
+    });
+    const input = positionals[0];
+    const bytes = input === '-' ? await readStdin() : await fs.readFile(input);
+    const result = await convertPdf(bytes, options);
+    const out = values.output;
+    if (!out || out === '-') {
+      process.stdout.write(result.output);
+    } else {
+      // Write next to the target, then rename: a reader never sees half a file.
+      const tmp = `${out}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, result.output);
+      await fs.rename(tmp, out);
+    }
+    if (!values.quiet && out && out !== '-') {
+      const m = result.metadata;
+      process.stderr.write(`${input}: ${m.pages} pages in ${m.duration_ms} ms → ${out}\n`);
+    }
+    return 0;
+  },
+};
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

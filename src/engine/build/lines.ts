@@ -1,0 +1,72 @@
+import type { BBox, Line, TextRun } from '../types.js';
+
+/**
+ * Build step: runs → lines. Runs arrive in content-stream order, which for most
+ * producers is reading order; a new line starts when the baseline moves by more
+ * than a fraction of the font size or the text jumps back to the left.
+ */
+export function groupLines(runs: TextRun[]): Line[] {
+  const lines: Line[] = [];
+  let current: TextRun[] = [];
+  for (const run of runs) {
+    const prev = current[current.length - 1];
+    if (prev && !sameLine(prev, run)) {
+      lines.push(makeLine(current));
+      current = [];
+    }
+    current.push(run);
+  }
+  if (current.length) lines.push(makeLine(current));
+  return lines.filter((l) => l.text.trim() !== '');
+}
+
+function sameLine(a: TextRun, b: TextRun): boolean {
+  const size = Math.max(a.fontSize, b.fontSize);
+  const baselineA = a.bbox.y1 - a.fontSize * 0.2;
+  const baselineB = b.bbox.y1 - b.fontSize * 0.2;
+  if (Math.abs(baselineA - baselineB) > size * 0.5) return false;
+  // Back to the left or far to the right: another line or another column.
+  if (b.bbox.x0 < a.bbox.x0 - size * 0.5) return false;
+  if (b.bbox.x0 - a.bbox.x1 > size * 4) return false;
+  return true;
+}
+
+export function makeLine(runs: TextRun[]): Line {
+  let text = '';
+  let prev: TextRun | undefined;
+  for (const run of runs) {
+    if (prev && needsSpace(prev, run, text)) text += ' ';
+    text += run.text;
+    prev = run;
+  }
+  const bbox = unionBoxes(runs.map((r) => r.bbox));
+  return { runs, text: text.replace(/\s+/g, ' ').trim(), bbox, fontSize: dominantSize(runs) };
+}
+
+function needsSpace(prev: TextRun, run: TextRun, textSoFar: string): boolean {
+  if (/\s$/.test(textSoFar) || /^\s/.test(run.text)) return false;
+  const gap = run.bbox.x0 - prev.bbox.x1;
+  return gap > Math.min(prev.fontSize, run.fontSize) * 0.15;
+}
+
+function dominantSize(runs: TextRun[]): number {
+  const weight = new Map<number, number>();
+  for (const r of runs) {
+    const key = Math.round(r.fontSize * 10) / 10;
+    weight.set(key, (weight.get(key) ?? 0) + r.text.trim().length);
+  }
+  let best = runs[0]?.fontSize ?? 0;
+  let bestWeight = -1;
+  for (const [size, w] of weight) if (w > bestWeight) [best, bestWeight] = [size, w];
+  return best;
+}
+
+export function unionBoxes(boxes: BBox[]): BBox {
+  if (boxes.length === 0) return { x0: 0, y0: 0, x1: 0, y1: 0 };
+  return boxes.reduce((u, b) => ({
+    x0: Math.min(u.x0, b.x0),
+    y0: Math.min(u.y0, b.y0),
+    x1: Math.max(u.x1, b.x1),
+    y1: Math.max(u.y1, b.y1),
+  }));
+}

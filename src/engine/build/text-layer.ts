@@ -1,0 +1,96 @@
+import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
+import type { TextItem, TextStyle } from 'pdfjs-dist/types/src/display/api.js';
+import type { BBox, Page, TextRun } from '../types.js';
+import { pdfjs } from '../load.js';
+import { groupLines } from './lines.js';
+
+/**
+ * Build step, text layer: one pdfjs page → runs (with geometry, font and link) → lines.
+ */
+
+type Matrix = [number, number, number, number, number, number];
+
+interface LinkArea {
+  bbox: BBox;
+  url: string;
+}
+
+export async function buildTextPage(page: PDFPageProxy, index: number): Promise<Page> {
+  const { Util } = await pdfjs();
+  const viewport = page.getViewport({ scale: 1 });
+  const vt = viewport.transform as Matrix;
+  const content = await page.getTextContent();
+  const links = await readLinks(page, vt);
+  const runs: TextRun[] = [];
+  for (const item of content.items) {
+    if (!('str' in item)) continue; // marked-content markers
+    const run = toRun(item as TextItem, content.styles[(item as TextItem).fontName], vt, Util.transform);
+    if (!run) continue;
+    const link = links.find((l) => overlapsMostly(run.bbox, l.bbox));
+    if (link) run.link = link.url;
+    runs.push(run);
+  }
+  return {
+    index,
+    width: viewport.width,
+    height: viewport.height,
+    lines: groupLines(runs),
+    rects: [],
+    images: [],
+    source: 'text',
+  };
+}
+
+function toRun(
+  item: TextItem,
+  style: TextStyle | undefined,
+  vt: Matrix,
+  transform: (a: number[], b: number[]) => number[],
+): TextRun | undefined {
+  if (item.str === '' ) return undefined;
+  const m = transform(vt, item.transform) as Matrix;
+  const size = Math.hypot(m[2], m[3]);
+  if (!(size > 0)) return undefined;
+  const ascent = style?.ascent && style.ascent > 0 ? style.ascent : 0.8;
+  const descent = style?.descent && style.descent < 0 ? -style.descent : 0.2;
+  const x0 = m[4];
+  const baseline = m[5];
+  const family = style?.fontFamily ?? '';
+  return {
+    text: item.str,
+    bbox: { x0, y0: baseline - size * ascent, x1: x0 + item.width, y1: baseline + size * descent },
+    fontSize: size,
+    fontName: item.fontName,
+    bold: false,
+    italic: false,
+    monospace: family === 'monospace',
+  };
+}
+
+async function readLinks(page: PDFPageProxy, vt: Matrix): Promise<LinkArea[]> {
+  const annotations = await page.getAnnotations({ intent: 'display' }).catch(() => []);
+  const out: LinkArea[] = [];
+  for (const a of annotations as Array<{ subtype?: string; url?: string; unsafeUrl?: string; rect?: number[] }>) {
+    const url = a.url ?? a.unsafeUrl;
+    if (a.subtype !== 'Link' || !url || !a.rect) continue;
+    const [x0, y0, x1, y1] = a.rect;
+    const p0 = apply(vt, x0, y0);
+    const p1 = apply(vt, x1, y1);
+    out.push({
+      url,
+      bbox: { x0: Math.min(p0[0], p1[0]), y0: Math.min(p0[1], p1[1]), x1: Math.max(p0[0], p1[0]), y1: Math.max(p0[1], p1[1]) },
+    });
+  }
+  return out;
+}
+
+function apply(m: Matrix, x: number, y: number): [number, number] {
+  return [m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]];
+}
+
+function overlapsMostly(run: BBox, area: BBox): boolean {
+  const w = Math.min(run.x1, area.x1) - Math.max(run.x0, area.x0);
+  const h = Math.min(run.y1, area.y1) - Math.max(run.y0, area.y0);
+  if (w <= 0 || h <= 0) return false;
+  return w * h >= 0.5 * (run.x1 - run.x0) * (run.y1 - run.y0);
+}

@@ -1,0 +1,134 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
+import { DocmarkError } from '../errors.js';
+
+/**
+ * Load step: bytes → an open pdfjs document. Knows every way a file can fail to open
+ * and turns each into a client error with a code.
+ */
+
+type Pdfjs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
+
+const require = createRequire(import.meta.url);
+const pdfjsRoot = path.dirname(require.resolve('pdfjs-dist/package.json'));
+// pdfjs reads these with fs in Node; the trailing slash is required.
+const CMAP_URL = path.join(pdfjsRoot, 'cmaps') + path.sep;
+const STANDARD_FONTS_URL = path.join(pdfjsRoot, 'standard_fonts') + path.sep;
+
+let pdfjsPromise: Promise<Pdfjs> | undefined;
+
+/** pdfjs is an ES module with a heavy first import: load it once, lazily. */
+export function pdfjs(): Promise<Pdfjs> {
+  pdfjsPromise ??= import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.mjs')).href) as Promise<Pdfjs>;
+  return pdfjsPromise;
+}
+
+/** Bytes a PDF header may be preceded by (readers accept junk before `%PDF-`). */
+const SIGNATURE_WINDOW = 1024;
+const SIGNATURE = Buffer.from('%PDF-');
+
+export function hasPdfSignature(bytes: Uint8Array): boolean {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, SIGNATURE_WINDOW));
+  return head.indexOf(SIGNATURE) !== -1;
+}
+
+/** Check what a client sent before any PDF work: empty, or not a PDF at all. */
+export function assertPdfBytes(bytes: Uint8Array): void {
+  if (bytes.byteLength === 0) throw new DocmarkError('empty_file', 'The uploaded file is empty.');
+  if (!hasPdfSignature(bytes)) {
+    throw new DocmarkError('not_a_pdf', 'The file is not a PDF: no %PDF- signature in its first 1024 bytes.');
+  }
+}
+
+export interface LoadOptions {
+  password?: string;
+  maxPages?: number;
+}
+
+export interface LoadedPdf {
+  pdf: PDFDocumentProxy;
+  pageCount: number;
+  title?: string;
+  author?: string;
+}
+
+/**
+ * Open a PDF. The caller owns the result and must `pdf.destroy()` it (convert() does,
+ * in a finally block): pdfjs keeps the whole file and its parsed objects until then.
+ */
+export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedPdf> {
+  assertPdfBytes(bytes);
+  const lib = await pdfjs();
+  // pdfjs transfers (detaches) the buffer it is given: hand it a copy so callers keep theirs.
+  const data = new Uint8Array(bytes);
+  const task = lib.getDocument({
+    data,
+    password: options.password,
+    isEvalSupported: false, // CVE-2024-4367: never compile font code from the PDF
+    disableFontFace: true,
+    useSystemFonts: false,
+    fontExtraProperties: true,
+    cMapUrl: CMAP_URL,
+    cMapPacked: true,
+    standardFontDataUrl: STANDARD_FONTS_URL,
+    verbosity: 0,
+    stopAtErrors: false,
+  });
+  let pdf: PDFDocumentProxy;
+  try {
+    pdf = await task.promise;
+  } catch (err) {
+    await task.destroy().catch(() => undefined);
+    throw mapLoadError(err, options.password);
+  }
+  try {
+    const pageCount = pdf.numPages;
+    if (!Number.isInteger(pageCount) || pageCount < 1) {
+      throw new DocmarkError('damaged_pdf', 'The PDF has no readable pages.');
+    }
+    if (options.maxPages !== undefined && pageCount > options.maxPages) {
+      throw new DocmarkError(
+        'too_many_pages',
+        `The PDF has ${pageCount} pages; this server converts at most ${options.maxPages}.`,
+      );
+    }
+    const meta = await pdf.getMetadata().catch(() => undefined);
+    const info = (meta?.info ?? {}) as { Title?: unknown; Author?: unknown };
+    return {
+      pdf,
+      pageCount,
+      title: typeof info.Title === 'string' && info.Title.trim() ? info.Title.trim() : undefined,
+      author: typeof info.Author === 'string' && info.Author.trim() ? info.Author.trim() : undefined,
+    };
+  } catch (err) {
+    await pdf.destroy().catch(() => undefined);
+    throw err instanceof DocmarkError ? err : mapLoadError(err, options.password);
+  }
+}
+
+export function mapLoadError(err: unknown, password?: string): DocmarkError {
+  if (err instanceof DocmarkError) return err;
+  const e = err as { name?: string; message?: string; code?: number };
+  const detail = e?.message ? ` (${e.message})` : '';
+  switch (e?.name) {
+    case 'PasswordException':
+      // pdfjs: code 1 = password needed, 2 = incorrect password.
+      if (password !== undefined && e.code === 2) {
+        return new DocmarkError('incorrect_password', 'The password given for this encrypted PDF is incorrect.');
+      }
+      return new DocmarkError(
+        'encrypted_pdf',
+        'The PDF is encrypted and needs a password; send it in the "password" option.',
+      );
+    case 'InvalidPDFException':
+      return new DocmarkError('damaged_pdf', `The PDF is damaged or truncated and could not be read${detail}.`);
+    case 'MissingPDFException':
+    case 'UnexpectedResponseException':
+    case 'FormatError':
+      return new DocmarkError('damaged_pdf', `The PDF is damaged and could not be read${detail}.`);
+    default:
+      return new DocmarkError('unreadable_pdf', `The PDF could not be read${detail}.`);
+  }
+}

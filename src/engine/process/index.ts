@@ -1,0 +1,9 @@
+import type { Document, Processor } from '../types.js';
+import { detectHeadings } from './headings.js';
+
+/** The structure steps, in the order they run. Each takes and returns the document. */
+export const PROCESSORS: Processor[] = [detectHeadings];
+
+export function processDocument(doc: Document, processors: Processor[] = PROCESSORS): Document {
+  return processors.reduce((d, step) => step(d), doc);
+}

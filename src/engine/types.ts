@@ -1,0 +1,157 @@
+/**
+ * The data that flows through the conversion pipeline:
+ *   load (pdfjs) → build (pages → lines → blocks) → process (structure) → render.
+ * Coordinates are in PDF points with the origin at the page's top-left corner.
+ */
+
+export type OutputFormat = 'markdown' | 'json' | 'html';
+
+export interface ConvertOptions {
+  outputFormat: OutputFormat;
+  /** 0-based page indexes to convert, in document order; undefined = all pages. */
+  pageRange?: number[];
+  /** Put a page separator between pages in the output. */
+  paginateOutput: boolean;
+  /** OCR every page, text layer or not. */
+  forceOcr: boolean;
+  /** Return images found in the pages (base64 in JSON results). */
+  extractImages: boolean;
+  /** Password of an encrypted PDF. */
+  password?: string;
+  /** Refuse documents with more pages than this. */
+  maxPages?: number;
+}
+
+export const DEFAULT_OPTIONS: ConvertOptions = {
+  outputFormat: 'markdown',
+  paginateOutput: false,
+  forceOcr: false,
+  extractImages: false,
+};
+
+export interface BBox {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** A piece of text drawn in one font, as pdfjs reports it (or as OCR reads it). */
+export interface TextRun {
+  text: string;
+  bbox: BBox;
+  /** Height of the glyphs in points. */
+  fontSize: number;
+  fontName: string;
+  bold: boolean;
+  italic: boolean;
+  monospace: boolean;
+  /** Target of a link annotation covering this run. */
+  link?: string;
+}
+
+export interface Line {
+  runs: TextRun[];
+  text: string;
+  bbox: BBox;
+  /** Dominant font size of the line. */
+  fontSize: number;
+}
+
+/** A rectangle drawn on the page (table rulings, code-block backgrounds, rules). */
+export interface Rect {
+  bbox: BBox;
+  filled: boolean;
+}
+
+export interface PageImage {
+  id: string;
+  bbox: BBox;
+  /** PNG bytes, only when images are extracted. */
+  png?: Uint8Array;
+}
+
+export interface Page {
+  /** 0-based index in the document. */
+  index: number;
+  width: number;
+  height: number;
+  lines: Line[];
+  rects: Rect[];
+  images: PageImage[];
+  /** Where the text came from. */
+  source: 'text' | 'ocr';
+}
+
+export type BlockType =
+  | 'heading'
+  | 'paragraph'
+  | 'list'
+  | 'list_item'
+  | 'table'
+  | 'code'
+  | 'blockquote'
+  | 'rule'
+  | 'image'
+  | 'page_break';
+
+export interface Block {
+  type: BlockType;
+  /** 0-based page the block starts on. */
+  page: number;
+  bbox: BBox;
+  /** Inline Markdown text (headings, paragraphs, list items); raw text for code. */
+  text?: string;
+  /** Heading level 1–6. */
+  level?: number;
+  /** Lists: numbered or bulleted; first number of a numbered list. */
+  ordered?: boolean;
+  start?: number;
+  /** Tables: rows of cell texts, the first row is the header. */
+  rows?: string[][];
+  /** Images: reference to Page.images. */
+  imageId?: string;
+  children?: Block[];
+  /** The lines a block was made of; dropped before rendering. */
+  lines?: Line[];
+}
+
+export interface DocumentInfo {
+  /** Pages in the file. */
+  pageCount: number;
+  title?: string;
+  author?: string;
+}
+
+export interface Document {
+  info: DocumentInfo;
+  pages: Page[];
+  blocks: Block[];
+}
+
+export interface ConvertMetadata {
+  /** Pages converted. */
+  pages: number;
+  page_count: number;
+  duration_ms: number;
+  ocr_pages: number[];
+  title?: string;
+  author?: string;
+}
+
+export interface ExtractedImage {
+  id: string;
+  page: number;
+  /** base64-encoded PNG. */
+  data: string;
+  mime: 'image/png';
+}
+
+export interface ConvertResult {
+  output: string;
+  metadata: ConvertMetadata;
+  images?: ExtractedImage[];
+}
+
+/** One structure step of the pipeline: takes the document, returns it improved. */
+export type Processor = (doc: Document) => Document;

@@ -1,0 +1,71 @@
+import Koa from 'koa';
+import type { Config } from '../config.js';
+import { DocmarkError, isDocmarkError } from '../errors.js';
+import type { Converter } from './converter.js';
+import type { HostSampler } from './host-stats.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Metrics } from './metrics.js';
+import { convertRoute } from './routes/convert.js';
+import { healthRoute } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
+
+export interface AppDeps {
+  config: Config;
+  converter: Converter;
+  lifecycle: Lifecycle;
+  host: HostSampler;
+  metrics: Metrics;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+type Route = Koa.Middleware;
+
+/**
+ * The Koa app: an error boundary, then a fixed route table. Every error leaves as
+ * `{ success: false, error: { code, message } }`; nothing a handler throws reaches
+ * Koa's default handler.
+ */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+
+  const routes: Record<string, Record<string, Route>> = {
+    '/convert': { POST: convertRoute(deps) },
+    '/health': { GET: healthRoute(deps) },
+    '/metrics': { GET: metricsRoute(deps) },
+  };
+
+  app.use(errorBoundary(deps));
+  app.use(async (ctx, next) => {
+    const methods = routes[ctx.path];
+    if (!methods) throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: POST /convert, GET /health, GET /metrics.`);
+    const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
+    const handler = methods[method];
+    if (!handler) {
+      ctx.set('Allow', Object.keys(methods).join(', '));
+      throw new DocmarkError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${Object.keys(methods).join(' or ')}.`);
+    }
+    await handler(ctx, next);
+  });
+  return app;
+}
+
+function errorBoundary(deps: AppDeps): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const error = isDocmarkError(err)
+        ? err
+        : new DocmarkError('internal_error', 'The server failed to handle this request.', { cause: err });
+      if (error.code === 'internal_error') {
+        deps.log?.({ level: 'error', msg: 'unhandled error', path: ctx.path, error: String((err as Error)?.stack ?? err) });
+      }
+      ctx.status = error.status;
+      if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
+      ctx.type = 'application/json';
+      ctx.body = { success: false, error: error.toJSON() };
+    }
+  };
+}

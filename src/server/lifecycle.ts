@@ -1,0 +1,74 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * The process's life as a server: counts conversions, knows what is in flight,
+ * and drains before leaving — on a signal, on PM2's shutdown message, or by itself
+ * after `maxConversions` conversions (PM2 then starts a fresh process).
+ */
+export type ExitReason = 'conversion_limit' | 'signal' | 'shutdown_message';
+
+export interface LifecycleOptions {
+  maxConversions: number;
+  drainTimeoutMs: number;
+}
+
+export class Lifecycle extends EventEmitter {
+  readonly startedAt = Date.now();
+  conversions = 0;
+  failures = 0;
+  inFlight = 0;
+  draining = false;
+  drainReason: ExitReason | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(readonly options: LifecycleOptions) {
+    super();
+  }
+
+  /** A conversion request may start; false while draining. */
+  acquire(): boolean {
+    if (this.draining) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  /** A conversion request ended (any outcome). `counted` = it ran a conversion. */
+  release(counted: boolean, ok: boolean): void {
+    this.inFlight--;
+    if (counted) {
+      this.conversions++;
+      if (!ok) this.failures++;
+    }
+    if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    const limit = this.options.maxConversions;
+    if (limit > 0 && this.conversions >= limit && !this.draining) this.beginDrain('conversion_limit');
+  }
+
+  /** Stop taking work; 'drain' is emitted once with the reason. */
+  beginDrain(reason: ExitReason): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.drainReason = reason;
+    this.emit('drain', reason);
+  }
+
+  /** Resolves when nothing is in flight, or after the drain timeout (false). */
+  waitIdle(timeoutMs = this.options.drainTimeoutMs): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, timeoutMs);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.idleWaiters.push(wake);
+    });
+  }
+
+  uptimeSeconds(): number {
+    return (Date.now() - this.startedAt) / 1000;
+  }
+}

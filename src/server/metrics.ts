@@ -1,0 +1,58 @@
+import client from 'prom-client';
+
+/**
+ * Prometheus metrics for GET /metrics. One registry per server instance (tests start
+ * several in one process); process-level figures come from prom-client's defaults.
+ */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly conversions: client.Counter<'outcome' | 'code'>;
+  readonly duration: client.Histogram<'outcome'>;
+  readonly pages: client.Counter;
+  readonly inFlight: client.Gauge;
+  readonly queued: client.Gauge;
+
+  constructor(gauges: { inFlight: () => number; queued: () => number }) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'docmark_' });
+    this.conversions = new client.Counter({
+      name: 'docmark_conversions_total',
+      help: 'Conversions by outcome (ok, client_error, server_error) and error code.',
+      labelNames: ['outcome', 'code'],
+      registers: [this.registry],
+    });
+    this.duration = new client.Histogram({
+      name: 'docmark_conversion_duration_seconds',
+      help: 'Time from upload received to result ready.',
+      labelNames: ['outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers: [this.registry],
+    });
+    this.pages = new client.Counter({
+      name: 'docmark_pages_total',
+      help: 'Pages converted.',
+      registers: [this.registry],
+    });
+    this.inFlight = new client.Gauge({
+      name: 'docmark_in_flight',
+      help: 'Conversion requests being handled now.',
+      registers: [this.registry],
+      collect() {
+        this.set(gauges.inFlight());
+      },
+    });
+    this.queued = new client.Gauge({
+      name: 'docmark_queued',
+      help: 'Conversions waiting for a worker.',
+      registers: [this.registry],
+      collect() {
+        this.set(gauges.queued());
+      },
+    });
+  }
+
+  record(outcome: 'ok' | 'client_error' | 'server_error', code: string, seconds: number, pages: number): void {
+    this.conversions.inc({ outcome, code });
+    this.duration.observe({ outcome }, seconds);
+    if (pages > 0) this.pages.inc(pages);
+  }
+}

@@ -1,0 +1,66 @@
+import type Koa from 'koa';
+import { DocmarkError, isDocmarkError } from '../../errors.js';
+import { assertPdfBytes } from '../../engine/load.js';
+import { parseOptions, type RawOptions } from '../../engine/options.js';
+import type { AppDeps } from '../app.js';
+import { readUpload } from '../upload.js';
+
+/**
+ * POST /convert: read the PDF, validate options, convert, answer JSON (or the bare
+ * Markdown for `Accept: text/markdown`). Counted in the lifecycle whatever happens.
+ */
+export function convertRoute(deps: AppDeps): Koa.Middleware {
+  const { config, converter, lifecycle, metrics } = deps;
+  return async (ctx) => {
+    if (!lifecycle.acquire()) {
+      ctx.set('Connection', 'close');
+      throw new DocmarkError('draining', 'This server instance is restarting; retry shortly.', { retryAfter: 2 });
+    }
+    const started = performance.now();
+    let counted = false;
+    let ok = false;
+    let pages = 0;
+    let code = 'ok';
+    try {
+      const query: RawOptions = {};
+      for (const [k, v] of Object.entries(ctx.query)) query[k] = Array.isArray(v) ? v[v.length - 1] : v;
+      // Validate query options before reading a large body.
+      parseOptions(query);
+      const upload = await readUpload(ctx, config.maxUploadBytes);
+      const options = { ...parseOptions({ ...query, ...upload.fields }), maxPages: config.maxPages };
+      assertPdfBytes(upload.bytes);
+      counted = true;
+      const result = await converter.convert(upload.bytes, options);
+      ok = true;
+      pages = result.metadata.pages;
+      if (options.outputFormat === 'markdown' && prefersMarkdown(ctx)) {
+        ctx.type = 'text/markdown; charset=utf-8';
+        ctx.set('X-Docmark-Pages', String(result.metadata.pages));
+        ctx.body = result.output;
+        return;
+      }
+      ctx.body = {
+        success: true,
+        output_format: options.outputFormat,
+        output: result.output,
+        ...(result.images ? { images: result.images } : {}),
+        metadata: { ...result.metadata, filename: upload.filename ?? null },
+      };
+    } catch (err) {
+      code = isDocmarkError(err) ? err.code : 'internal_error';
+      throw err;
+    } finally {
+      lifecycle.release(counted, ok);
+      if (counted) {
+        const outcome = ok ? 'ok' : code === 'internal_error' || code === 'worker_crashed' ? 'server_error' : 'client_error';
+        metrics.record(outcome, code, (performance.now() - started) / 1000, pages);
+      }
+    }
+  };
+}
+
+function prefersMarkdown(ctx: Koa.Context): boolean {
+  const accept = ctx.get('accept');
+  if (!accept) return false;
+  return ctx.accepts('application/json', 'text/markdown') === 'text/markdown' && /text\/markdown/i.test(accept);
+}
