@@ -1,5 +1,7 @@
 import { DocmarkError } from '../errors.js';
 import { buildBlocks } from './build/blocks.js';
+import { buildOcrPage, needsOcr } from './build/ocr-page.js';
+import { extractPageImages } from './build/images.js';
 import { buildTextPage } from './build/text-layer.js';
 import { loadPdf, mapLoadError } from './load.js';
 import { checkPageRange } from './options.js';
@@ -7,7 +9,7 @@ import { processDocument } from './process/index.js';
 import { renderHtml } from './render/html.js';
 import { renderJson } from './render/json.js';
 import { renderMarkdown } from './render/markdown.js';
-import type { ConvertOptions, ConvertResult, Document, Page } from './types.js';
+import type { ConvertOptions, ConvertResult, Document, ExtractedImage, Page } from './types.js';
 import { DEFAULT_OPTIONS } from './types.js';
 
 /**
@@ -21,16 +23,17 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
   const loaded = await loadPdf(bytes, { password: options.password, maxPages: options.maxPages });
   try {
     const indexes = checkPageRange(options.pageRange, loaded.pageCount);
-    const pages: Page[] = [];
-    for (const index of indexes) pages.push(await buildPage(loaded.pdf, index));
+    const pages = await mapInOrder(indexes, PAGE_CONCURRENCY, (index) => buildPage(loaded.pdf, index, options.forceOcr, options.extractImages));
     const doc: Document = {
       info: { pageCount: loaded.pageCount, title: loaded.title, author: loaded.author },
       pages,
       blocks: buildBlocks(pages),
     };
     const processed = processDocument(doc);
+    const images = options.extractImages ? extractedImages(pages) : undefined;
     return {
       output: render(processed, options),
+      ...(images ? { images } : {}),
       metadata: {
         pages: pages.length,
         page_count: loaded.pageCount,
@@ -47,7 +50,7 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
 
 type PdfDocument = Awaited<ReturnType<typeof loadPdf>>['pdf'];
 
-async function buildPage(pdf: PdfDocument, index: number): Promise<Page> {
+async function buildPage(pdf: PdfDocument, index: number, forceOcr: boolean, extractImages = false): Promise<Page> {
   let page;
   try {
     page = await pdf.getPage(index + 1);
@@ -55,12 +58,56 @@ async function buildPage(pdf: PdfDocument, index: number): Promise<Page> {
     throw pageError(err, index);
   }
   try {
-    return await buildTextPage(page, index);
+    const textPage = await buildTextPage(page, index);
+    if (extractImages) textPage.images = await extractPageImages(page, index);
+    // Scans and garbage text layers are read with OCR instead (every page when forced).
+    return forceOcr || (await needsOcr(page, textPage)) ? await oneOcrAtATime(() => buildOcrPage(page, index)) : textPage;
   } catch (err) {
     throw pageError(err, index);
   } finally {
     page.cleanup();
   }
+}
+
+/**
+ * Pages are read a few at a time: pdfjs answers each request through its (same-thread) worker
+ * port, and overlapping requests keep it busy instead of waiting on each round trip.
+ */
+const PAGE_CONCURRENCY = 4;
+
+/** f over items, at most `limit` at once, results in the items' order; stops at the first error. */
+export async function mapInOrder<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await f(items[i]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** OCR is memory- and CPU-heavy: one page at a time, whatever the page concurrency. */
+let ocrQueue: Promise<unknown> = Promise.resolve();
+function oneOcrAtATime<R>(task: () => Promise<R>): Promise<R> {
+  const run = ocrQueue.then(task, task);
+  ocrQueue = run.catch(() => undefined);
+  return run;
+}
+
+/** The pages' images for the result (base64 PNG); the Markdown refers to them by id. */
+function extractedImages(pages: Page[]): ExtractedImage[] {
+  return pages.flatMap((p) =>
+    p.images.filter((img) => img.png).map((img) => ({ id: img.id, page: p.index, data: Buffer.from(img.png!).toString('base64'), mime: 'image/png' as const })),
+  );
 }
 
 function pageError(err: unknown, index: number): DocmarkError {

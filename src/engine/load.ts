@@ -21,8 +21,26 @@ let pdfjsPromise: Promise<Pdfjs> | undefined;
 
 /** pdfjs is an ES module with a heavy first import: load it once, lazily. */
 export function pdfjs(): Promise<Pdfjs> {
-  pdfjsPromise ??= import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.mjs')).href) as Promise<Pdfjs>;
+  pdfjsPromise ??= importPdfjs();
   return pdfjsPromise;
+}
+
+/**
+ * The legacy build's core-js polyfills replace Array.prototype.push with a JavaScript version
+ * (for an edge case at lengths near 2^32) that makes every push in the process several times
+ * slower — a third of a conversion's time. Load pdfjs and its worker module (which pdfjs would
+ * otherwise import on the first document) up front, then put the engine's own push back.
+ */
+async function importPdfjs(): Promise<Pdfjs> {
+  const nativePush = Array.prototype.push;
+  const lib = (await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.mjs')).href)) as Pdfjs;
+  const worker = await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.worker.mjs')).href);
+  // pdfjs's fake (same-thread) worker in Node uses this module instead of importing it again.
+  (globalThis as { pdfjsWorker?: unknown }).pdfjsWorker ??= worker;
+  if (Array.prototype.push !== nativePush) {
+    Object.defineProperty(Array.prototype, 'push', { value: nativePush, writable: true, configurable: true, enumerable: false });
+  }
+  return lib;
 }
 
 /** Bytes a PDF header may be preceded by (readers accept junk before `%PDF-`). */

@@ -109,6 +109,9 @@ export interface Block {
   start?: number;
   /** Tables: rows of cell texts, the first row is the header. */
   rows?: string[][];
+  /** List items while building: nesting depth (0 = top level) and the number a numbered item shows. */
+  depth?: number;
+  number?: number;
   /** Images: reference to Page.images. */
   imageId?: string;
   children?: Block[];

@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import type { Config } from '../config.js';
 import { DocmarkError, isDocmarkError } from '../errors.js';
+import { apiKeyAuth } from './auth.js';
 import type { Converter } from './converter.js';
 import type { HostSampler } from './host-stats.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -37,6 +38,7 @@ export function createApp(deps: AppDeps): Koa {
   };
 
   app.use(errorBoundary(deps));
+  app.use(apiKeyAuth(deps.config.apiKey));
   app.use(async (ctx, next) => {
     const methods = routes[ctx.path];
     if (!methods) throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: POST /convert, GET /health, GET /metrics.`);

@@ -5,11 +5,13 @@ import { EventEmitter } from 'node:events';
  * and drains before leaving — on a signal, on PM2's shutdown message, or by itself
  * after `maxConversions` conversions (PM2 then starts a fresh process).
  */
-export type ExitReason = 'conversion_limit' | 'signal' | 'shutdown_message';
+export type ExitReason = 'conversion_limit' | 'cron' | 'signal' | 'shutdown_message';
 
 export interface LifecycleOptions {
   maxConversions: number;
   drainTimeoutMs: number;
+  /** For this long after a drain begins, requests are still taken: they come on connections accepted just before. */
+  lingerMs?: number;
 }
 
 export class Lifecycle extends EventEmitter {
@@ -19,6 +21,9 @@ export class Lifecycle extends EventEmitter {
   inFlight = 0;
   draining = false;
   drainReason: ExitReason | undefined;
+  drainStartedAt = 0;
+  /** The conversion limit was reached (the drain may wait for a sibling to recycle first). */
+  limitReached = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(readonly options: LifecycleOptions) {
@@ -27,7 +32,7 @@ export class Lifecycle extends EventEmitter {
 
   /** A conversion request may start; false while draining. */
   acquire(): boolean {
-    if (this.draining) return false;
+    if (this.draining && Date.now() - this.drainStartedAt >= (this.options.lingerMs ?? 0)) return false;
     this.inFlight++;
     return true;
   }
@@ -41,13 +46,19 @@ export class Lifecycle extends EventEmitter {
     }
     if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     const limit = this.options.maxConversions;
-    if (limit > 0 && this.conversions >= limit && !this.draining) this.beginDrain('conversion_limit');
+    if (limit > 0 && this.conversions >= limit && !this.draining && !this.limitReached) {
+      this.limitReached = true;
+      // Under PM2 a 'limit' listener decides when to leave (one instance at a time).
+      if (this.listenerCount('limit') > 0) this.emit('limit', 'conversion_limit');
+      else this.beginDrain('conversion_limit');
+    }
   }
 
   /** Stop taking work; 'drain' is emitted once with the reason. */
   beginDrain(reason: ExitReason): void {
     if (this.draining) return;
     this.draining = true;
+    this.drainStartedAt = Date.now();
     this.drainReason = reason;
     this.emit('drain', reason);
   }

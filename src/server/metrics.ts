@@ -12,7 +12,7 @@ export class Metrics {
   readonly inFlight: client.Gauge;
   readonly queued: client.Gauge;
 
-  constructor(gauges: { inFlight: () => number; queued: () => number }) {
+  constructor(gauges: { inFlight: () => number; queued: () => number; converter?: () => Record<string, unknown> }) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'docmark_' });
     this.conversions = new client.Counter({
       name: 'docmark_conversions_total',
@@ -46,6 +46,21 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(gauges.queued());
+      },
+    });
+    // The worker pool's own counters (tasks, recycled workers, timeouts, crashes, OOM kills):
+    // cumulative since the process started, read from converter.stats() at scrape time.
+    new client.Gauge({
+      name: 'docmark_worker_events',
+      help: 'Worker pool events since the process started, by event.',
+      labelNames: ['event'],
+      registers: [this.registry],
+      collect() {
+        const stats = gauges.converter?.() ?? {};
+        for (const event of ['tasks_done', 'recycled', 'timeouts', 'crashes', 'out_of_memory', 'busy', 'workers']) {
+          const value = stats[event];
+          if (typeof value === 'number') this.set({ event }, value);
+        }
       },
     });
   }

@@ -1,11 +1,14 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../config.js';
+import { DocmarkError } from '../errors.js';
 import { createApp } from './app.js';
-import { InProcessConverter, type Converter } from './converter.js';
+import type { Converter } from './converter.js';
 import { HostSampler } from './host-stats.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
 import { Metrics } from './metrics.js';
+import { instanceConfig, superviseUnderPm2 } from './pm2-supervision.js';
+import { WorkerPool } from './pool/index.js';
 
 /**
  * Start the HTTP server and tie it to the process: tell PM2 when ready, drain on
@@ -17,6 +20,7 @@ export interface RunningServer {
   port: number;
   server: http.Server;
   lifecycle: Lifecycle;
+  metrics: Metrics;
   /** Drain and close (does not exit the process). */
   close(): Promise<void>;
 }
@@ -29,6 +33,12 @@ export interface StartOptions {
   log?: (line: Record<string, unknown>) => void;
 }
 
+/** Room for multipart boundaries and fields on top of the file itself. */
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+/** How long a draining server still takes requests from connections accepted just before. */
+const DRAIN_LINGER_MS = 1000;
+
 export function jsonLog(line: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ time: new Date().toISOString(), pid: process.pid, ...line }) + '\n');
 }
@@ -36,10 +46,14 @@ export function jsonLog(line: Record<string, unknown>): void {
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const config = opts.config ?? loadConfig();
   const log = opts.log ?? jsonLog;
-  const converter = opts.converter ?? (await defaultConverter(config));
-  const lifecycle = new Lifecycle({ maxConversions: config.maxConversions, drainTimeoutMs: config.drainTimeoutMs });
+  const converter = opts.converter ?? (await defaultConverter(config, log));
+  const lifecycle = new Lifecycle({
+    maxConversions: config.maxConversions,
+    drainTimeoutMs: config.drainTimeoutMs,
+    lingerMs: opts.exitOnDrain ? DRAIN_LINGER_MS : 0,
+  });
   const host = new HostSampler(config.hostSampleMs).start();
-  const metrics = new Metrics({ inFlight: () => lifecycle.inFlight, queued: () => converter.stats().queued });
+  const metrics = new Metrics({ inFlight: () => lifecycle.inFlight, queued: () => converter.stats().queued, converter: () => converter.stats() });
   const app = createApp({ config, converter, lifecycle, host, metrics, log });
 
   const server = http.createServer(app.callback());
@@ -47,6 +61,40 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   server.requestTimeout = config.timeoutMs + 60_000;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
+  // While draining, every answer closes its connection so the client reconnects elsewhere.
+  // Responses are counted: Koa writes one only after the route has left the lifecycle.
+  let responding = 0;
+  let quiet: (() => void) | undefined;
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (lifecycle.draining) res.shouldKeepAlive = false;
+    responding++;
+    res.once('close', () => {
+      if (--responding === 0) quiet?.();
+    });
+  });
+  // `Expect: 100-continue` (curl sends it for large bodies): an upload declared over the
+  // limit is refused before the client sends a byte of it; otherwise the body is invited.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > config.maxUploadBytes + MULTIPART_OVERHEAD) {
+      const error = new DocmarkError('payload_too_large', `The upload is larger than the limit of ${Math.round(config.maxUploadBytes / 1024 / 1024)} MB.`);
+      res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      res.end(JSON.stringify({ success: false, error: error.toJSON() }));
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+  const responsesSent = (timeoutMs: number): Promise<void> =>
+    responding === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          quiet = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -54,6 +102,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (err) => {
+    // Port taken, say: end the worker threads and the sampler, or they keep the process alive.
+    host.stop();
+    await converter.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -63,10 +116,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     closing ??= (async () => {
       lifecycle.beginDrain(lifecycle.drainReason ?? 'signal');
       // Stop accepting; in cluster mode PM2's master sends new connections to the siblings.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // net's close, not http's: that one also ends idle connections, including those the
+      // master handed us a moment ago whose request has not arrived yet (a client error).
+      const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, lifecycle.options.lingerMs ?? 0));
       server.closeIdleConnections();
       const idle = await lifecycle.waitIdle();
       if (!idle) log({ level: 'warn', msg: 'drain timeout: leaving with conversions in flight', in_flight: lifecycle.inFlight });
+      else await responsesSent(10_000);
       server.closeAllConnections();
       await closed;
       host.stop();
@@ -79,18 +136,24 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   lifecycle.on('drain', (reason: ExitReason) => {
     log({ level: 'info', msg: 'draining', reason, conversions: lifecycle.conversions, in_flight: lifecycle.inFlight });
     if (!opts.exitOnDrain) return;
-    void close().then(() => leave(reason, lifecycle, log));
+    void close().then(() => leave(reason, lifecycle, log, config.pm2.minUptimeMs));
   });
 
-  return { url, port, server, lifecycle, close };
+  return { url, port, server, lifecycle, metrics, close };
 }
 
 /** Tell PM2 why we leave (the restart logger reads it), then exit 0 so PM2 restarts us. */
-function leave(reason: ExitReason, lifecycle: Lifecycle, log: (line: Record<string, unknown>) => void): void {
+async function leave(reason: ExitReason, lifecycle: Lifecycle, log: (line: Record<string, unknown>) => void, minUptimeMs: number): Promise<void> {
+  // PM2 counts an exit before its min_uptime as unstable (and may stop restarting us):
+  // a planned exit waits. (PM2's own stops reset that count.)
+  const tooYoungMs = minUptimeMs - process.uptime() * 1000;
+  if ((reason === 'conversion_limit' || reason === 'cron') && tooYoungMs > 0) await new Promise((resolve) => setTimeout(resolve, tooYoungMs));
   const data = {
     reason,
+    pid: process.pid,
+    instance: process.env.NODE_APP_INSTANCE ?? null,
     conversions: lifecycle.conversions,
-    uptime_s: Math.round(lifecycle.uptimeSeconds()),
+    uptime_s: Math.round(process.uptime()),
     rss_mb: Math.round(process.memoryUsage().rss / 1024 / 1024),
   };
   log({ level: 'info', msg: 'exiting', ...data });
@@ -103,21 +166,31 @@ function leave(reason: ExitReason, lifecycle: Lifecycle, log: (line: Record<stri
   }
 }
 
-async function defaultConverter(_config: Config): Promise<Converter> {
-  return new InProcessConverter();
+async function defaultConverter(config: Config, log: (line: Record<string, unknown>) => void): Promise<Converter> {
+  return new WorkerPool({
+    size: config.workers,
+    maxQueue: config.maxQueue,
+    timeoutMs: config.timeoutMs,
+    heapMb: config.workerHeapMb,
+    maxTasks: config.workerMaxTasks,
+    log,
+  });
 }
 
 /** `docmark serve`: run until told to stop. */
 export async function serveForever(): Promise<void> {
-  const running = await startServer({ exitOnDrain: true });
+  const config = instanceConfig(loadConfig());
+  const running = await startServer({ exitOnDrain: true, config });
   jsonLog({ level: 'info', msg: 'listening', url: running.url, port: running.port });
-  process.send?.('ready');
+  // Handlers first: once we say 'ready', PM2 may stop us at any moment (e.g. a memory reload).
   const stop = (reason: ExitReason) => (): void => running.lifecycle.beginDrain(reason);
   process.on('SIGINT', stop('signal'));
   process.on('SIGTERM', stop('signal'));
   process.on('message', (msg) => {
     if (msg === 'shutdown') running.lifecycle.beginDrain('shutdown_message');
   });
+  process.send?.('ready');
+  await superviseUnderPm2(running, config, jsonLog);
   // PM2's default pmx swallows unhandled rejections; log them and keep a clear record.
   process.on('unhandledRejection', (reason) => {
     jsonLog({ level: 'error', msg: 'unhandled rejection', error: String((reason as Error)?.stack ?? reason) });

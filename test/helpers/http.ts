@@ -16,7 +16,8 @@ export function rawRequest(
   { method = 'POST', headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: Buffer } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
+    // A fresh connection per request: no test depends on a socket another test left in the pool.
+    const req = http.request(url, { agent: false, method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -32,7 +33,13 @@ export function rawRequest(
       res.on('error', reject);
     });
     let answered = false;
-    req.on('response', () => (answered = true));
+    req.on('response', (res) => {
+      answered = true;
+      // Refused before the body was invited (Expect: 100-continue): never send it.
+      if (!continued && body) res.once('end', () => req.destroy());
+    });
+    let continued = false;
+    const expectContinue = Object.entries(headers).some(([k, v]) => k.toLowerCase() === 'expect' && /100-continue/i.test(v));
     req.on('error', (err: NodeJS.ErrnoException) => {
       // The server may close the socket after answering; the response handler then has run.
       if (!answered || (err.code !== 'EPIPE' && err.code !== 'ECONNRESET')) reject(err);
@@ -52,7 +59,15 @@ export function rawRequest(
         }
         req.end();
       };
-      pump();
+      if (expectContinue) {
+        req.once('continue', () => {
+          continued = true;
+          pump();
+        });
+      } else {
+        continued = true;
+        pump();
+      }
     } else {
       req.end();
     }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { convertPdf } from '../../engine/convert.js';
 import { parseOptions } from '../../engine/options.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -18,6 +18,8 @@ Options:
       --page-range R      0-based pages, e.g. 0,2-4
       --paginate          put a page separator between pages
       --force-ocr         OCR every page, even with a text layer
+      --extract-images    write the page images as PNG files beside the output
+                          (the current directory when writing to stdout)
       --password P        password of an encrypted PDF
       --quiet             no summary on stderr`,
   async run(args) {
@@ -30,6 +32,7 @@ Options:
         'page-range': { type: 'string' },
         paginate: { type: 'boolean' },
         'force-ocr': { type: 'boolean' },
+        'extract-images': { type: 'boolean' },
         password: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
       },
@@ -40,12 +43,17 @@ Options:
       page_range: values['page-range'],
       paginate_output: values.paginate ? 'true' : undefined,
       force_ocr: values['force-ocr'] ? 'true' : undefined,
+      extract_images: values['extract-images'] ? 'true' : undefined,
       password: values.password,
     });
     const input = positionals[0];
     const bytes = input === '-' ? await readStdin() : await fs.readFile(input);
+    const { convertPdf } = await import('../../engine/convert.js');
     const result = await convertPdf(bytes, options);
     const out = values.output;
+    // Images first: the Markdown refers to them by file name, relative to its own folder.
+    const imageDir = out && out !== '-' ? path.dirname(out) : '.';
+    for (const image of result.images ?? []) await fs.writeFile(path.join(imageDir, image.id), Buffer.from(image.data, 'base64'));
     if (!out || out === '-') {
       process.stdout.write(result.output);
     } else {

@@ -1,56 +1,245 @@
 import type { Block, Line, Page } from '../types.js';
-import { unionBoxes } from './lines.js';
+import { markFontStyles } from './fonts.js';
+import { inlineMarkdown } from './inline.js';
+import { analyseLayout, columnIndexOf, type Column, type Layout } from './layout.js';
+import { textSize, unionBoxes } from './lines.js';
+import { removeRunningLines } from './running.js';
+import { detectTables } from './tables.js';
 
 /**
- * Build step: lines → paragraph blocks. Lines stay together while they are close
- * below each other in the same font size; a larger gap, a size change or a jump
- * back up the page (next column) starts a new block.
+ * Build step: lines → blocks. Drops running headers/footers, reads font styles and the column
+ * layout, then walks each page's lines in reading order (Chromium and most producers draw text
+ * column by column) and cuts them into paragraphs, list items, block quotes and code blocks.
+ * Headings, list nesting and joins across pages are decided later by the processors.
  */
 export function buildBlocks(pages: Page[]): Block[] {
+  removeRunningLines(pages);
+  markFontStyles(pages);
+  const layout = analyseLayout(pages);
   const blocks: Block[] = [];
-  for (const page of pages) {
-    let current: Line[] = [];
-    const flush = (): void => {
-      if (current.length === 0) return;
-      blocks.push({
-        type: 'paragraph',
-        page: page.index,
-        bbox: unionBoxes(current.map((l) => l.bbox)),
-        lines: current,
-        text: joinLines(current),
-      });
-      current = [];
-    };
-    for (const line of page.lines) {
-      const prev = current[current.length - 1];
-      if (prev && !continues(prev, line)) flush();
-      current.push(line);
+  for (const page of pages) blocks.push(...withImages(pageBlocks(page, layout), page));
+  return blocks;
+}
+
+/** Image blocks go before the first block that starts below the image's top (same column). */
+function withImages(blocks: Block[], page: Page): Block[] {
+  const out = [...blocks];
+  for (const image of page.images) {
+    const block: Block = { type: 'image', page: page.index, bbox: image.bbox, imageId: image.id };
+    const at = out.findIndex((b) => b.bbox.y0 >= image.bbox.y0 && b.bbox.x0 < image.bbox.x1 && image.bbox.x0 < b.bbox.x1);
+    out.splice(at === -1 ? out.length : at, 0, block);
+  }
+  return out;
+}
+
+interface LineInfo {
+  line: Line;
+  column: Column;
+  columnIndex: number;
+  /** Where the text starts relative to the column's left margin (after a list marker). */
+  indent: number;
+  /** "3." / "3)" drawn before a numbered item's text. */
+  number?: number;
+  mono: boolean;
+  bold: boolean;
+}
+
+const NUMBER_MARKER = /^(\d{1,3})[.)]$/;
+
+function describe(line: Line, layout: Layout): LineInfo {
+  const columnIndex = columnIndexOf(layout.columns, line);
+  const column = layout.columns[columnIndex];
+  const first = line.runs[0];
+  const second = line.runs[1];
+  let start = line.bbox.x0;
+  let number: number | undefined;
+  const m = first.text.trim().match(NUMBER_MARKER);
+  if (m && second && second.bbox.x0 - first.bbox.x1 > first.fontSize * 0.15) {
+    number = Number(m[1]);
+    start = second.bbox.x0;
+  } else {
+    // Some producers write the marker and the text as one run: trust it only on an inset line.
+    const inRun = first.text.match(/^(\d{1,3})[.)]\s+(?=\S)/);
+    if (inRun && line.bbox.x0 - column.left >= layout.bodySize * 0.5) {
+      number = Number(inRun[1]);
+      start = first.bbox.x0 + ((first.bbox.x1 - first.bbox.x0) * inRun[0].length) / first.text.length;
     }
-    flush();
+  }
+  return {
+    line,
+    column,
+    columnIndex,
+    indent: start - column.left,
+    number,
+    mono: isMonospaceLine(line),
+    bold: line.runs.every((r) => r.bold || r.monospace) && line.runs.some((r) => r.bold),
+  };
+}
+
+/**
+ * A line set in the monospace font. Symbols the code font lacks (©, ≠, emoji) come from a
+ * fallback font: short runs of another font do not make a code line prose.
+ */
+function isMonospaceLine(line: Line): boolean {
+  let mono = 0;
+  let other = 0;
+  for (const r of line.runs) {
+    const n = r.text.trim().length;
+    if (r.monospace) mono += n;
+    else if (n > 2) return false;
+    else other += n;
+  }
+  return mono > 0 && mono >= other * 3;
+}
+
+function pageBlocks(page: Page, layout: Layout): Block[] {
+  const body = layout.bodySize;
+  const infos = page.lines.map((l) => describe(l, layout));
+  const tables = detectTables(infos.map((i) => ({ line: i.line, left: i.column.left })), body);
+  const blocks: Block[] = [];
+  let i = 0;
+  while (i < infos.length) {
+    const table = tables.get(i);
+    if (table) {
+      blocks.push({ ...table.block, page: page.index });
+      i = table.end;
+      continue;
+    }
+    const info = infos[i];
+    if (startsCode(info, body, infos[i - 1])) {
+      const end = codeEnd(infos, i, body);
+      blocks.push(codeBlock(infos.slice(i, end), page.index, body));
+      i = end;
+      continue;
+    }
+    let end = i + 1;
+    while (end < infos.length && !tables.has(end) && continuesText(infos[end - 1], infos[end], body)) end++;
+    blocks.push(textBlock(infos.slice(i, end), page.index, body));
+    i = end;
   }
   return blocks;
 }
 
-function continues(prev: Line, line: Line): boolean {
-  const size = Math.max(prev.fontSize, line.fontSize);
-  if (Math.abs(prev.fontSize - line.fontSize) > size * 0.08) return false;
-  const gap = line.bbox.y0 - prev.bbox.y1;
-  if (gap < -size * 0.5) return false; // moved up: a new column or a new region
-  return gap <= size * 0.6;
+/** Code blocks are monospace lines inset from the text by the block's padding. */
+function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
+  // Code blocks are set at or below the body size; code alone in a heading is larger.
+  if (!info.mono || info.line.fontSize > body * 1.02) return false;
+  const inset = info.line.bbox.x0 - info.column.left;
+  // The first line of a column may continue a block cut by the break, at any indentation.
+  const firstInColumn = !prev || prev.columnIndex !== info.columnIndex || prev.line.bbox.y0 > info.line.bbox.y0;
+  if (firstInColumn && inset > body * 0.3) return true;
+  const step = body * 2;
+  const offset = ((inset % step) + step) % step;
+  return offset > step * 0.2 && offset < step * 0.7;
 }
 
-/** Join the lines of a paragraph, re-joining words hyphenated at a line end. */
-export function joinLines(lines: Line[]): string {
-  let out = '';
-  for (const line of lines) {
-    const text = line.text;
-    if (!out) {
-      out = text;
-    } else if (/[a-z]-$/.test(out) && /^[a-z]/.test(text)) {
-      out = out.slice(0, -1) + text;
-    } else {
-      out += ' ' + text;
-    }
+function codeEnd(infos: LineInfo[], start: number, body: number): number {
+  const left = infos[start].line.bbox.x0;
+  const size = infos[start].line.fontSize;
+  let end = start + 1;
+  while (end < infos.length) {
+    const prev = infos[end - 1];
+    const next = infos[end];
+    if (!next.mono || next.columnIndex !== prev.columnIndex || next.line.bbox.x0 < left - 1) break;
+    const dy = next.line.bbox.y0 - prev.line.bbox.y0;
+    // Up to two blank lines stay inside one block; more space is the gap between two blocks.
+    if (dy < 0 || dy > size * 4.2 || Math.abs(next.line.fontSize - size) > body * 0.05) break;
+    end++;
   }
-  return out;
+  return end;
+}
+
+function codeBlock(infos: LineInfo[], page: number, body: number): Block {
+  const lines = infos.map((i) => i.line);
+  const left = Math.min(...lines.map((l) => l.bbox.x0));
+  let chars = 0;
+  let width = 0;
+  for (const l of lines) for (const r of l.runs) {
+    chars += r.text.length;
+    width += r.bbox.x1 - r.bbox.x0;
+  }
+  // Zero-width runs (damaged fonts) would make every column infinite.
+  const charWidth = chars && width > 0 ? width / chars : Math.max(body, 1) * 0.5;
+  const pitches = lines.slice(1).map((l, k) => l.bbox.y0 - lines[k].bbox.y0).filter((d) => d > 0);
+  const pitch = pitches.length ? Math.min(...pitches) : lines[0].fontSize * 1.4;
+  // The widest a line gets before the browser wraps it inside the block.
+  const limit = infos[0].column.right - (left - infos[0].column.left);
+  const out: string[] = [];
+  lines.forEach((line, k) => {
+    // Each run goes to the character column its position gives (keeps indentation and alignment).
+    let text = '';
+    line.runs.forEach((run, r) => {
+      const col = Math.round((run.bbox.x0 - left) / charWidth);
+      const spaced = r > 0 && run.bbox.x0 - line.runs[r - 1].bbox.x1 > charWidth * 0.3 ? 1 : 0;
+      text += ' '.repeat(Math.max(spaced, col - text.length)) + run.text;
+    });
+    text = text.replace(/\s+$/, '');
+    if (k > 0) {
+      const prev = lines[k - 1];
+      const blank = Math.max(0, Math.round((line.bbox.y0 - prev.bbox.y0) / pitch) - 1);
+      const firstWord = line.runs[0].bbox.x1 - line.runs[0].bbox.x0;
+      const wrapped = blank === 0 && line.bbox.x0 - left < charWidth * 0.5 && prev.bbox.x1 + charWidth + firstWord > limit - charWidth;
+      if (wrapped) {
+        out[out.length - 1] += ' ' + text.trimStart();
+        return;
+      }
+      for (let b = 0; b < blank; b++) out.push('');
+    }
+    out.push(text);
+  });
+  return { type: 'code', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: out.join('\n'), lines };
+}
+
+/** Does `next` continue the text block that `prev` is in? */
+function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
+  if (next.mono && startsCode(next, body, prev)) return false;
+  if (next.columnIndex !== prev.columnIndex) return false;
+  const a = prev.line;
+  const b = next.line;
+  const sizeA = textSize(a);
+  const sizeB = textSize(b);
+  const size = Math.max(sizeA, sizeB);
+  if (Math.abs(sizeA - sizeB) > size * 0.08) return false;
+  const gap = b.bbox.y0 - a.bbox.y1;
+  if (gap < -size * 0.5 || gap > size * 0.45) return false;
+  if (next.number !== undefined) return false;
+  if (prev.bold !== next.bold) return false;
+  if (Math.abs(next.indent - prev.indent) > body * 0.5) return false;
+  if (next.indent > body * 0.9) {
+    // Inside a list (bullets are drawn, not written): a new item starts where the previous line
+    // stopped short of the column's edge, or after the small extra space between items.
+    if (a.bbox.x1 + firstWordWidth(b) + size < prev.column.right) return false;
+  }
+  return true;
+}
+
+/** Width of a line's first word (runs break at font changes, not at spaces). */
+function firstWordWidth(line: Line): number {
+  const run = line.runs[0];
+  const text = run.text.trimStart();
+  const word = text.split(/\s/)[0];
+  return ((run.bbox.x1 - run.bbox.x0) * word.length) / Math.max(1, text.length);
+}
+
+function textBlock(infos: LineInfo[], page: number, body: number): Block {
+  const lines = infos.map((i) => i.line);
+  const first = infos[0];
+  const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: inlineMarkdown(lines), lines };
+  if (first.number !== undefined) {
+    // Drop the marker: a run of its own, or the start of the first run.
+    const [head, ...rest] = first.line.runs;
+    const marker = /^\d{1,3}[.)]\s*$/.test(head.text) ? [] : [{ ...head, text: head.text.replace(/^\d{1,3}[.)]\s+/, '') }];
+    block.text = inlineMarkdown([{ ...first.line, runs: [...marker, ...rest] }, ...lines.slice(1)]);
+  }
+  const unit = body * 2;
+  if (first.number !== undefined || first.indent >= body * 1.6) {
+    block.type = 'list_item';
+    block.depth = Math.max(0, Math.round(first.indent / unit) - 1);
+    if (first.number !== undefined) block.number = first.number;
+  } else if (first.indent >= body * 0.9) {
+    block.type = 'blockquote';
+    block.children = [{ type: 'paragraph', page, bbox: block.bbox, text: block.text }];
+    delete block.text;
+  }
+  return block;
 }

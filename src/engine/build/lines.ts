@@ -25,9 +25,9 @@ function sameLine(a: TextRun, b: TextRun): boolean {
   const baselineA = a.bbox.y1 - a.fontSize * 0.2;
   const baselineB = b.bbox.y1 - b.fontSize * 0.2;
   if (Math.abs(baselineA - baselineB) > size * 0.5) return false;
-  // Back to the left or far to the right: another line or another column.
+  // Back to the left: another line. Far to the right on the same baseline stays on the line
+  // (table cells): producers draw a column's text before the next column's.
   if (b.bbox.x0 < a.bbox.x0 - size * 0.5) return false;
-  if (b.bbox.x0 - a.bbox.x1 > size * 4) return false;
   return true;
 }
 
@@ -69,4 +69,15 @@ export function unionBoxes(boxes: BBox[]): BBox {
     x1: Math.max(u.x1, b.x1),
     y1: Math.max(u.y1, b.y1),
   }));
+}
+
+/**
+ * The size of the text a line is set in. Inline code is set smaller than the text around it
+ * (browsers and most stylesheets use about 85 %), so a line of code alone is scaled back up.
+ */
+export const CODE_SCALE = 0.85;
+export function textSize(line: Line): number {
+  let size = 0;
+  for (const r of line.runs) if (!r.monospace && /\S/.test(r.text)) size = Math.max(size, r.fontSize);
+  return size || line.fontSize / CODE_SCALE;
 }

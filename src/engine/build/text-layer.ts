@@ -47,7 +47,8 @@ function toRun(
   vt: Matrix,
   transform: (a: number[], b: number[]) => number[],
 ): TextRun | undefined {
-  if (item.str === '' ) return undefined;
+  // Spaces carry no glyphs worth keeping (and some span whole gaps): words are spaced by geometry.
+  if (item.str.trim() === '') return undefined;
   const m = transform(vt, item.transform) as Matrix;
   const size = Math.hypot(m[2], m[3]);
   if (!(size > 0)) return undefined;

@@ -59,7 +59,7 @@ export function inline(md: string | undefined): string {
       out.push(`<strong>${inline(m[1])}</strong>`);
     } else if ((m = rest.match(/^\*([^*]+)\*/))) {
       out.push(`<em>${inline(m[1])}</em>`);
-    } else if ((m = rest.match(/^\\([\\`*_{}[\]()#+\-.!|<>~])/))) {
+    } else if ((m = rest.match(/^\\([\\`*_{}[\]()#+\-.!|<>~&])/))) {
       out.push(escapeHtml(m[1]));
     } else {
       m = [rest[0]] as unknown as RegExpMatchArray;

@@ -1,0 +1,109 @@
+'use strict';
+/**
+ * restart-logger: a PM2 module (or a plain app in ecosystem.config.js) that listens on
+ * the PM2 bus and writes ONE JSON line per app restart, with its cause, to a file and
+ * to stdout (so `pm2 logs restart-logger` shows it too).
+ *
+ * Settings (module: `pm2 set restart-logger:<key> <value>`; app: the same keys as env):
+ *   log_file   where to append (env DOCMARK_RESTART_LOG wins; default
+ *              $PM2_HOME/logs/docmark-restarts.jsonl)
+ *   apps       comma-separated app names to watch, or * for all (default docmark)
+ *   settle_ms  how long to wait for PM2's `manually` event before naming a
+ *              PM2-initiated stop (default 3000)
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { createRequire } = require('node:module');
+const { createTracker } = require('./classify.js');
+
+const NAME = 'restart-logger';
+
+function loadPm2() {
+  // Our own node_modules or the project's (a file:// install is a symlink into ops/);
+  // then the copy of PM2 that is running us (ProcessContainer lives in pm2/lib).
+  const bases = [__filename, require.main && require.main.filename, path.join(process.cwd(), 'index.js')];
+  for (const base of bases) {
+    if (!base) continue;
+    try {
+      return createRequire(base)('pm2');
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error('restart-logger: cannot find the pm2 package (install it next to this module or the project)');
+}
+
+function readSettings(env = process.env) {
+  let conf = {};
+  try {
+    // PM2 passes a module's whole configuration as JSON in an env var named after it.
+    if (env[NAME]) conf = JSON.parse(env[NAME]);
+  } catch {
+    conf = {};
+  }
+  const pick = (key, fallback) => {
+    const v = conf[key] ?? env[key];
+    return v === undefined || v === null || v === '' ? fallback : v;
+  };
+  const pm2Home = env.PM2_HOME || path.join(os.homedir(), '.pm2');
+  const apps = String(pick('apps', 'docmark')).split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    logFile: env.DOCMARK_RESTART_LOG || pick('log_file', path.join(pm2Home, 'logs', 'docmark-restarts.jsonl')),
+    apps,
+    settleMs: Number(pick('settle_ms', 3000)) || 3000,
+  };
+}
+
+function main() {
+  const settings = readSettings();
+  const watchAll = settings.apps.includes('*');
+  const tracker = createTracker({
+    settleMs: settings.settleMs,
+    watch: (name) => name !== NAME && (watchAll || settings.apps.includes(name)),
+  });
+  fs.mkdirSync(path.dirname(settings.logFile), { recursive: true });
+
+  const write = (records) => {
+    for (const rec of records) {
+      const line = JSON.stringify(rec) + '\n';
+      // Restarts are rare: a synchronous append keeps each line whole and ordered.
+      fs.appendFileSync(settings.logFile, line);
+      process.stdout.write(line);
+    }
+  };
+
+  const pm2 = loadPm2();
+  pm2.connect((err) => {
+    if (err) {
+      console.error(`${NAME}: cannot connect to PM2: ${err.message}`);
+      process.exit(1);
+    }
+    pm2.launchBus((busErr, bus, socket) => {
+      if (busErr) {
+        console.error(`${NAME}: cannot open the PM2 bus: ${busErr.message}`);
+        process.exit(1);
+      }
+      for (const type of ['process:event', 'process:msg', 'process:exception', 'log:PM2']) {
+        bus.on(type, (data) => write(tracker.push({ type, data })));
+      }
+      // Without the bus there is nothing to log: let PM2 restart us.
+      socket?.on?.('close', () => process.exit(1));
+      console.log(JSON.stringify({ time: new Date().toISOString(), msg: `${NAME} watching`, apps: settings.apps, log_file: settings.logFile }));
+      process.send?.('ready');
+    });
+  });
+
+  setInterval(() => write(tracker.flush(Date.now())), 500);
+
+  const stop = () => {
+    write(tracker.flush());
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (require.main === module || process.env.pm_id !== undefined) main();
+
+module.exports = { readSettings };

@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import { request, type Dispatcher } from 'undici';
+import { writeAtomically, type OutputFormat } from './outputs.js';
+import { AttemptError, isRetryableStatus, networkError, parseRetryAfter } from './retry.js';
+
+/**
+ * One attempt at one file: stream the PDF from disk as the raw request body, stream the
+ * answer into the output file (atomically). Throws an AttemptError that says whether
+ * trying again may help.
+ */
+export interface AttemptInput {
+  dispatcher: Dispatcher;
+  server: string;
+  file: string;
+  size: number;
+  format: OutputFormat;
+  target: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** Error bodies are small JSON; never hold more than this of one. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+export async function convertOnce(input: AttemptInput): Promise<{ pages: number }> {
+  const url = `${input.server.replace(/\/+$/, '')}/convert?output_format=${input.format}`;
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(url, {
+      dispatcher: input.dispatcher,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/pdf',
+        'content-length': String(input.size),
+        // Markdown comes back bare, so it streams straight to disk.
+        accept: input.format === 'markdown' ? 'text/markdown' : 'application/json',
+      },
+      body: input.size === 0 ? '' : fs.createReadStream(input.file),
+      signal: input.signal,
+      headersTimeout: input.timeoutMs,
+      bodyTimeout: input.timeoutMs,
+    });
+  } catch (err) {
+    throw input.signal.aborted ? err : networkError(err);
+  }
+  try {
+    if (res.statusCode !== 200) throw await errorFromResponse(res);
+    if (String(res.headers['content-type'] ?? '').startsWith('text/markdown')) {
+      const pages = Number(res.headers['x-docmark-pages']);
+      await writeAtomically(input.target, res.body);
+      return { pages: Number.isFinite(pages) ? pages : 0 };
+    }
+    // JSON and HTML come inside the JSON envelope: one file's answer in memory at a time.
+    const answer = (await res.body.json()) as { success?: boolean; output?: unknown; metadata?: { pages?: number } };
+    if (!answer?.success || typeof answer.output !== 'string') {
+      throw new AttemptError('bad_response', 'The server answered 200 without an output.', { retryable: false, status: 200 });
+    }
+    await writeAtomically(input.target, answer.output);
+    return { pages: answer.metadata?.pages ?? 0 };
+  } catch (err) {
+    res.body.destroy();
+    if (err instanceof AttemptError || input.signal.aborted) throw err;
+    // The answer broke off half-way (the server went away): a network failure.
+    throw networkError(err);
+  }
+}
+
+async function errorFromResponse(res: Dispatcher.ResponseData): Promise<AttemptError> {
+  const status = res.statusCode;
+  let text = '';
+  for await (const chunk of res.body) {
+    if (text.length < MAX_ERROR_BODY) text += chunk.toString('utf8');
+  }
+  let code = `http_${status}`;
+  let message = `HTTP ${status}: ${text.slice(0, 200)}`;
+  try {
+    const error = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    if (typeof error?.code === 'string') code = error.code;
+    if (typeof error?.message === 'string') message = error.message;
+  } catch {
+    // Not our JSON (a proxy's page, say): keep the status and the start of the text.
+  }
+  if (isRetryableStatus(status)) return new AttemptError(code, message, { retryable: true, status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+  if (status >= 500 && status !== 501) return new AttemptError(code, message, { retryable: true, status, maxRetries: 1 });
+  return new AttemptError(code, message, { retryable: false, status });
+}

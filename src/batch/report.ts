@@ -1,0 +1,82 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * `<out>/_report.jsonl`: one JSON line per file converted or failed, appended as each
+ * finishes (never kept in memory); reruns append to it. Counters for the summary are
+ * the only state that lives for the whole batch, and they do not grow with the files.
+ */
+export const REPORT_NAME = '_report.jsonl';
+
+export interface ReportLine {
+  file: string;
+  output?: string;
+  status: 'converted' | 'failed';
+  pages?: number;
+  ms: number;
+  attempts: number;
+  server?: string;
+  error?: { code: string; message: string; http_status?: number };
+}
+
+export class Report {
+  private constructor(
+    readonly path: string,
+    private readonly handle: fsp.FileHandle,
+  ) {}
+
+  static async open(outDir: string): Promise<Report> {
+    const file = path.join(outDir, REPORT_NAME);
+    return new Report(file, await fsp.open(file, 'a'));
+  }
+
+  /** O_APPEND: each line lands whole at the end, in the order files finish. */
+  async append(line: ReportLine): Promise<void> {
+    await this.handle.write(JSON.stringify({ ...line, at: new Date().toISOString() }) + '\n');
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+export interface Summary {
+  /** PDFs found. */
+  found: number;
+  /** Of those, the ones without an output when the batch started (or all, with --force). */
+  toConvert: number;
+  converted: number;
+  skipped: number;
+  failed: number;
+  failedByCode: Record<string, number>;
+  pages: number;
+  /** Attempts beyond the first, over all files. */
+  retries: number;
+  elapsedMs: number;
+  /** Stopped by Ctrl-C / SIGTERM before the end. */
+  interrupted: boolean;
+}
+
+export function emptySummary(): Summary {
+  return { found: 0, toConvert: 0, converted: 0, skipped: 0, failed: 0, failedByCode: {}, pages: 0, retries: 0, elapsedMs: 0, interrupted: false };
+}
+
+export function formatSummary(s: Summary, reportPath: string): string {
+  const seconds = s.elapsedMs / 1000;
+  const failures = Object.entries(s.failedByCode)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  const lines = [
+    `docmark batch: ${s.interrupted ? 'interrupted after' : 'done in'} ${seconds.toFixed(1)} s`,
+    `  converted ${s.converted}, skipped ${s.skipped} (already done), failed ${s.failed}${failures ? ` (${failures})` : ''}` +
+      (s.interrupted ? `, left for a rerun ${Math.max(0, s.toConvert - s.converted - s.failed)}` : ''),
+    `  pages ${s.pages}, ${rate(s.pages, seconds)} pages/s, ${rate(s.converted, seconds)} files/s, ${s.retries} retries`,
+    `  report: ${reportPath}`,
+  ];
+  return lines.join('\n');
+}
+
+export function rate(n: number, seconds: number): string {
+  return seconds > 0 ? (n / seconds).toFixed(1) : '0.0';
+}

@@ -1,0 +1,102 @@
+import type { Line, TextRun } from '../types.js';
+
+/**
+ * Build step: lines → inline Markdown. Runs become text with `code` for monospace runs,
+ * [links](url) from link annotations, **bold** and *italic* from the font, and Markdown's
+ * special characters escaped in plain text. Lines are joined with spaces; a word hyphenated
+ * at a line end is re-joined.
+ */
+
+interface Span {
+  text: string;
+  code: boolean;
+  bold: boolean;
+  italic: boolean;
+  link?: string;
+}
+
+export function inlineMarkdown(lines: Line[]): string {
+  const spans: Span[] = [];
+  let prevRun: TextRun | undefined;
+  for (const line of lines) {
+    for (const run of line.runs) {
+      const sep = prevRun ? separator(prevRun, run, spans) : '';
+      const span: Span = { text: run.text, code: run.monospace, bold: run.bold && !run.monospace, italic: run.italic && !run.monospace, link: run.link };
+      const last = spans[spans.length - 1];
+      if (last && sameStyle(last, span)) {
+        if (sep === '-') last.text = last.text.slice(0, -1) + span.text;
+        else last.text += sep + span.text;
+      } else {
+        if (sep === '-' && last) last.text = last.text.slice(0, -1);
+        else if (sep && last) last.text += sep;
+        spans.push(span);
+      }
+      prevRun = run;
+    }
+  }
+  return render(spans).replace(/\s+/g, ' ').trim();
+}
+
+/** What goes between two runs: nothing, a space, or '-' meaning "drop the hyphen and join". */
+function separator(prev: TextRun, run: TextRun, spans: Span[]): string {
+  const sameLine = Math.abs(prev.bbox.y1 - run.bbox.y1) < Math.min(prev.fontSize, run.fontSize) * 0.5 && run.bbox.x0 >= prev.bbox.x0;
+  if (sameLine) {
+    const gap = run.bbox.x0 - prev.bbox.x1;
+    // Inline code is padded: next to it, only a wider gap holds a space.
+    const threshold = prev.monospace !== run.monospace ? 0.3 : 0.15;
+    return gap > Math.max(prev.fontSize, run.fontSize) * threshold ? ' ' : '';
+  }
+  const text = spans[spans.length - 1]?.text ?? '';
+  if (!prev.monospace && /[a-z]-$/.test(text) && /^[a-z]/.test(run.text)) return '-';
+  return ' ';
+}
+
+function sameStyle(a: Span, b: Span): boolean {
+  return a.code === b.code && a.bold === b.bold && a.italic === b.italic && a.link === b.link;
+}
+
+function render(spans: Span[]): string {
+  let out = '';
+  for (const span of spans) {
+    // Keep surrounding spaces outside the markers: `** bold**` is not bold in Markdown.
+    const lead = span.text.match(/^\s*/)![0];
+    const trail = span.text.slice(lead.length).match(/\s*$/)![0];
+    const core = span.text.trim();
+    if (!core) {
+      out += span.text;
+      continue;
+    }
+    let md = span.code ? codeSpan(core) : escapeMarkdown(core, out.trim() === '');
+    if (span.bold && span.italic) md = `***${md}***`;
+    else if (span.bold) md = `**${md}**`;
+    else if (span.italic) md = `*${md}*`;
+    if (span.link) md = `[${md}](${linkTarget(span.link)})`;
+    out += lead + md + trail;
+  }
+  return out;
+}
+
+/**
+ * Relative links come back from the PDF resolved against a file:/// base (the document had
+ * no address of its own): give them back their relative form.
+ */
+function linkTarget(url: string): string {
+  const relative = url.startsWith('file:///') ? url.slice('file:///'.length) : url;
+  return relative.replace(/[()\s]/g, (c) => encodeURIComponent(c));
+}
+
+export function codeSpan(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = '`'.repeat(longest + 1);
+  return longest ? `${fence} ${text} ${fence}` : `${fence}${text}${fence}`;
+}
+
+/** Backslash-escape what Markdown would read as syntax inside plain text. */
+export function escapeMarkdown(text: string, atBlockStart = true): string {
+  // `&` only where it would start an entity reference (`&copy;`, `&#xA9;`): literal text stays literal.
+  const escaped = text.replace(/[\\`*_[\]<|]/g, '\\$&').replace(/&(?=#?[A-Za-z0-9]+;)/g, '\\&');
+  if (!atBlockStart) return escaped;
+  return escaped
+    .replace(/^([#+-])(?=\s)/, '\\$1')
+    .replace(/^(\d+)([.)])(?=\s)/, '$1\\$2');
+}

@@ -1,0 +1,51 @@
+import type { Block, Processor } from '../types.js';
+
+/**
+ * Joins across column and page breaks: a paragraph, list item or code block cut by the end of
+ * a column continues in the first block of the next column or page. Text continues when the
+ * cut line ran to the column's edge and did not end a sentence; code when the next block is code;
+ * a table when the next block is a table with as many columns (header rows are not repeated).
+ */
+export const joinAcrossBreaks: Processor = (doc) => {
+  const out: Block[] = [];
+  // The part of a joined block seen last (where it ends), to compare the next block with.
+  let tail: Block | undefined;
+  for (const block of doc.blocks) {
+    const prev = out[out.length - 1];
+    if (prev && tail && isBreakBetween(tail, block) && continues(prev, block)) {
+      out[out.length - 1] = merge(prev, block);
+    } else {
+      out.push(block);
+    }
+    tail = block;
+  }
+  return { ...doc, blocks: out };
+};
+
+function isBreakBetween(a: Block, b: Block): boolean {
+  if (b.page !== a.page) return b.page === a.page + 1;
+  return b.bbox.y0 < a.bbox.y0 && b.bbox.x0 > a.bbox.x1 - 1; // next column, to the right
+}
+
+function continues(a: Block, b: Block): boolean {
+  if (a.type === 'table' && b.type === 'table') return a.rows?.[0]?.length === b.rows?.[0]?.length;
+  if (a.type === 'code' && b.type === 'code') return true; // a code block cut by the break
+  if (a.type !== b.type || (a.type !== 'paragraph' && a.type !== 'list_item')) return false;
+  if (b.type === 'list_item' && b.number !== undefined) return false;
+  const last = a.lines?.[a.lines.length - 1];
+  const first = b.lines?.[0];
+  if (!last || !first || Math.abs(last.fontSize - first.fontSize) > 0.5) return false;
+  if (/[.!?:]["')\]]?$/.test(last.text.trim())) return false;
+  // The cut line is full: it ends near the block's right edge.
+  return last.bbox.x1 >= a.bbox.x1 - last.fontSize * 3 && (a.lines!.length > 1 || /^[a-z]/.test(first.text));
+}
+
+function merge(a: Block, b: Block): Block {
+  const lines = [...(a.lines ?? []), ...(b.lines ?? [])];
+  // A table's header row is not repeated after a break: the next part's rows are all data.
+  if (a.type === 'table') return { ...a, rows: [...(a.rows ?? []), ...(b.rows ?? [])], lines };
+  if (a.type === 'code') return { ...a, text: `${a.text}\n${b.text}`, lines };
+  const hyphen = /[a-z]-$/.test(a.text ?? '') && /^[a-z]/.test(b.text ?? '');
+  const text = hyphen ? (a.text ?? '').slice(0, -1) + b.text : `${a.text} ${b.text}`;
+  return { ...a, text, lines };
+}

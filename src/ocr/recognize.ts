@@ -1,0 +1,103 @@
+import ort from 'onnxruntime-node';
+import type { RotatedRect } from './geometry.js';
+import { sampleBilinear, type GrayImage } from './image.js';
+import { decodeCtc, type DecodedText } from './ctc.js';
+
+/**
+ * Text recognition (PP-OCRv4 SVTR + CTC): each detected box is cut out of the page,
+ * straightened and scaled to 48 px high, and read in small batches.
+ */
+
+export const CROP_HEIGHT = 48;
+/** Narrowest batch width, as PaddleOCR pads (3:20 → 320 px at height 48). */
+const MIN_BATCH_WIDTH = 320;
+/** Longest crop: a full-width line at 48 px is ~2500 px; anything longer is squeezed. */
+const MAX_CROP_WIDTH = 3200;
+/**
+ * Crops are batched only with crops of nearly the same width: the model's cost is linear in
+ * the padded width, so padding a short crop to a long one's width costs more than a run.
+ */
+const MAX_BATCH = 8;
+const BATCH_WIDTH_SLACK = 1.1;
+
+export interface Crop {
+  width: number;
+  /** CROP_HEIGHT rows of `width` grey pixels. */
+  data: Uint8Array;
+}
+
+/** Cut a rotated box out of the page: sampled straight, at the model's height. */
+export function cropBox(image: GrayImage, rect: RotatedRect): Crop {
+  const scale = rect.height / CROP_HEIGHT; // page pixels per crop pixel
+  const width = Math.max(8, Math.min(MAX_CROP_WIDTH, Math.round(rect.width / scale)));
+  const stepU = rect.width / width;
+  const data = new Uint8Array(width * CROP_HEIGHT);
+  // Shrinking big text: average a few samples per pixel so thin strokes survive.
+  const samples = Math.min(3, Math.max(1, Math.ceil(scale - 0.25)));
+  const { origin, u, v } = rect;
+  for (let y = 0; y < CROP_HEIGHT; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      for (let sy = 0; sy < samples; sy++) {
+        const dv = (y + (sy + 0.5) / samples) * scale;
+        for (let sx = 0; sx < samples; sx++) {
+          const du = (x + (sx + 0.5) / samples) * stepU;
+          sum += sampleBilinear(image, origin.x + du * u.x + dv * v.x, origin.y + du * u.y + dv * v.y);
+        }
+      }
+      data[y * width + x] = Math.round(sum / (samples * samples));
+    }
+  }
+  return { width, data };
+}
+
+export interface Recognized extends DecodedText {
+  crop: Crop;
+}
+
+/** Read the crops, batching crops of similar width together (less padding, less work). */
+export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[], charset: string[]): Promise<Recognized[]> {
+  const order = crops.map((_, i) => i).sort((a, b) => crops[a].width - crops[b].width);
+  const results: Recognized[] = new Array(crops.length);
+  for (let start = 0; start < order.length; ) {
+    const first = Math.max(MIN_BATCH_WIDTH, crops[order[start]].width);
+    let end = start + 1;
+    while (end < order.length && end - start < MAX_BATCH && crops[order[end]].width <= first * BATCH_WIDTH_SLACK) end++;
+    const batch = order.slice(start, end);
+    start = end;
+    const width = Math.max(MIN_BATCH_WIDTH, ...batch.map((i) => crops[i].width));
+    const input = new ort.Tensor('float32', toBatchTensor(batch.map((i) => crops[i]), width), [batch.length, 3, CROP_HEIGHT, width]);
+    let output: ort.InferenceSession.OnnxValueMapType | undefined;
+    try {
+      output = await session.run({ [session.inputNames[0]]: input });
+      const probs = output[session.outputNames[0]];
+      const [, frames, classes] = probs.dims as number[];
+      const data = probs.data as Float32Array;
+      batch.forEach((cropIndex, b) => {
+        const slice = data.subarray(b * frames * classes, (b + 1) * frames * classes);
+        // Frame positions → crop pixels: each output frame covers width/frames input columns.
+        const decoded = decodeCtc(slice, frames, classes, charset, width / frames);
+        results[cropIndex] = { ...decoded, crop: crops[cropIndex] };
+      });
+    } finally {
+      input.dispose();
+      if (output) for (const value of Object.values(output)) value.dispose();
+    }
+  }
+  return results;
+}
+
+/** Normalise to [-1, 1] like PaddleOCR; padding stays 0 (mid-grey), as there. */
+function toBatchTensor(crops: Crop[], width: number): Float32Array {
+  const plane = CROP_HEIGHT * width;
+  const out = new Float32Array(crops.length * 3 * plane);
+  crops.forEach((crop, b) => {
+    for (let c = 0; c < 3; c++) {
+      const base = (b * 3 + c) * plane;
+      for (let y = 0; y < CROP_HEIGHT; y++) {
+        for (let x = 0; x < crop.width; x++) out[base + y * width + x] = crop.data[y * crop.width + x] / 127.5 - 1;
+      }
+    }
+  });
+  return out;
+}

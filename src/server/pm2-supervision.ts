@@ -1,0 +1,63 @@
+import type { Config } from '../config.js';
+import type { ExitReason } from './lifecycle.js';
+import { startPm2Metrics, underPm2 } from './pm2-metrics.js';
+import { RecycleBaton, appInstance, schedule, staggeredLimit } from './recycle.js';
+import type { RunningServer } from './serve.js';
+
+/**
+ * What `docmark serve` adds when PM2 runs it: per-instance conversion limits, planned
+ * exits (count, schedule) one instance at a time, readiness details for the restart
+ * logger, and `pm2 monit` metrics. Outside PM2 nothing here changes behaviour.
+ */
+
+type Log = (line: Record<string, unknown>) => void;
+
+/** The configuration one instance runs with: its own, staggered, conversion limit. */
+export function instanceConfig(config: Config, env: NodeJS.ProcessEnv = process.env): Config {
+  return { ...config, maxConversions: staggeredLimit(config.maxConversions, appInstance(env)) };
+}
+
+export async function superviseUnderPm2(running: RunningServer, config: Config, log: Log): Promise<void> {
+  const { lifecycle } = running;
+  const instance = appInstance();
+  const baton =
+    instance !== undefined && config.pm2.instances > 1
+      ? new RecycleBaton({ key: `${config.pm2.name}-${running.port}`, instance, staleMs: config.drainTimeoutMs + 60_000 })
+      : undefined;
+  // We are the replacement of a planned exit: the next instance may go now.
+  baton?.handBack();
+
+  let waiting: NodeJS.Timeout | undefined;
+  const leaveWhenOurTurn = (reason: ExitReason): void => {
+    if (lifecycle.draining || waiting) return;
+    if (!baton || baton.tryTake()) return lifecycle.beginDrain(reason);
+    log({ level: 'info', msg: 'planned exit waits for a sibling instance to restart', reason });
+    // Keep serving meanwhile; the sibling's replacement hands the baton back when ready.
+    waiting = setInterval(() => {
+      if (lifecycle.draining) return clearInterval(waiting);
+      if (baton.tryTake()) {
+        clearInterval(waiting);
+        lifecycle.beginDrain(reason);
+      }
+    }, 250);
+  };
+  lifecycle.on('limit', leaveWhenOurTurn);
+
+  if (config.pm2.cronRestart && config.pm2.cronMode === 'app' && underPm2()) {
+    schedule(config.pm2.cronRestart, () => leaveWhenOurTurn('cron'));
+  }
+
+  if (process.env.DOCMARK_TEST_CRASH_HOOK === '1') {
+    // Tests only: a real uncaught exception, on demand.
+    process.on('SIGUSR2', () => {
+      setImmediate(() => {
+        throw new Error('test crash hook (SIGUSR2)');
+      });
+    });
+  }
+
+  process.send?.({ type: 'process:msg', data: { event: 'docmark:ready', pid: process.pid, instance: instance ?? null } });
+  await startPm2Metrics(lifecycle, running.metrics).catch((err: unknown) => {
+    log({ level: 'warn', msg: 'pm2 metrics unavailable', error: String(err) });
+  });
+}

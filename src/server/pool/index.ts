@@ -1,0 +1,1 @@
+export { WorkerPool, type PoolOptions } from './pool.js';
