@@ -69,7 +69,12 @@ function toRun(
 }
 
 async function readLinks(page: PDFPageProxy, vt: Matrix): Promise<LinkArea[]> {
-  const annotations = await page.getAnnotations({ intent: 'display' }).catch(() => []);
+  // The 'display' intent also extracts the text under every link (pdfjs's overlaysTextContent),
+  // which costs as much as reading the page's text; 'print' returns the same link data without
+  // it. Producers that don't flag links printable get the 'display' read as a fallback.
+  const read = (intent: 'print' | 'display') => page.getAnnotations({ intent }).catch(() => []);
+  let annotations = await read('print');
+  if (!annotations.some((a: { subtype?: string }) => a.subtype === 'Link')) annotations = await read('display');
   const out: LinkArea[] = [];
   for (const a of annotations as Array<{ subtype?: string; url?: string; unsafeUrl?: string; rect?: number[] }>) {
     const url = a.url ?? a.unsafeUrl;
