@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { DocmarkError } from '../errors.js';
+import { installSyncInflate } from './inflate.js';
 
 /**
  * Load step: bytes → an open pdfjs document. Knows every way a file can fail to open
@@ -30,6 +31,7 @@ export function pdfjs(): Promise<Pdfjs> {
  * (for an edge case at lengths near 2^32) that makes every push in the process several times
  * slower — a third of a conversion's time. Load pdfjs and its worker module (which pdfjs would
  * otherwise import on the first document) up front, then put the engine's own push back.
+ * Streams are inflated synchronously by native zlib (see inflate.ts).
  */
 async function importPdfjs(): Promise<Pdfjs> {
   const nativePush = Array.prototype.push;
@@ -40,6 +42,7 @@ async function importPdfjs(): Promise<Pdfjs> {
   if (Array.prototype.push !== nativePush) {
     Object.defineProperty(Array.prototype, 'push', { value: nativePush, writable: true, configurable: true, enumerable: false });
   }
+  installSyncInflate();
   return lib;
 }
 
@@ -87,7 +90,6 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
     isEvalSupported: false, // CVE-2024-4367: never compile font code from the PDF
     disableFontFace: true,
     useSystemFonts: false,
-    fontExtraProperties: true,
     cMapUrl: CMAP_URL,
     cMapPacked: true,
     standardFontDataUrl: STANDARD_FONTS_URL,

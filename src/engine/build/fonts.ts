@@ -52,16 +52,27 @@ export function markFontStyles(pages: Page[]): void {
 /** Approximate advance widths (em) of a proportional sans face, by letter class. */
 export function modelWidth(text: string): number {
   let w = 0;
-  for (const c of text) w += charWidth(c);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // A surrogate pair is one letter.
+    if (code >= 0xdc00 && code <= 0xdfff && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800) continue;
+    w += code < ASCII_WIDTHS.length ? ASCII_WIDTHS[code] : OTHER_WIDTH;
+  }
   return w;
 }
 
-function charWidth(c: string): number {
-  if (c === ' ') return 0.28;
-  if ('ijl|!.,:;\'`'.includes(c)) return 0.24;
-  if ('ftrI()[]{}/\\-"'.includes(c)) return 0.33;
-  if ('mwMW@%'.includes(c)) return 0.86;
-  if (c >= 'A' && c <= 'Z') return 0.68;
-  if (c >= '0' && c <= '9') return 0.556;
-  return 0.53;
-}
+const OTHER_WIDTH = 0.53;
+/** Widths of ASCII characters by code, from the classes below; all else is OTHER_WIDTH. */
+const ASCII_WIDTHS = (() => {
+  const table = new Float64Array(128).fill(OTHER_WIDTH);
+  const set = (chars: string, width: number) => {
+    for (const c of chars) table[c.charCodeAt(0)] = width;
+  };
+  for (let c = 0x41; c <= 0x5a; c++) table[c] = 0.68; // A–Z
+  for (let c = 0x30; c <= 0x39; c++) table[c] = 0.556; // 0–9
+  set('mwMW@%', 0.86);
+  set('ftrI()[]{}/\\-"', 0.33);
+  set("ijl|!.,:;'`", 0.24);
+  set(' ', 0.28);
+  return table;
+})();

@@ -43,8 +43,10 @@ export function makeLine(runs: TextRun[]): Line {
   return { runs, text: text.replace(/\s+/g, ' ').trim(), bbox, fontSize: dominantSize(runs) };
 }
 
+const SPACE = /\s/;
+
 function needsSpace(prev: TextRun, run: TextRun, textSoFar: string): boolean {
-  if (/\s$/.test(textSoFar) || /^\s/.test(run.text)) return false;
+  if (SPACE.test(textSoFar[textSoFar.length - 1] ?? '') || SPACE.test(run.text[0] ?? '')) return false;
   const gap = run.bbox.x0 - prev.bbox.x1;
   return gap > Math.min(prev.fontSize, run.fontSize) * 0.15;
 }

@@ -1,7 +1,6 @@
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import type { TextItem, TextStyle } from 'pdfjs-dist/types/src/display/api.js';
 import type { BBox, Page, TextRun } from '../types.js';
-import { pdfjs } from '../load.js';
 import { groupLines } from './lines.js';
 
 /**
@@ -16,18 +15,19 @@ interface LinkArea {
 }
 
 export async function buildTextPage(page: PDFPageProxy, index: number): Promise<Page> {
-  const { Util } = await pdfjs();
   const viewport = page.getViewport({ scale: 1 });
   const vt = viewport.transform as Matrix;
-  const content = await page.getTextContent();
-  const links = await readLinks(page, vt);
+  // Both requests go to pdfjs's worker side at once.
+  const [content, links] = await Promise.all([page.getTextContent(), readLinks(page, vt)]);
   const runs: TextRun[] = [];
   for (const item of content.items) {
     if (!('str' in item)) continue; // marked-content markers
-    const run = toRun(item as TextItem, content.styles[(item as TextItem).fontName], vt, Util.transform);
+    const run = toRun(item, content.styles[item.fontName], vt);
     if (!run) continue;
-    const link = links.find((l) => overlapsMostly(run.bbox, l.bbox));
-    if (link) run.link = link.url;
+    if (links.length > 0) {
+      const link = links.find((l) => overlapsMostly(run.bbox, l.bbox));
+      if (link) run.link = link.url;
+    }
     runs.push(run);
   }
   return {
@@ -41,22 +41,17 @@ export async function buildTextPage(page: PDFPageProxy, index: number): Promise<
   };
 }
 
-function toRun(
-  item: TextItem,
-  style: TextStyle | undefined,
-  vt: Matrix,
-  transform: (a: number[], b: number[]) => number[],
-): TextRun | undefined {
+function toRun(item: TextItem, style: TextStyle | undefined, vt: Matrix): TextRun | undefined {
   // Spaces carry no glyphs worth keeping (and some span whole gaps): words are spaced by geometry.
-  if (item.str.trim() === '') return undefined;
-  const m = transform(vt, item.transform) as Matrix;
-  const size = Math.hypot(m[2], m[3]);
+  if (!/\S/.test(item.str)) return undefined;
+  // The item's matrix in viewport space (vt × item.transform), only the parts used here.
+  const t = item.transform as Matrix;
+  const size = Math.hypot(vt[0] * t[2] + vt[2] * t[3], vt[1] * t[2] + vt[3] * t[3]);
   if (!(size > 0)) return undefined;
+  const x0 = vt[0] * t[4] + vt[2] * t[5] + vt[4];
+  const baseline = vt[1] * t[4] + vt[3] * t[5] + vt[5];
   const ascent = style?.ascent && style.ascent > 0 ? style.ascent : 0.8;
   const descent = style?.descent && style.descent < 0 ? -style.descent : 0.2;
-  const x0 = m[4];
-  const baseline = m[5];
-  const family = style?.fontFamily ?? '';
   return {
     text: item.str,
     bbox: { x0, y0: baseline - size * ascent, x1: x0 + item.width, y1: baseline + size * descent },
@@ -64,7 +59,7 @@ function toRun(
     fontName: item.fontName,
     bold: false,
     italic: false,
-    monospace: family === 'monospace',
+    monospace: style?.fontFamily === 'monospace',
   };
 }
 
