@@ -27,6 +27,7 @@ interface ReportLine {
   output?: string;
   status: 'converted' | 'failed';
   pages?: number;
+  failed_pages?: number[];
   attempts: number;
   server: string;
   error?: { code: string; message: string; http_status?: number };
@@ -369,6 +370,10 @@ describe('docmark batch under PM2 (2 cluster instances recycled by count and mem
     assert.equal(bad('encrypted-user-password.pdf').error?.code, 'encrypted_pdf');
     assert.equal(bad('encrypted-user-password.pdf').error?.http_status, 422);
     assert.match(bad('empty.pdf').error?.code ?? '', /^(empty_file|no_file)$/);
+    // Converted, except the page it could not read: recorded, and counted in the summary.
+    assert.equal(bad('cyclic-page-tree.pdf').status, 'converted');
+    assert.deepEqual(bad('cyclic-page-tree.pdf').failed_pages, [1]);
+    assert.match(run.stdout(), /unreadable pages 1 in 1 converted files/);
     const failed = report.filter((l) => l.status === 'failed');
     assert.ok(failed.length >= 3);
     for (const l of failed) {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { convertPdf } from '../src/engine/convert.ts';
 import { MAX_INFLATED_BYTES, SyncDecompressionStream } from '../src/engine/inflate.ts';
 import { pdfjs } from '../src/engine/load.ts';
-import { pdfWithContentStream } from './helpers/pdf.ts';
+import { corruptStream, numberedLinesStream, pdfWithContentStreams } from './helpers/pdf.ts';
 
 /**
  * The engine's stand-in for DecompressionStream (what pdfjs inflates every stream with), used
@@ -23,13 +23,6 @@ async function inflateLikePdfjs(format: string, bytes: Uint8Array): Promise<Buff
 }
 
 const TEXT = Buffer.from('BT /F1 11 Tf 72 700 Td (Hello) Tj ET\n'.repeat(200));
-
-/** A page of numbered lines, as a content stream. */
-function numberedLines(count: number): Buffer {
-  let content = '';
-  for (let i = 0; i < count; i++) content += `BT /F1 11 Tf 72 ${740 - i * 16} Td (Line number ${i} of the body.) Tj ET\n`;
-  return Buffer.from(content);
-}
 
 describe('synchronous inflate for pdfjs', () => {
   it('decodes every format pdfjs asks for, into a buffer of its own', async () => {
@@ -79,11 +72,41 @@ describe('synchronous inflate for pdfjs', () => {
   });
 
   it('converts a page whose content stream is cut short: the lines before the cut', async () => {
-    const content = zlib.deflateSync(numberedLines(40));
-    const whole = await convertPdf(pdfWithContentStream(content));
+    const content = numberedLinesStream(40);
+    const whole = await convertPdf(pdfWithContentStreams([{ content }]));
     assert.match(whole.output, /Line number 0 of the body\..*Line number 39 of the body\./s);
-    const cut = await convertPdf(pdfWithContentStream(content.subarray(0, Math.floor(content.length * 0.6))));
+    const cut = await convertPdf(pdfWithContentStreams([{ content: content.subarray(0, Math.floor(content.length * 0.6)) }]));
     assert.match(cut.output, /Line number 0 of the body\..*Line number 10 of the body\./s);
     assert.doesNotMatch(cut.output, /Line number 39/);
+    assert.deepEqual(cut.metadata.failed_pages, []);
+  });
+});
+
+describe('a page that cannot be read', () => {
+  const pdf = pdfWithContentStreams([
+    { content: numberedLinesStream(3, 0) },
+    { content: corruptStream(numberedLinesStream(40, 100)) },
+    { content: numberedLinesStream(3, 200) },
+  ]);
+
+  it('costs that page only: the others are converted and the loss is marked and reported', async () => {
+    const md = await convertPdf(pdf);
+    assert.match(md.output, /Line number 0 of the body\./);
+    assert.match(md.output, /Line number 200 of the body\./);
+    assert.match(md.output, /<!-- docmark: Page 2 could not be read: .+ -->/);
+    // The mark stands where the page was.
+    assert.ok(md.output.indexOf('Line number 2 ') < md.output.indexOf('<!-- docmark') && md.output.indexOf('<!-- docmark') < md.output.indexOf('Line number 200'));
+    assert.equal(md.metadata.pages, 3);
+    assert.equal(md.metadata.failed_pages.length, 1);
+    assert.equal(md.metadata.failed_pages[0].page, 1);
+    assert.equal(md.metadata.failed_pages[0].code, 'damaged_pdf');
+    const json = JSON.parse((await convertPdf(pdf, { outputFormat: 'json' })).output);
+    assert.deepEqual(json.blocks.filter((b: { type: string }) => b.type === 'unreadable_page').map((b: { page: number }) => b.page), [1]);
+    assert.match((await convertPdf(pdf, { outputFormat: 'html' })).output, /<!-- docmark: Page 2 could not be read/);
+  });
+
+  it('fails the document (422 damaged_pdf) when no page can be read', async () => {
+    const broken = pdfWithContentStreams([{ content: corruptStream(numberedLinesStream(40)) }, { content: corruptStream(numberedLinesStream(40)) }]);
+    await assert.rejects(convertPdf(broken), (err: { code?: string; message?: string }) => err.code === 'damaged_pdf' && /Page 1 could not be read/.test(err.message ?? ''));
   });
 });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRequire } from 'node:module';
-import { RecycleBaton, staggeredLimit } from '../src/server/recycle.ts';
+import { RecycleBaton, ServingMarkers, staggeredLimit } from '../src/server/recycle.ts';
 import { summarize } from '../src/cli/commands/restarts.ts';
 import { CLI, CORPUS, ROOT } from './helpers/server.ts';
 import { Pm2Sandbox, freePort, steadyLoad, type RestartRecord } from './helpers/pm2.ts';
@@ -132,12 +132,61 @@ describe('planned recycling helpers', () => {
       b.handBack(); // not b's baton: nothing changes
       assert.equal(b.tryTake(), false);
       // The replacement of instance 0 (another pid) hands it back.
-      fs.writeFileSync(a.file, JSON.stringify({ instance: 0, pid: -1, at: Date.now() }));
+      fs.writeFileSync(a.file, JSON.stringify({ instance: 0, pid: -1, daemon: process.ppid, at: Date.now() }));
       a.handBack();
       assert.equal(b.tryTake(), true);
       // A lost baton (replacement never ready) goes stale.
       assert.equal(a.tryTake(), false);
       assert.equal(a.tryTake(Date.now() + 61_000), true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('never reads a baton being written as free, and ignores one left by an earlier PM2 daemon', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-baton-'));
+    try {
+      const a = new RecycleBaton({ key: 'app-1', instance: 0, staleMs: 60_000, dir });
+      const b = new RecycleBaton({ key: 'app-1', instance: 1, staleMs: 60_000, dir });
+      // What a sibling saw between open('wx') and write when both schedules fired at once.
+      fs.writeFileSync(a.file, '');
+      assert.equal(a.tryTake(), false, 'an empty baton is held, not free');
+      assert.equal(a.tryTake(Date.now() + 61_000), true, 'it goes stale like any other');
+      // A daemon killed during a recycle left its baton behind: void for this daemon.
+      fs.writeFileSync(b.file, JSON.stringify({ instance: 1, pid: 1, daemon: -1, at: Date.now() }));
+      assert.equal(a.tryTake(), true);
+      assert.equal(b.tryTake(), false);
+      assert.deepEqual(fs.readdirSync(dir), [path.basename(a.file)], 'no temporary files left');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('serving markers', () => {
+  it('count a sibling only while it serves, under this daemon, in a live process', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-serving-'));
+    try {
+      const a = new ServingMarkers({ key: 'app-1', instance: 0, dir, daemon: 7 });
+      const b = new ServingMarkers({ key: 'app-1', instance: 1, dir, daemon: 7 });
+      a.serving();
+      assert.equal(a.siblingServing(), false, 'alone: the last open instance must not leave');
+      b.serving();
+      assert.equal(a.siblingServing(), true);
+      assert.equal(b.siblingServing(), true);
+      b.leaving();
+      assert.equal(a.siblingServing(), false, 'a draining sibling does not count');
+      // A sibling that crashed (its process is gone) left its marker behind.
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+      fs.writeFileSync(path.join(dir, 'docmark-serving-app-1-1.json'), JSON.stringify({ pid: dead, daemon: 7 }));
+      assert.equal(a.siblingServing(), false);
+      // One from an earlier PM2 daemon, or another app, does not count either.
+      fs.writeFileSync(path.join(dir, 'docmark-serving-app-1-1.json'), JSON.stringify({ pid: process.pid, daemon: 6 }));
+      fs.writeFileSync(path.join(dir, 'docmark-serving-app-2-1.json'), JSON.stringify({ pid: process.pid, daemon: 7 }));
+      assert.equal(a.siblingServing(), false);
+      // Instances beyond DOCMARK_INSTANCES (pm2 scale) count.
+      new ServingMarkers({ key: 'app-1', instance: 5, dir, daemon: 7 }).serving();
+      assert.equal(a.siblingServing(), true);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -281,6 +330,32 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
     });
   });
 
+  describe('the last open instance', () => {
+    it('keeps serving past its limit while its sibling is stopped, and leaves once the sibling serves: 0 failed requests', async () => {
+      const pm2 = new Pm2Sandbox();
+      try {
+        await pm2.start({ DOCMARK_MAX_CONVERSIONS: '3', DOCMARK_CRON_RESTART: '', DOCMARK_WORKERS: '1' });
+        const apps = await pm2.waitOnline(2);
+        const stays = apps.find((p) => p.instance === 0)!;
+        const stopped = apps.find((p) => p.instance === 1)!;
+        assert.equal((await pm2.pm2(['stop', String(stopped.pm_id)])).code, 0);
+        const load = steadyLoad(pm2.port, PDF, 2);
+        // Instance 0 leaves after 3 conversions, unless it is the only one serving.
+        await waitFor(() => load.result.ok >= 10 || undefined, { timeoutMs: 90_000, what: '10 conversions on the only open instance' });
+        assert.deepEqual(pm2.records().filter((r) => r.cause === 'conversion_limit'), [], 'the only open instance did not leave');
+        assert.equal((await pm2.apps()).find((p) => p.pm_id === stays.pm_id)?.pid, stays.pid);
+        assert.equal((await pm2.pm2(['start', String(stopped.pm_id)])).code, 0);
+        const records = await pm2.waitRecords((r) => r.some((x) => x.cause === 'conversion_limit' && x.pm_id === stays.pm_id), 'instance 0 leaves once its sibling serves', 90_000);
+        const res = await load.stop();
+        assert.equal(res.failed, 0, res.failures.join('\n'));
+        const planned = records.find((x) => x.cause === 'conversion_limit' && x.pm_id === stays.pm_id)!;
+        assert.ok(planned.conversions! >= 10, `served ${planned.conversions} conversions before leaving`);
+      } finally {
+        await pm2.destroy();
+      }
+    });
+  });
+
   describe('memory limit below idle RSS, under steady load', () => {
     const pm2 = new Pm2Sandbox();
     before(() => pm2.start({ DOCMARK_MAX_MEMORY: '40M', DOCMARK_CRON_RESTART: '', DOCMARK_WORKERS: '1' }));
@@ -297,22 +372,23 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
   });
 
   describe('scheduled restart (seconds-level cron)', () => {
-    // Skipped in the suite: run alone it passes with 0 failed requests, but after the tests above
-    // it has shown a window of refused connections (both instances closed at once?). Open
-    // question, tracked in the README; run it with --test-name-pattern="app mode".
-    it('app mode (default): instances leave one at a time under load', { skip: !process.env.DOCMARK_TEST_CRON_APP_MODE && 'intermittent refused connections after earlier PM2 tests; set DOCMARK_TEST_CRON_APP_MODE=1' }, async (t) => {
+    it('app mode (default): instances leave one at a time under load: 0 failed requests', async () => {
       const pm2 = new Pm2Sandbox();
       try {
         await pm2.start({ DOCMARK_CRON_RESTART: '*/20 * * * * *', DOCMARK_WORKERS: '1' });
+        // A schedule may have fired before the load starts: only later restarts count.
+        const since = pm2.records().length;
+        const cron = (r: RestartRecord[]) => r.slice(since).filter((x) => x.cause === 'cron');
         const load = steadyLoad(pm2.port, PDF, 3);
-        const records = await pm2.waitRecords((r) => new Set(r.filter((x) => x.cause === 'cron').map((x) => x.pm_id)).size >= 2, 'cron restarts of both instances', 120_000);
+        const records = await pm2.waitRecords((r) => new Set(cron(r).map((x) => x.pm_id)).size >= 2, 'cron restarts of both instances', 120_000);
         const res = await load.stop();
-        // Usually 0, but a window of refused connections was seen in 2 of ~8 runs (open
-        // question, see the README): reported here, measured by `npm run bench -- pm2`.
-        t.diagnostic(`failed requests during the scheduled restarts: ${res.failed}`);
-        const [a, b] = records.filter((x) => x.cause === 'cron');
-        assert.notEqual(a.pm_id, b.pm_id);
-        assert.ok(Date.parse(b.time) - Date.parse(a.time) >= 500, 'the second instance left after the first was replaced');
+        assert.ok(res.ok > 0);
+        assert.equal(res.failed, 0, res.failures.slice(0, 50).join('\n'));
+        // The first scheduled restart of each instance: one after the other, never together.
+        const first = new Map<number, RestartRecord>();
+        for (const r of cron(records)) if (!first.has(r.pm_id)) first.set(r.pm_id, r);
+        const [a, b] = [...first.values()];
+        assert.ok(Math.abs(Date.parse(b.time) - Date.parse(a.time)) >= 500, 'the second instance left after the first was replaced');
       } finally {
         await pm2.destroy();
       }

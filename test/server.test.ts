@@ -141,7 +141,7 @@ describe('HTTP API', () => {
     assert.equal(res.status, 200);
   });
 
-  it('422 for truncated, encrypted, cyclic and page-bomb PDFs, each with its own code', async () => {
+  it('422 for truncated, encrypted and page-bomb PDFs, each with its own code', async () => {
     assertError(await postRaw(bad('truncated.pdf')), 422, 'damaged_pdf');
     const enc = await postRaw(bad('encrypted-user-password.pdf'));
     assertError(enc, 422, 'encrypted_pdf');
@@ -150,10 +150,22 @@ describe('HTTP API', () => {
     const unlocked = await postRaw(bad('encrypted-user-password.pdf'), '?password=secret-user');
     assert.equal(unlocked.status, 200);
     assert.match(unlocked.json.output, /Passport/);
-    assertError(await postRaw(bad('cyclic-page-tree.pdf')), 422, 'damaged_pdf');
     const bomb = await postRaw(bad('many-pages-2000.pdf'));
     assertError(bomb, 422, 'too_many_pages');
     assert.match(bomb.json.error.message, /2000 pages/);
+  });
+
+  it('converts the one real page of a cyclic page tree and reports the page it could not read', async () => {
+    const res = await postRaw(bad('cyclic-page-tree.pdf'));
+    assert.equal(res.status, 200, res.body);
+    assert.match(res.json.output, /^Page tree with a cycle$/m);
+    assert.match(res.json.output, /<!-- docmark: Page 2 could not be read: .*circular.* -->/);
+    assert.deepEqual(res.json.metadata.failed_pages.map((f: { page: number; code: string }) => [f.page, f.code]), [[1, 'damaged_pdf']]);
+    // Bare Markdown answers carry the same list in a header.
+    const md = await rawRequest(`${server.url}/convert`, { body: bad('cyclic-page-tree.pdf'), headers: { 'content-type': 'application/pdf', accept: 'text/markdown' } });
+    assert.equal(md.status, 200);
+    assert.equal(md.headers['x-docmark-failed-pages'], '1');
+    assert.match(md.body, /Page tree with a cycle/);
   });
 
   it('recovers what it can from a PDF with a broken xref table', async () => {
@@ -176,7 +188,7 @@ describe('HTTP API', () => {
       () => postRaw(bad('not-a-pdf.pdf')),
       () => postFile(Buffer.alloc(0)),
       () => postRaw(bad('encrypted-user-password.pdf')),
-      () => postRaw(bad('cyclic-page-tree.pdf')),
+      () => postRaw(bad('many-pages-2000.pdf')),
       () => postRaw(fixture, '?page_range=x'),
     ];
     for (let i = 0; i < 50; i++) {

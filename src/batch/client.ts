@@ -22,7 +22,13 @@ export interface AttemptInput {
 /** Error bodies are small JSON; never hold more than this of one. */
 const MAX_ERROR_BODY = 64 * 1024;
 
-export async function convertOnce(input: AttemptInput): Promise<{ pages: number }> {
+export interface Converted {
+  pages: number;
+  /** 0-based pages the server could not read (the rest of the file was converted). */
+  failedPages: number[];
+}
+
+export async function convertOnce(input: AttemptInput): Promise<Converted> {
   const url = `${input.server.replace(/\/+$/, '')}/convert?output_format=${input.format}`;
   let res: Dispatcher.ResponseData;
   try {
@@ -47,16 +53,17 @@ export async function convertOnce(input: AttemptInput): Promise<{ pages: number 
     if (res.statusCode !== 200) throw await errorFromResponse(res);
     if (String(res.headers['content-type'] ?? '').startsWith('text/markdown')) {
       const pages = Number(res.headers['x-docmark-pages']);
+      const failed = String(res.headers['x-docmark-failed-pages'] ?? '');
       await writeAtomically(input.target, res.body);
-      return { pages: Number.isFinite(pages) ? pages : 0 };
+      return { pages: Number.isFinite(pages) ? pages : 0, failedPages: failed ? failed.split(',').map(Number).filter(Number.isInteger) : [] };
     }
     // JSON and HTML come inside the JSON envelope: one file's answer in memory at a time.
-    const answer = (await res.body.json()) as { success?: boolean; output?: unknown; metadata?: { pages?: number } };
+    const answer = (await res.body.json()) as { success?: boolean; output?: unknown; metadata?: { pages?: number; failed_pages?: Array<{ page: number }> } };
     if (!answer?.success || typeof answer.output !== 'string') {
       throw new AttemptError('bad_response', 'The server answered 200 without an output.', { retryable: false, status: 200 });
     }
     await writeAtomically(input.target, answer.output);
-    return { pages: answer.metadata?.pages ?? 0 };
+    return { pages: answer.metadata?.pages ?? 0, failedPages: (answer.metadata?.failed_pages ?? []).map((f) => f.page) };
   } catch (err) {
     res.body.destroy();
     if (err instanceof AttemptError || input.signal.aborted) throw err;

@@ -66,7 +66,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
     for (let attempt = 1; ; attempt++) {
       const server = await nextServer(rotation, signal);
       try {
-        const { pages } = await convertOnce({
+        const { pages, failedPages } = await convertOnce({
           dispatcher: agent,
           server: server.url,
           file: pdf.path,
@@ -77,7 +77,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
           signal,
         });
         rotation.succeeded(server);
-        return { ok: true as const, pages, attempts: attempt, server };
+        return { ok: true as const, pages, failedPages, attempts: attempt, server };
       } catch (err) {
         if (signal.aborted) throw err;
         const error = err instanceof AttemptError ? err : networkError(err);
@@ -114,7 +114,12 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
       if (result.ok) {
         summary.converted++;
         summary.pages += result.pages;
-        await report.append({ ...line, output: path.relative(outDir, target).split(path.sep).join('/'), status: 'converted', pages: result.pages });
+        const unreadable = result.failedPages.length ? { failed_pages: result.failedPages } : {};
+        if (result.failedPages.length) {
+          summary.unreadablePages += result.failedPages.length;
+          summary.filesWithUnreadablePages++;
+        }
+        await report.append({ ...line, output: path.relative(outDir, target).split(path.sep).join('/'), status: 'converted', pages: result.pages, ...unreadable });
       } else {
         const { code, message, details } = result.error;
         summary.failed++;

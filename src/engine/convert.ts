@@ -24,6 +24,9 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
   try {
     const indexes = checkPageRange(options.pageRange, loaded.pageCount);
     const pages = await mapInOrder(indexes, PAGE_CONCURRENCY, (index) => buildPage(loaded.pdf, index, options.forceOcr, options.extractImages));
+    // One damaged page costs that page, not the document; a document with no readable page fails.
+    const failed = pages.filter((p) => p.failure);
+    if (failed.length === pages.length) throw new DocmarkError(failed[0].failure!.code, failed[0].failure!.message);
     const doc: Document = {
       info: { pageCount: loaded.pageCount, title: loaded.title, author: loaded.author },
       pages,
@@ -39,6 +42,7 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
         page_count: loaded.pageCount,
         duration_ms: Math.round(performance.now() - started),
         ocr_pages: pages.filter((p) => p.source === 'ocr').map((p) => p.index),
+        failed_pages: failed.map((p) => ({ page: p.index, ...p.failure! })),
         ...(loaded.title ? { title: loaded.title } : {}),
         ...(loaded.author ? { author: loaded.author } : {}),
       },
@@ -55,7 +59,7 @@ async function buildPage(pdf: PdfDocument, index: number, forceOcr: boolean, ext
   try {
     page = await pdf.getPage(index + 1);
   } catch (err) {
-    throw pageError(err, index);
+    return unreadablePage(index, pageError(err, index));
   }
   try {
     const textPage = await buildTextPage(page, index);
@@ -63,10 +67,15 @@ async function buildPage(pdf: PdfDocument, index: number, forceOcr: boolean, ext
     // Scans and garbage text layers are read with OCR instead (every page when forced).
     return forceOcr || (await needsOcr(page, textPage)) ? await oneOcrAtATime(() => buildOcrPage(page, index)) : textPage;
   } catch (err) {
-    throw pageError(err, index);
+    const { width, height } = page.getViewport({ scale: 1 });
+    return { ...unreadablePage(index, pageError(err, index)), width, height };
   } finally {
     page.cleanup();
   }
+}
+
+function unreadablePage(index: number, err: DocmarkError): Page {
+  return { index, width: 0, height: 0, lines: [], rects: [], images: [], source: 'text', failure: { code: err.code, message: err.message } };
 }
 
 /**
@@ -110,10 +119,11 @@ function extractedImages(pages: Page[]): ExtractedImage[] {
   );
 }
 
+/** Why a page could not be read; the message says which page (1-based, as a reader counts). */
 function pageError(err: unknown, index: number): DocmarkError {
   if (err instanceof DocmarkError) return err;
   const mapped = mapLoadError(err);
-  return new DocmarkError(mapped.code === 'unreadable_pdf' ? 'damaged_pdf' : mapped.code, `Page ${index} could not be read: ${(err as Error)?.message ?? err}`);
+  return new DocmarkError(mapped.code === 'unreadable_pdf' ? 'damaged_pdf' : mapped.code, `Page ${index + 1} could not be read: ${(err as Error)?.message ?? err}`);
 }
 
 export function render(doc: Document, options: ConvertOptions): string {

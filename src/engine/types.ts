@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.js';
+
 /**
  * The data that flows through the conversion pipeline:
  *   load (pdfjs) → build (pages → lines → blocks) → process (structure) → render.
@@ -81,6 +83,13 @@ export interface Page {
   images: PageImage[];
   /** Where the text came from. */
   source: 'text' | 'ocr';
+  /** Set when the page could not be read: the rest of the document is still converted. */
+  failure?: PageFailure;
+}
+
+export interface PageFailure {
+  code: ErrorCode;
+  message: string;
 }
 
 export type BlockType =
@@ -93,7 +102,9 @@ export type BlockType =
   | 'blockquote'
   | 'rule'
   | 'image'
-  | 'page_break';
+  | 'page_break'
+  /** Stands where a page that could not be read was; text is the reason. */
+  | 'unreadable_page';
 
 export interface Block {
   type: BlockType;
@@ -138,6 +149,8 @@ export interface ConvertMetadata {
   page_count: number;
   duration_ms: number;
   ocr_pages: number[];
+  /** Pages that could not be read (damaged content), 0-based, with the reason. */
+  failed_pages: Array<{ page: number } & PageFailure>;
   title?: string;
   author?: string;
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { ExitReason } from './lifecycle.js';
 import { startPm2Metrics, underPm2 } from './pm2-metrics.js';
-import { RecycleBaton, appInstance, schedule, staggeredLimit } from './recycle.js';
+import { RecycleBaton, ServingMarkers, appInstance, batonDir, schedule, staggeredLimit } from './recycle.js';
 import type { RunningServer } from './serve.js';
 
 /**
@@ -20,22 +20,27 @@ export function instanceConfig(config: Config, env: NodeJS.ProcessEnv = process.
 export async function superviseUnderPm2(running: RunningServer, config: Config, log: Log): Promise<void> {
   const { lifecycle } = running;
   const instance = appInstance();
-  const baton =
-    instance !== undefined && config.pm2.instances > 1
-      ? new RecycleBaton({ key: `${config.pm2.name}-${running.port}`, instance, staleMs: config.drainTimeoutMs + 60_000 })
-      : undefined;
-  // We are the replacement of a planned exit: the next instance may go now.
+  const shared = instance !== undefined && config.pm2.instances > 1;
+  const key = `${config.pm2.name}-${running.port}`;
+  const baton = shared ? new RecycleBaton({ key, instance, staleMs: config.drainTimeoutMs + 60_000, dir: batonDir() }) : undefined;
+  const markers = shared ? new ServingMarkers({ key, instance, dir: batonDir() }) : undefined;
+  // Our listen has completed, so PM2's cluster master already hands us connections: we are
+  // serving, and if we replace a planned exit, the next instance may go now.
+  markers?.serving();
   baton?.handBack();
+  lifecycle.on('drain', () => markers?.leaving());
 
+  // Our turn: a sibling is serving (we are not the last open instance) and we hold the baton.
+  const mayLeave = (): boolean => !markers || (markers.siblingServing() && baton!.tryTake());
   let waiting: NodeJS.Timeout | undefined;
   const leaveWhenOurTurn = (reason: ExitReason): void => {
     if (lifecycle.draining || waiting) return;
-    if (!baton || baton.tryTake()) return lifecycle.beginDrain(reason);
-    log({ level: 'info', msg: 'planned exit waits for a sibling instance to restart', reason });
+    if (mayLeave()) return lifecycle.beginDrain(reason);
+    log({ level: 'info', msg: 'planned exit waits until a sibling instance is serving', reason });
     // Keep serving meanwhile; the sibling's replacement hands the baton back when ready.
     waiting = setInterval(() => {
       if (lifecycle.draining) return clearInterval(waiting);
-      if (baton.tryTake()) {
+      if (mayLeave()) {
         clearInterval(waiting);
         lifecycle.beginDrain(reason);
       }

@@ -32,6 +32,8 @@ export function appInstance(env: NodeJS.ProcessEnv = process.env): number | unde
 interface BatonHolder {
   instance: number;
   pid: number;
+  /** The PM2 daemon (parent process) of the holder: a baton left by an earlier daemon is void. */
+  daemon: number;
   at: number;
 }
 
@@ -41,51 +43,193 @@ export interface BatonOptions {
   instance: number;
   /** A holder older than this is presumed lost (its replacement never became ready). */
   staleMs: number;
-  dir?: string;
+  /** The PM2 home of the daemon (see batonDir): the baton is never shared with another daemon. */
+  dir: string;
+  /** The PM2 daemon's pid (our parent under PM2). */
+  daemon?: number;
+}
+
+/** Where batons live: PM2's home (PM2_HOME or ~/.pm2), like the restart log. */
+export function batonDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.PM2_HOME || path.join(os.homedir(), '.pm2');
 }
 
 export class RecycleBaton {
   readonly file: string;
+  private readonly daemon: number;
 
   constructor(readonly options: BatonOptions) {
     const safe = options.key.replace(/[^A-Za-z0-9_.-]/g, '_');
-    this.file = path.join(options.dir ?? os.tmpdir(), `docmark-recycle-${safe}.json`);
+    this.file = path.join(options.dir, `docmark-recycle-${safe}.json`);
+    this.daemon = options.daemon ?? process.ppid;
   }
 
   /** Take the baton; false while another instance is recycling. */
   tryTake(now = Date.now()): boolean {
-    const me: BatonHolder = { instance: this.options.instance, pid: process.pid, at: now };
+    const me: BatonHolder = { instance: this.options.instance, pid: process.pid, daemon: this.daemon, at: now };
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        fs.writeFileSync(this.file, JSON.stringify(me), { flag: 'wx' });
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
+      if (this.publish(me)) return true;
       const holder = this.read();
-      if (holder && holder.instance === me.instance && holder.pid === me.pid) return true;
-      if (holder && now - holder.at < this.options.staleMs) return false;
-      this.remove();
+      if (!holder) continue; // handed back meanwhile
+      if (holder.instance === me.instance && holder.pid === me.pid) return true;
+      if (!this.isStale(holder, now) || !this.removeStale(holder)) return false;
     }
     return false;
   }
 
-  /** Called by a freshly ready instance: give back the baton its predecessor took. */
+  /**
+   * Called by a freshly ready instance: give back the baton its predecessor took, and
+   * drop one an earlier PM2 daemon left behind (killed in the middle of a recycle).
+   */
   handBack(): void {
     const holder = this.read();
-    if (holder && holder.instance === this.options.instance && holder.pid !== process.pid) this.remove();
+    if (!holder) return;
+    const ours = holder.instance === this.options.instance && holder.pid !== process.pid;
+    if (ours || holder.daemon !== this.daemon) this.removeStale(holder);
   }
 
-  private read(): BatonHolder | undefined {
+  private isStale(holder: BatonHolder, now: number): boolean {
+    return holder.daemon !== this.daemon || now - holder.at >= this.options.staleMs;
+  }
+
+  /**
+   * Creates the baton with its full content in one step: written aside, then hard-linked
+   * into place (link fails if the baton exists). Opening with 'wx' and then writing left
+   * an instant where the baton existed but was empty; a sibling whose schedule fired in
+   * the same millisecond read it as "no holder", removed it, and both instances left.
+   */
+  private publish(me: BatonHolder): boolean {
+    const aside = `${this.file}.${process.pid}.tmp`;
+    fs.writeFileSync(aside, JSON.stringify(me));
     try {
-      return JSON.parse(fs.readFileSync(this.file, 'utf8')) as BatonHolder;
-    } catch {
-      return undefined;
+      fs.linkSync(aside, this.file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      return false;
+    } finally {
+      fs.rmSync(aside, { force: true });
     }
   }
 
-  private remove(): void {
-    fs.rmSync(this.file, { force: true });
+  /** The holder; undefined if there is no baton. A baton that cannot be parsed still counts as held. */
+  private read(): BatonHolder | undefined {
+    let text: string;
+    let mtime: number;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+      mtime = fs.statSync(this.file).mtimeMs;
+    } catch {
+      return undefined;
+    }
+    // Unparsable is never "free": it goes stale from its last write, like any holder.
+    return parse(text) ?? { instance: -1, pid: -1, daemon: this.daemon, at: mtime };
+  }
+
+  /**
+   * Removes the baton only if it is still `seen`: it is moved aside first (rename is
+   * atomic: of two instances removing the same stale baton, one gets it), and put back
+   * if a sibling had taken it in between.
+   */
+  private removeStale(seen: BatonHolder): boolean {
+    const aside = `${this.file}.${process.pid}.old`;
+    try {
+      fs.renameSync(this.file, aside);
+    } catch {
+      return true; // already gone
+    }
+    try {
+      const moved = parse(fs.readFileSync(aside, 'utf8'));
+      const same = moved ? moved.pid === seen.pid && moved.at === seen.at && moved.instance === seen.instance : seen.pid === -1;
+      if (same) return true;
+      fs.linkSync(aside, this.file); // a sibling's fresh baton: put it back
+      return false;
+    } catch {
+      return false;
+    } finally {
+      fs.rmSync(aside, { force: true });
+    }
+  }
+}
+
+function parse(text: string): BatonHolder | undefined {
+  try {
+    return JSON.parse(text) as BatonHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which instances of an app are serving: each writes a marker beside the baton once it
+ * listens and removes it when it starts to drain. A planned exit waits until a sibling is
+ * serving, so the last open instance never closes (after `pm2 start`, while PM2 restarts a
+ * crashed sibling). A marker whose process is gone (killed, crashed) does not count.
+ */
+export class ServingMarkers {
+  constructor(
+    private readonly options: { key: string; instance: number; dir: string; daemon?: number },
+  ) {}
+
+  private get prefix(): string {
+    return `docmark-serving-${this.options.key.replace(/[^A-Za-z0-9_.-]/g, '_')}-`;
+  }
+
+  private file(instance: number): string {
+    return path.join(this.options.dir, `${this.prefix}${instance}.json`);
+  }
+
+  private get daemon(): number {
+    return this.options.daemon ?? process.ppid;
+  }
+
+  /** This instance is listening. */
+  serving(): void {
+    const file = this.file(this.options.instance);
+    const aside = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(aside, JSON.stringify({ pid: process.pid, daemon: this.daemon }));
+    fs.renameSync(aside, file);
+  }
+
+  /** This instance stops taking connections. */
+  leaving(): void {
+    const file = this.file(this.options.instance);
+    try {
+      const marker = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number };
+      if (marker.pid === process.pid) fs.rmSync(file, { force: true });
+    } catch {
+      // no marker, or a replacement's: nothing of ours to remove
+    }
+  }
+
+  /** Is another instance of this app (however many `pm2 scale` made), under this PM2 daemon, serving? */
+  siblingServing(): boolean {
+    const mine = path.basename(this.file(this.options.instance));
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.options.dir);
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      if (!name.startsWith(this.prefix) || !name.endsWith('.json') || name === mine) continue;
+      try {
+        const marker = JSON.parse(fs.readFileSync(path.join(this.options.dir, name), 'utf8')) as { pid: number; daemon: number };
+        if (marker.daemon === this.daemon && isAlive(marker.pid)) return true;
+      } catch {
+        // gone meanwhile, or being replaced: not counted
+      }
+    }
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
 
 /**
@@ -47,17 +48,21 @@ function wrap(text: string, font: { widthOfTextAtSize(t: string, s: number): num
 }
 
 /**
- * A one-page PDF whose page content is exactly `content` (already encoded for `filter`), in
- * Helvetica as /F1: for tests of how damaged streams are read.
+ * A PDF with one page per content stream, each exactly as given (already encoded for its
+ * filter), in Helvetica as /F1: for tests of how damaged streams are read.
  */
-export function pdfWithContentStream(content: Uint8Array, filter = '/FlateDecode'): Buffer {
+export function pdfWithContentStreams(pages: Array<{ content: Uint8Array; filter?: string }>): Buffer {
+  const n = pages.length;
+  // Objects: 1 catalog, 2 page tree, 3 font, then a page and its content per page.
   const objects: Array<string | Buffer> = [
     '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
-    Buffer.concat([Buffer.from(`<< /Length ${content.length} /Filter ${filter} >>\nstream\n`), content, Buffer.from('\nendstream')]),
+    `<< /Type /Pages /Kids [${pages.map((_, i) => `${4 + 2 * i} 0 R`).join(' ')}] /Count ${n} >>`,
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
   ];
+  pages.forEach(({ content, filter = '/FlateDecode' }, i) => {
+    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${5 + 2 * i} 0 R >>`);
+    objects.push(Buffer.concat([Buffer.from(`<< /Length ${content.length} /Filter ${filter} >>\nstream\n`), content, Buffer.from('\nendstream')]));
+  });
   const parts: Buffer[] = [Buffer.from('%PDF-1.4\n')];
   const offsets: number[] = [];
   let length = parts[0].length;
@@ -74,4 +79,16 @@ export function pdfWithContentStream(content: Uint8Array, filter = '/FlateDecode
     ),
   );
   return Buffer.concat(parts);
+}
+
+/** A page of numbered lines ("Line number i of the body."), as a Flate-compressed content stream. */
+export function numberedLinesStream(count: number, from = 0): Buffer {
+  let content = '';
+  for (let i = from; i < from + count; i++) content += `BT /F1 11 Tf 72 ${740 - (i - from) * 16} Td (Line number ${i} of the body.) Tj ET\n`;
+  return zlib.deflateSync(Buffer.from(content));
+}
+
+/** Flate data with a valid header and then an invalid block type: no decoder reads any of it. */
+export function corruptStream(valid: Buffer): Buffer {
+  return Buffer.concat([valid.subarray(0, 2), Buffer.alloc(64, 0xff)]);
 }

@@ -149,9 +149,8 @@ export class Pm2Sandbox {
         // already gone
       }
     }
+    // The instances' recycle baton (src/server/recycle.ts) lives in PM2_HOME: it goes too.
     fs.rmSync(this.home, { recursive: true, force: true });
-    // The instances' recycle baton (src/server/recycle.ts), if a planned exit was cut short.
-    fs.rmSync(path.join(os.tmpdir(), `docmark-recycle-docmark-${this.port}.json`), { force: true });
   }
 }
 
@@ -197,38 +196,36 @@ export interface LoadResult {
 export function steadyLoad(port: number, pdf: Buffer, concurrency = 3): { stop(): Promise<LoadResult>; result: LoadResult } {
   const result: LoadResult = { ok: 0, failed: 0, failures: [] };
   let running = true;
-  const one = (): Promise<void> =>
+  const one = (): Promise<boolean> =>
     new Promise((resolve) => {
+      const fail = (why: string): void => {
+        result.failed++;
+        result.failures.push(`${new Date().toISOString()} ${why}`);
+        resolve(false);
+      };
       const req = http.request(
         { host: '127.0.0.1', port, path: '/convert', method: 'POST', agent: false, headers: { 'content-type': 'application/pdf', 'content-length': String(pdf.length) }, timeout: 60_000 },
         (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (c: string) => (body += c));
           res.on('end', () => {
-            if (res.statusCode === 200) result.ok++;
-            else {
-              result.failed++;
-              result.failures.push(`${res.statusCode} ${body.slice(0, 120)}`);
-            }
-            resolve();
+            if (res.statusCode !== 200) return fail(`${res.statusCode} ${body.slice(0, 120)}`);
+            result.ok++;
+            resolve(true);
           });
-          res.on('error', (err) => {
-            result.failed++;
-            result.failures.push(String(err));
-            resolve();
-          });
+          res.on('error', (err) => fail(String(err)));
         },
       );
       req.on('timeout', () => req.destroy(new Error('client timeout')));
-      req.on('error', (err) => {
-        result.failed++;
-        result.failures.push(String(err));
-        resolve();
-      });
+      req.on('error', (err) => fail(String(err)));
       req.end(pdf);
     });
   const loops = Array.from({ length: concurrency }, async () => {
-    while (running) await one();
+    while (running) {
+      // A client pauses a little after a failure: a refused port then costs a countable
+      // number of attempts, not tens of thousands in a tight loop. Each one still counts.
+      if (!(await one())) await new Promise((r) => setTimeout(r, 5));
+    }
   });
   return {
     result,

@@ -62,6 +62,8 @@ Options:
       await fs.writeFile(tmp, result.output);
       await fs.rename(tmp, out);
     }
+    // Lost pages are reported even with --quiet: the output is incomplete.
+    for (const f of result.metadata.failed_pages ?? []) process.stderr.write(`${input}: warning: ${f.message} (${f.code})\n`);
     if (!values.quiet && out && out !== '-') {
       const m = result.metadata;
       process.stderr.write(`${input}: ${m.pages} pages in ${m.duration_ms} ms → ${out}\n`);

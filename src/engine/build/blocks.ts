@@ -17,7 +17,10 @@ export function buildBlocks(pages: Page[]): Block[] {
   markFontStyles(pages);
   const layout = analyseLayout(pages);
   const blocks: Block[] = [];
-  for (const page of pages) blocks.push(...withImages(pageBlocks(page, layout), page));
+  for (const page of pages) {
+    if (page.failure) blocks.push({ type: 'unreadable_page', page: page.index, bbox: { x0: 0, y0: 0, x1: page.width, y1: page.height }, text: page.failure.message });
+    else blocks.push(...withImages(pageBlocks(page, layout), page));
+  }
   return blocks;
 }
 

@@ -52,6 +52,9 @@ function needsSpace(prev: TextRun, run: TextRun, textSoFar: string): boolean {
 }
 
 function dominantSize(runs: TextRun[]): number {
+  // Most lines are set in one size: no tally needed.
+  const first = Math.round((runs[0]?.fontSize ?? 0) * 10) / 10;
+  if (runs.every((r) => Math.round(r.fontSize * 10) / 10 === first)) return runs.length ? first : 0;
   const weight = new Map<number, number>();
   for (const r of runs) {
     const key = Math.round(r.fontSize * 10) / 10;
@@ -65,12 +68,15 @@ function dominantSize(runs: TextRun[]): number {
 
 export function unionBoxes(boxes: BBox[]): BBox {
   if (boxes.length === 0) return { x0: 0, y0: 0, x1: 0, y1: 0 };
-  return boxes.reduce((u, b) => ({
-    x0: Math.min(u.x0, b.x0),
-    y0: Math.min(u.y0, b.y0),
-    x1: Math.max(u.x1, b.x1),
-    y1: Math.max(u.y1, b.y1),
-  }));
+  const u = { ...boxes[0] };
+  for (let i = 1; i < boxes.length; i++) {
+    const b = boxes[i];
+    if (b.x0 < u.x0) u.x0 = b.x0;
+    if (b.y0 < u.y0) u.y0 = b.y0;
+    if (b.x1 > u.x1) u.x1 = b.x1;
+    if (b.y1 > u.y1) u.y1 = b.y1;
+  }
+  return u;
 }
 
 /**

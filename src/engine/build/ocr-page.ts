@@ -45,7 +45,7 @@ export async function buildOcrPage(page: PDFPageProxy, index: number): Promise<P
     ocrLines = await ocrImage(gray);
   } catch (err) {
     // Not the PDF's fault: don't let it be reported as a damaged page.
-    throw new DocmarkError('internal_error', `OCR failed on page ${index}: ${(err as Error)?.message ?? err}`);
+    throw new DocmarkError('internal_error', `OCR failed on page ${index + 1}: ${(err as Error)?.message ?? err}`);
   }
   return {
     index,

@@ -1,4 +1,5 @@
 import type { Block, Document } from '../types.js';
+import { unreadableComment } from './markdown.js';
 
 /** Render step: block tree → an HTML fragment. Inline Markdown is turned into tags. */
 export function renderHtml(doc: Document): string {
@@ -34,6 +35,8 @@ function renderBlock(block: Block): string {
     }
     case 'image':
       return block.imageId ? `<img src="${escapeHtml(block.imageId)}" alt="">` : '';
+    case 'unreadable_page':
+      return unreadableComment(block);
     default:
       return '';
   }

@@ -15,6 +15,13 @@ export function renderMarkdown(doc: Document, options: { paginate?: boolean } = 
   return parts.length ? parts.join('\n\n') + '\n' : '';
 }
 
+/** A page that could not be read leaves a visible mark where it was (an HTML comment). */
+export function unreadableComment(block: Block): string {
+  // "--" may not appear inside an HTML comment.
+  const reason = (block.text ?? '').replace(/-{2,}/g, '-').replace(/\s+/g, ' ');
+  return `<!-- docmark: ${reason} -->`;
+}
+
 /** Marker's style of page separator: the page index in braces, then a rule. */
 export function pageSeparator(page: number): string {
   return `{${page}}------------------------------------------------`;
@@ -43,6 +50,8 @@ export function renderBlock(block: Block, indent = ''): string {
       return block.imageId ? `![](${block.imageId})` : '';
     case 'page_break':
       return '';
+    case 'unreadable_page':
+      return unreadableComment(block);
     default:
       return oneLine(block.text);
   }

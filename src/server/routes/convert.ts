@@ -36,6 +36,8 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       if (options.outputFormat === 'markdown' && prefersMarkdown(ctx)) {
         ctx.type = 'text/markdown; charset=utf-8';
         ctx.set('X-Docmark-Pages', String(result.metadata.pages));
+        // The JSON envelope's metadata.failed_pages, for clients that asked for bare Markdown.
+        if (result.metadata.failed_pages?.length) ctx.set('X-Docmark-Failed-Pages', result.metadata.failed_pages.map((f) => f.page).join(','));
         ctx.body = result.output;
         return;
       }
