@@ -1,7 +1,6 @@
 import { DocmarkError } from '../errors.js';
 import { buildBlocks } from './build/blocks.js';
-import { buildOcrPage, needsOcr } from './build/ocr-page.js';
-import { extractPageImages } from './build/images.js';
+import { needsOcr } from './build/needs-ocr.js';
 import { buildTextPage } from './build/text-layer.js';
 import { loadPdf, mapLoadError } from './load.js';
 import { checkPageRange } from './options.js';
@@ -63,9 +62,13 @@ async function buildPage(pdf: PdfDocument, index: number, forceOcr: boolean, ext
   }
   try {
     const textPage = await buildTextPage(page, index);
-    if (extractImages) textPage.images = await extractPageImages(page, index);
+    if (extractImages) textPage.images = await (await import('./build/images.js')).extractPageImages(page, index);
     // Scans and garbage text layers are read with OCR instead (every page when forced).
-    return forceOcr || (await needsOcr(page, textPage)) ? await oneOcrAtATime(() => buildOcrPage(page, index)) : textPage;
+    if (!forceOcr && !(await needsOcr(page, textPage))) return textPage;
+    // OCR and image extraction need native addons (canvas, onnxruntime): loaded on first use,
+    // so text-only work (and every worker's start) does without them.
+    const { buildOcrPage } = await import('./build/ocr-page.js');
+    return await oneOcrAtATime(() => buildOcrPage(page, index));
   } catch (err) {
     const { width, height } = page.getViewport({ scale: 1 });
     return { ...unreadablePage(index, pageError(err, index)), width, height };
