@@ -115,6 +115,8 @@ async function scenario(label, settings, trigger, restarts) {
     DOCMARK_RESTART_LOG: RESTART_LOG,
     DOCMARK_WORKERS: '1',
     DOCMARK_CRON_RESTART: '',
+    // Each scenario measures one cause: the conversion limit is off unless it is the one measured.
+    DOCMARK_MAX_CONVERSIONS: '0',
     DOCMARK_HOST_SAMPLE_S: '60',
     ...settings,
   });
