@@ -47,7 +47,8 @@ function separator(prev: TextRun, run: TextRun, spans: Span[]): string {
     return gap > Math.max(prev.fontSize, run.fontSize) * threshold ? ' ' : '';
   }
   const text = spans[spans.length - 1]?.text ?? '';
-  if (!prev.monospace && /[a-z]-$/.test(text) && /^[a-z]/.test(run.text)) return '-';
+  // The last two characters only: the span may be a whole paragraph.
+  if (!prev.monospace && /^[a-z]-$/.test(text.slice(-2)) && /^[a-z]/.test(run.text)) return '-';
   return ' ';
 }
 
@@ -57,6 +58,7 @@ function sameStyle(a: Span, b: Span): boolean {
 
 function render(spans: Span[]): string {
   let out = '';
+  let atStart = true; // nothing but spaces written yet
   for (const span of spans) {
     // Keep surrounding spaces outside the markers: `** bold**` is not bold in Markdown.
     const lead = span.text.match(/^\s*/)![0];
@@ -66,7 +68,8 @@ function render(spans: Span[]): string {
       out += span.text;
       continue;
     }
-    let md = span.code ? codeSpan(core) : escapeMarkdown(core, out.trim() === '');
+    let md = span.code ? codeSpan(core) : escapeMarkdown(core, atStart);
+    atStart = false;
     if (span.bold && span.italic) md = `***${md}***`;
     else if (span.bold) md = `**${md}**`;
     else if (span.italic) md = `*${md}*`;
