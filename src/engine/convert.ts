@@ -68,6 +68,7 @@ async function buildPage(pdf: PdfDocument, index: number, forceOcr: boolean, ext
     // OCR and image extraction need native addons (canvas, onnxruntime): loaded on first use,
     // so text-only work (and every worker's start) does without them.
     const { buildOcrPage } = await import('./build/ocr-page.js');
+    ocrLoaded = true;
     return await oneOcrAtATime(() => buildOcrPage(page, index));
   } catch (err) {
     const { width, height } = page.getViewport({ scale: 1 });
@@ -105,6 +106,15 @@ export async function mapInOrder<T, R>(items: T[], limit: number, f: (item: T) =
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return results;
+}
+
+let ocrLoaded = false;
+
+/** Release the OCR sessions (onnxruntime) if this thread ever loaded them: a retiring worker calls this. */
+export async function releaseOcr(): Promise<void> {
+  if (!ocrLoaded) return;
+  const { closeOcr } = await import('../ocr/index.js');
+  await closeOcr();
 }
 
 /** OCR is memory- and CPU-heavy: one page at a time, whatever the page concurrency. */

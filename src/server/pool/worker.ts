@@ -1,6 +1,6 @@
 import './worker-priority.js'; // first: before any module starts threads of its own
 import { parentPort } from 'node:worker_threads';
-import { convertPdf } from '../../engine/convert.js';
+import { convertPdf, releaseOcr } from '../../engine/convert.js';
 import { pdfjs } from '../../engine/load.js';
 import { isDocmarkError } from '../../errors.js';
 import type { FromWorker, ToWorker, WireError } from './messages.js';
@@ -40,12 +40,10 @@ function toWire(err: unknown): WireError {
   return { code: 'internal_error', message: String((err as Error)?.message ?? err), stack: String((err as Error)?.stack ?? err) };
 }
 
-/** onnxruntime sessions belong to this thread: release them before it ends, if OCR is built in. */
+/** onnxruntime sessions belong to this thread: release them before it ends (if it used OCR). */
 async function retire(): Promise<void> {
   try {
-    const ocrModule = '../../ocr/index.js'; // a variable: compiles whether or not src/ocr exists
-    const ocr = (await import(ocrModule).catch(() => undefined)) as { closeOcr?: () => Promise<void> } | undefined;
-    await ocr?.closeOcr?.();
+    await releaseOcr();
   } catch (err) {
     send({ type: 'log', line: { level: 'warn', msg: 'closing OCR in a retiring worker failed', error: String(err) } });
   }
