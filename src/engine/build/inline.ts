@@ -95,9 +95,12 @@ export function codeSpan(text: string): string {
 }
 
 /** Backslash-escape what Markdown would read as syntax inside plain text. */
+const SPECIAL = /[\\`*_[\]<|&]/;
+
 export function escapeMarkdown(text: string, atBlockStart = true): string {
   // `&` only where it would start an entity reference (`&copy;`, `&#xA9;`): literal text stays literal.
-  const escaped = text.replace(/[\\`*_[\]<|]/g, '\\$&').replace(/&(?=#?[A-Za-z0-9]+;)/g, '\\&');
+  // Most text has nothing to escape: one test instead of two replaces.
+  const escaped = SPECIAL.test(text) ? text.replace(/[\\`*_[\]<|]/g, '\\$&').replace(/&(?=#?[A-Za-z0-9]+;)/g, '\\&') : text;
   if (!atBlockStart) return escaped;
   return escaped
     .replace(/^([#+-])(?=\s)/, '\\$1')
