@@ -89,6 +89,10 @@ describe('OCR', () => {
     assert.equal(isGarbageText('\uFFFD\uFFFD\uFFFD \uFFFD\uFFFD ab'), true);
     assert.equal(isGarbageText('\uE001\uE002\uE003\uE004 \uE005\uE006'), true);
     assert.equal(isGarbageText('Qxzvbk trkgfl wxcvbnm pzrtk qwrtpsdf zxcvbnm kjhgfd lkjhgf mnbvcx bcdfgh'), true);
+    // y is a vowel; a run of 5 consonants is not a word; tokens with digits or accents are not counted.
+    assert.equal(isGarbageText('rhythm gym lynx sync myth crypt hymn nymph tryst glyph'), false);
+    assert.equal(isGarbageText('abcdfgh strengths bcdfgxe tsktsk brrrrr zxcvb ab3dfgh mnbvc qwrts plkjh xkcdq'), true);
+    assert.equal(isGarbageText('Qxzvbk1 trkgfl2 wxcvbnm3 pzrtk4 qwrtpsdf5 zxcvbnm6 kjhgfd7 lkjhgf8 mnbvcx9 bcdfgh0'), false);
   });
 
   it('never rasterises a huge page at full size', () => {
