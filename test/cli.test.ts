@@ -27,6 +27,20 @@ describe('docmark CLI', () => {
     }
   });
 
+  it('convert warns about a page it could not read, even with --quiet, and writes the rest', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-cli-'));
+    try {
+      const out = path.join(dir, 'out.md');
+      const res = run(['convert', path.join(CORPUS, 'bad', 'cyclic-page-tree.pdf'), '-o', out, '--quiet']);
+      assert.equal(res.status, 0, res.stderr.toString());
+      assert.match(res.stderr.toString(), /warning: Page 2 could not be read: .+ \(damaged_pdf\)/);
+      assert.doesNotMatch(res.stderr.toString(), /pages? in \d+ ms/, '--quiet still drops the summary');
+      assert.match(fs.readFileSync(out, 'utf8'), /^Page tree with a cycle\n\n<!-- docmark: Page 2 could not be read/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('convert - reads stdin and writes stdout, in each format and page range', () => {
     const bytes = fs.readFileSync(path.join(CORPUS, 'passport.pdf'));
     const md = run(['convert', '-'], bytes);

@@ -59,8 +59,7 @@ export class RecycleBaton {
   private readonly daemon: number;
 
   constructor(readonly options: BatonOptions) {
-    const safe = options.key.replace(/[^A-Za-z0-9_.-]/g, '_');
-    this.file = path.join(options.dir, `docmark-recycle-${safe}.json`);
+    this.file = path.join(options.dir, `docmark-recycle-${fileSafe(options.key)}.json`);
     this.daemon = options.daemon ?? process.ppid;
   }
 
@@ -167,20 +166,16 @@ function parse(text: string): BatonHolder | undefined {
  * crashed sibling). A marker whose process is gone (killed, crashed) does not count.
  */
 export class ServingMarkers {
-  constructor(
-    private readonly options: { key: string; instance: number; dir: string; daemon?: number },
-  ) {}
+  private readonly prefix: string;
+  private readonly daemon: number;
 
-  private get prefix(): string {
-    return `docmark-serving-${this.options.key.replace(/[^A-Za-z0-9_.-]/g, '_')}-`;
+  constructor(private readonly options: Omit<BatonOptions, 'staleMs'>) {
+    this.prefix = `docmark-serving-${fileSafe(options.key)}-`;
+    this.daemon = options.daemon ?? process.ppid;
   }
 
   private file(instance: number): string {
     return path.join(this.options.dir, `${this.prefix}${instance}.json`);
-  }
-
-  private get daemon(): number {
-    return this.options.daemon ?? process.ppid;
   }
 
   /** This instance is listening. */
@@ -222,6 +217,11 @@ export class ServingMarkers {
     }
     return false;
   }
+}
+
+/** An app's key (name and port) as part of a file name. */
+function fileSafe(key: string): string {
+  return key.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
 function isAlive(pid: number): boolean {
