@@ -120,7 +120,7 @@ fs.rmSync(out, { recursive: true, force: true });
 async function* renderPagePng(bytes, dpi) {
   const { createCanvas } = await import('@napi-rs/canvas');
   const { loadPdf } = await import(path.join(root, 'dist/engine/load.js'));
-  const { pdf } = await loadPdf(bytes);
+  const { pdf, close } = await loadPdf(bytes);
   try {
     for (let i = 1; i <= pdf.numPages; i++) {
       const page = await pdf.getPage(i);
@@ -134,7 +134,7 @@ async function* renderPagePng(bytes, dpi) {
       page.cleanup();
     }
   } finally {
-    await pdf.destroy();
+    await close();
   }
 }
 

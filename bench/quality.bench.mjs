@@ -139,7 +139,7 @@ async function loadUnpdf() {
 async function loadPdfjsText() {
   const { loadPdf } = await import(path.join(root, 'dist/engine/load.js'));
   return async (bytes) => {
-    const { pdf } = await loadPdf(bytes);
+    const { pdf, close } = await loadPdf(bytes);
     try {
       const pages = [];
       for (let i = 1; i <= pdf.numPages; i++) {
@@ -150,7 +150,7 @@ async function loadPdfjsText() {
       }
       return pages.join('\n\n');
     } finally {
-      await pdf.destroy();
+      await close();
     }
   };
 }

@@ -47,7 +47,7 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
       },
     };
   } finally {
-    await loaded.pdf.destroy().catch(() => undefined);
+    await loaded.close();
   }
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { DocmarkError } from '../errors.js';
+import { InThreadPort } from './in-thread-port.js';
 import { installSyncInflate } from './inflate.js';
 
 /**
@@ -11,6 +12,11 @@ import { installSyncInflate } from './inflate.js';
  */
 
 type Pdfjs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
+// pdfjs types its port as a DOM Worker; it uses only the part InThreadPort has.
+type PdfjsPort = NonNullable<ConstructorParameters<Pdfjs['PDFWorker']>[0]>['port'];
+interface PdfjsWorkerModule {
+  WorkerMessageHandler: { initializeFromPort(port: InThreadPort): void };
+}
 
 const require = createRequire(import.meta.url);
 const pdfjsRoot = path.dirname(require.resolve('pdfjs-dist/package.json'));
@@ -18,10 +24,14 @@ const pdfjsRoot = path.dirname(require.resolve('pdfjs-dist/package.json'));
 const CMAP_URL = path.join(pdfjsRoot, 'cmaps') + path.sep;
 const STANDARD_FONTS_URL = path.join(pdfjsRoot, 'standard_fonts') + path.sep;
 
-let pdfjsPromise: Promise<Pdfjs> | undefined;
+let pdfjsPromise: Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }> | undefined;
 
 /** pdfjs is an ES module with a heavy first import: load it once, lazily. */
-export function pdfjs(): Promise<Pdfjs> {
+export async function pdfjs(): Promise<Pdfjs> {
+  return (await importOnce()).lib;
+}
+
+function importOnce() {
   pdfjsPromise ??= importPdfjs();
   return pdfjsPromise;
 }
@@ -33,17 +43,25 @@ export function pdfjs(): Promise<Pdfjs> {
  * otherwise import on the first document) up front, then put the engine's own push back.
  * Streams are inflated synchronously by native zlib (see inflate.ts).
  */
-async function importPdfjs(): Promise<Pdfjs> {
+async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }> {
   const nativePush = Array.prototype.push;
   const lib = (await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.mjs')).href)) as Pdfjs;
-  const worker = await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.worker.mjs')).href);
-  // pdfjs's fake (same-thread) worker in Node uses this module instead of importing it again.
-  (globalThis as { pdfjsWorker?: unknown }).pdfjsWorker ??= worker;
+  const worker = (await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.worker.mjs')).href)) as PdfjsWorkerModule;
   if (Array.prototype.push !== nativePush) {
     Object.defineProperty(Array.prototype, 'push', { value: nativePush, writable: true, configurable: true, enumerable: false });
   }
   installSyncInflate();
-  return lib;
+  return { lib, worker };
+}
+
+/**
+ * pdfjs's worker for one document, in this thread, joined by an InThreadPort (see there:
+ * it copies messages several times faster than pdfjs's own same-thread port).
+ */
+function openWorker(lib: Pdfjs, worker: PdfjsWorkerModule) {
+  const port = new InThreadPort();
+  worker.WorkerMessageHandler.initializeFromPort(port);
+  return new lib.PDFWorker({ port: port as unknown as PdfjsPort, verbosity: 0 });
 }
 
 /** Bytes a PDF header may be preceded by (readers accept junk before `%PDF-`). */
@@ -70,22 +88,26 @@ export interface LoadOptions {
 
 export interface LoadedPdf {
   pdf: PDFDocumentProxy;
+  /** Release the document and its worker; never throws. */
+  close(): Promise<void>;
   pageCount: number;
   title?: string;
   author?: string;
 }
 
 /**
- * Open a PDF. The caller owns the result and must `pdf.destroy()` it (convert() does,
- * in a finally block): pdfjs keeps the whole file and its parsed objects until then.
+ * Open a PDF. The caller owns the result and must `close()` it (convert() does, in a
+ * finally block): pdfjs keeps the whole file and its parsed objects until then.
  */
 export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedPdf> {
   assertPdfBytes(bytes);
-  const lib = await pdfjs();
+  const { lib, worker: workerModule } = await importOnce();
+  const worker = openWorker(lib, workerModule);
   // pdfjs transfers (detaches) the buffer it is given: hand it a copy so callers keep theirs.
   const data = new Uint8Array(bytes);
   const task = lib.getDocument({
     data,
+    worker,
     password: options.password,
     isEvalSupported: false, // CVE-2024-4367: never compile font code from the PDF
     disableFontFace: true,
@@ -101,8 +123,14 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
     pdf = await task.promise;
   } catch (err) {
     await task.destroy().catch(() => undefined);
+    worker.destroy();
     throw mapLoadError(err, options.password);
   }
+  // A worker given to getDocument outlives the document unless its owner ends it.
+  const close = async () => {
+    await pdf.destroy().catch(() => undefined);
+    worker.destroy();
+  };
   try {
     const pageCount = pdf.numPages;
     if (!Number.isInteger(pageCount) || pageCount < 1) {
@@ -118,12 +146,13 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
     const info = (meta?.info ?? {}) as { Title?: unknown; Author?: unknown };
     return {
       pdf,
+      close,
       pageCount,
       title: typeof info.Title === 'string' && info.Title.trim() ? info.Title.trim() : undefined,
       author: typeof info.Author === 'string' && info.Author.trim() ? info.Author.trim() : undefined,
     };
   } catch (err) {
-    await pdf.destroy().catch(() => undefined);
+    await close();
     throw err instanceof DocmarkError ? err : mapLoadError(err, options.password);
   }
 }

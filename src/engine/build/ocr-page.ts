@@ -97,6 +97,7 @@ function toLines(ocr: OcrLine[], pointsPerPixel: number): Line[] {
       bold: false,
       italic: false,
       monospace: false,
+      link: undefined,
     },
     confidence: l.confidence,
   }));

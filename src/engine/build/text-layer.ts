@@ -60,6 +60,9 @@ function toRun(item: TextItem, style: TextStyle | undefined, vt: Matrix): TextRu
     bold: false,
     italic: false,
     monospace: style?.fontFamily === 'monospace',
+    // Present on every run, so all runs share one shape (a property added later to some
+    // runs gives them another, and the layout steps' optimised code deoptimises on it).
+    link: undefined,
   };
 }
 

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { InThreadPort, snapshot } from '../src/engine/in-thread-port.ts';
+import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
+import { loadPdf, pdfjs } from '../src/engine/load.ts';
+import { waitFor } from './helpers/wait.ts';
+
+/**
+ * The port between pdfjs's API and its same-thread worker: the receiver must get a snapshot
+ * (pdfjs refills its arrays after sending them), in order, and a real document must read the
+ * same through it as through pdfjs's own structuredClone port.
+ */
+
+type Message = { data: unknown };
+
+function listen(port: InThreadPort, signal?: AbortSignal): Message[] {
+  const got: Message[] = [];
+  port.addEventListener('message', (event) => got.push(event), signal ? { signal } : undefined);
+  return got;
+}
+
+const until = (condition: () => boolean) => waitFor(condition, { timeoutMs: 2000, intervalMs: 1, what: 'delivery' });
+const CORPUS = path.resolve(import.meta.dirname, 'fixtures/corpus');
+
+describe('in-thread pdfjs port', () => {
+  it('delivers a snapshot: later changes by the sender do not reach the receiver', async () => {
+    const port = new InThreadPort();
+    const got = listen(port);
+    // What pdfjs's text extraction does: send a chunk, then reuse the object with new arrays.
+    const chunk = { items: [{ str: 'a', transform: [1, 0, 0, 1, 5, 6] }], styles: Object.create(null) };
+    chunk.styles.f1 = { ascent: 0.8 };
+    port.postMessage({ chunk });
+    chunk.items[0].transform[4] = 99;
+    chunk.items.length = 0;
+    chunk.styles = Object.create(null);
+    await until(() => got.length === 1);
+    const received = (got[0].data as { chunk: { items: unknown; styles: Record<string, unknown> } }).chunk;
+    assert.deepEqual(received.items, [{ str: 'a', transform: [1, 0, 0, 1, 5, 6] }]);
+    assert.equal(Object.getPrototypeOf(received.styles), null, 'a prototype-less object stays one');
+    assert.deepEqual({ ...received.styles }, { f1: { ascent: 0.8 } });
+  });
+
+  it('copies binary data unless it is transferred', () => {
+    const kept = new Uint8Array([1, 2, 3]);
+    const given = new Uint8Array([4, 5, 6]);
+    const copy = snapshot({ kept, given }, new Set([given.buffer])) as { kept: Uint8Array; given: Uint8Array };
+    assert.notEqual(copy.kept, kept);
+    assert.deepEqual([...copy.kept], [1, 2, 3]);
+    kept[0] = 9;
+    assert.equal(copy.kept[0], 1);
+    assert.equal(copy.given, given, 'a transferred buffer is handed over, not copied');
+    assert.ok(copy.kept instanceof Uint8Array);
+  });
+
+  it('leaves what is not plain data to structuredClone', () => {
+    class Point {
+      constructor(public x: number) {}
+    }
+    const map = new Map([['k', [1, 2]]]);
+    const error = new TypeError('bad');
+    const copy = snapshot({ point: new Point(3), map, error, when: new Date(0) }, null) as Record<string, unknown>;
+    assert.deepEqual(copy.point, { x: 3 });
+    assert.equal(Object.getPrototypeOf(copy.point), Object.prototype, 'as structuredClone: the class is not kept');
+    assert.ok(copy.map instanceof Map && copy.map !== map);
+    assert.deepEqual([...(copy.map as Map<string, number[]>)], [['k', [1, 2]]]);
+    assert.ok(copy.error instanceof TypeError && (copy.error as Error).message === 'bad');
+    assert.ok(copy.when instanceof Date);
+    // A cycle is beyond the direct copy's depth and still comes out as a cycle.
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    const c = snapshot(cyclic, null) as { self: unknown };
+    let node: unknown = c;
+    for (let i = 0; i < 100; i++) node = (node as { self: unknown }).self;
+    assert.equal(typeof node, 'object');
+  });
+
+  it('delivers in order, after the sender returns; a listener removed by its signal gets nothing more', async () => {
+    const port = new InThreadPort();
+    const ac = new AbortController();
+    const stays = listen(port);
+    const leaves = listen(port, ac.signal);
+    port.postMessage(1);
+    port.postMessage(2);
+    assert.equal(stays.length, 0, 'nothing is delivered synchronously');
+    await until(() => stays.length === 2);
+    ac.abort();
+    port.postMessage(3);
+    await until(() => stays.length === 3);
+    assert.deepEqual(stays.map((m) => m.data), [1, 2, 3]);
+    assert.deepEqual(leaves.map((m) => m.data), [1, 2]);
+    port.terminate();
+    port.postMessage(4);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stays.length, 3, 'a terminated port has no listeners');
+  });
+
+  it("reads a real document exactly as through pdfjs's own port, and closes it", async () => {
+    const bytes = fs.readFileSync(path.join(CORPUS, 'bcrypt.pdf'));
+    const read = async (pdf: PDFDocumentProxy) => {
+      const pages = [];
+      for (let n = 1; n <= pdf.numPages; n++) {
+        const page = await pdf.getPage(n);
+        pages.push({ text: await page.getTextContent(), annotations: await page.getAnnotations({ intent: 'print' }) });
+      }
+      return pages;
+    };
+    const lib = await pdfjs();
+    // Without a worker of its own, pdfjs joins the two sides with its structuredClone port.
+    const reference = await lib.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, verbosity: 0 }).promise;
+    const expected = await read(reference);
+    await reference.destroy();
+
+    const loaded = await loadPdf(new Uint8Array(bytes));
+    const actual = await read(loaded.pdf);
+    // Font names carry the document's number (g_d0_f1, g_d1_f1): the only expected difference.
+    const same = (pages: unknown) => JSON.stringify(pages).replace(/g_d\d+_/g, 'g_');
+    assert.equal(same(actual), same(expected));
+    assert.ok(actual.some((p) => p.annotations.length > 0), 'the document has links');
+    assert.match(actual[0].text.items.map((i) => ('str' in i ? i.str : '')).join(''), /bcrypt/i);
+    await loaded.close();
+    assert.equal(loaded.pdf.loadingTask.destroyed, true);
+    assert.throws(() => loaded.pdf.getPage(1), 'a closed document answers no more requests');
+  });
+});
