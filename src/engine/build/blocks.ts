@@ -4,7 +4,7 @@ import { inlineMarkdown } from './inline.js';
 import { analyseLayout, columnIndexOf, type Column, type Layout } from './layout.js';
 import { textSize, unionBoxes } from './lines.js';
 import { removeRunningLines } from './running.js';
-import { detectTables } from './tables.js';
+import { detectTables, firstWordWidth } from './tables.js';
 
 /**
  * Build step: lines → blocks. Drops running headers/footers, reads font styles and the column
@@ -214,14 +214,6 @@ function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
     if (a.bbox.x1 + firstWordWidth(b) + size < prev.column.right) return false;
   }
   return true;
-}
-
-/** Width of a line's first word (runs break at font changes, not at spaces). */
-function firstWordWidth(line: Line): number {
-  const run = line.runs[0];
-  const text = run.text.trimStart();
-  const word = text.split(/\s/)[0];
-  return ((run.bbox.x1 - run.bbox.x0) * word.length) / Math.max(1, text.length);
 }
 
 function textBlock(infos: LineInfo[], page: number, body: number): Block {

@@ -113,7 +113,38 @@ function toRows(lines: Line[], body: number): string[][] | undefined {
     prevCol = c;
     prevRun = run;
   }
-  return rows.map((r) => r.map((cell) => (cell.length ? inlineMarkdown(unbreakWords(cell)).replace(/^\*\*(.*)\*\*$/, '$1') : '')));
+  const widths = starts.map((_, c) => Math.max(0, ...rows.flatMap((r) => r[c].map((l) => l.bbox.x1 - l.bbox.x0))));
+  return rows.map((r) => r.map((cell, c) => cellText(unbreakWords(cell), widths[c])));
+}
+
+/**
+ * A cell's text: its lines joined, with a "\n" where the text was broken on purpose (items of a
+ * list, separate paragraphs) rather than wrapped. A wrapped line fills its column: the next
+ * line's first word would not have fitted after it. A line that stopped well short of that
+ * (by two em, so narrow columns and hyphen breaks stay wrapped) ends where the author ended it.
+ * A bold cell (a header) loses its stars.
+ */
+function cellText(cell: Line[], columnWidth: number): string {
+  if (cell.length === 0) return '';
+  const parts: Line[][] = [[cell[0]]];
+  for (let k = 1; k < cell.length; k++) {
+    const prev = cell[k - 1];
+    const line = cell[k];
+    const size = Math.max(prev.fontSize, line.fontSize);
+    const room = columnWidth - (prev.bbox.x1 - prev.bbox.x0) - size * 0.3;
+    const hardBreak = !prev.text.endsWith('-') && firstWordWidth(line) < room - size * 2;
+    if (hardBreak) parts.push([line]);
+    else parts[parts.length - 1].push(line);
+  }
+  return parts.map((lines) => inlineMarkdown(lines).replace(/^\*\*(.*)\*\*$/, '$1')).join('\n');
+}
+
+/** Width of a line's first word (runs break at font changes, not at spaces). */
+export function firstWordWidth(line: Line): number {
+  const run = line.runs[0];
+  const text = run.text.trimStart();
+  const word = text.split(/\s/)[0];
+  return ((run.bbox.x1 - run.bbox.x0) * word.length) / Math.max(1, text.length);
 }
 
 /**

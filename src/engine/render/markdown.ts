@@ -1,4 +1,5 @@
 import type { Block, Document } from '../types.js';
+import { htmlTable } from './html-parts.js';
 
 /** Render step: block tree → Markdown (GFM). */
 export function renderMarkdown(doc: Document, options: { paginate?: boolean } = {}): string {
@@ -71,6 +72,8 @@ function renderList(list: Block, indent: string): string {
 
 function renderTable(rows: string[][]): string {
   if (rows.length === 0) return '';
+  // A GFM cell holds one line of text: a cell broken on purpose needs an HTML table.
+  if (rows.some((r) => r.some((c) => c.includes('\n')))) return htmlTable(rows);
   const width = Math.max(...rows.map((r) => r.length));
   const cell = (s: string | undefined): string => oneLine(s).replace(/\|/g, '\\|');
   const line = (r: string[]): string => `| ${Array.from({ length: width }, (_, i) => cell(r[i])).join(' | ')} |`;

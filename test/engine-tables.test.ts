@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { convertPdf } from '../src/engine/convert.ts';
+
+/**
+ * Tables whose cells hold more than one line: a line the browser wrapped is joined back, and a
+ * line broken on purpose (a cell with two paragraphs or a list) makes the table HTML, since a
+ * GFM cell holds one line.
+ */
+
+const PROSE =
+  'Every setting below can be given in the environment or on the command line, and the command line wins when both are given. ' +
+  'The defaults suit a small server that converts a few documents at a time.';
+
+/** A page of prose at the margin and a three-column table inset from it, drawn cell by cell. */
+async function tablePdf(notes: string[][]): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  const bold = await doc.embedFont(StandardFonts.HelveticaBold);
+  const page = doc.addPage([612, 792]);
+  let y = 720;
+  for (let p = 0; p < 3; p++) {
+    for (const line of wrap(PROSE, font, 11, 468)) {
+      page.drawText(line, { x: 72, y, size: 11, font });
+      y -= 14;
+    }
+    y -= 12;
+  }
+  const columns = [80, 220, 360];
+  const header = ['Setting', 'Default', 'Notes'];
+  header.forEach((text, c) => page.drawText(text, { x: columns[c], y, size: 11, font: bold }));
+  y -= 20;
+  const rows = [['timeout', '30 s'], ['retries', '2']];
+  rows.forEach(([name, value], r) => {
+    page.drawText(name, { x: columns[0], y, size: 11, font });
+    page.drawText(value, { x: columns[1], y, size: 11, font });
+    // Each of the cell's paragraphs wraps at the column width; paragraphs follow line by line.
+    const lines = notes[r].flatMap((para) => wrap(para, font, 11, 160));
+    lines.forEach((line, k) => page.drawText(line, { x: columns[2], y: y - k * 14, size: 11, font }));
+    y -= 14 * lines.length + 6;
+  });
+  y -= 14;
+  for (const line of wrap(PROSE, font, 11, 468)) {
+    page.drawText(line, { x: 72, y, size: 11, font });
+    y -= 14;
+  }
+  return doc.save();
+}
+
+function wrap(text: string, font: { widthOfTextAtSize(t: string, s: number): number }, size: number, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    const next = line ? `${line} ${word}` : word;
+    if (font.widthOfTextAtSize(next, size) > width && line) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = next;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+const WRAPPED = 'How long a conversion may run before the server gives up on it and answers with an error.';
+
+describe('tables with cells of several lines', () => {
+  it('joins the lines of a wrapped cell and keeps a GFM table', async () => {
+    const pdf = await tablePdf([[WRAPPED], ['Counts failures only, never timeouts or refusals of any kind.']]);
+    const { output } = await convertPdf(pdf);
+    assert.match(output, /^\| Setting \| Default \| Notes \|$/m);
+    assert.ok(output.includes(`| timeout | 30 s | ${WRAPPED} |`), output);
+    assert.doesNotMatch(output, /<table>/);
+  });
+
+  it('falls back to an HTML table when a cell holds two paragraphs, in Markdown, HTML and JSON', async () => {
+    const pdf = await tablePdf([[WRAPPED], ['Counts failures only.', 'Set 0 to disable.']]);
+    const { output } = await convertPdf(pdf);
+    const table = [
+      '<table>',
+      '<thead><tr><th>Setting</th><th>Default</th><th>Notes</th></tr></thead>',
+      '<tbody>',
+      `<tr><td>timeout</td><td>30 s</td><td>${WRAPPED}</td></tr>`,
+      '<tr><td>retries</td><td>2</td><td>Counts failures only.<br>Set 0 to disable.</td></tr>',
+      '</tbody>',
+      '</table>',
+    ].join('\n');
+    assert.ok(output.includes(`\n\n${table}\n\n`), output);
+    assert.doesNotMatch(output, /^\|/m, 'no GFM table beside it');
+
+    const html = (await convertPdf(pdf, { outputFormat: 'html' })).output;
+    assert.ok(html.includes(table), html);
+
+    const json = JSON.parse((await convertPdf(pdf, { outputFormat: 'json' })).output);
+    const block = json.blocks.find((b: { type: string }) => b.type === 'table');
+    assert.deepEqual(block.rows[2], ['retries', '2', 'Counts failures only.\nSet 0 to disable.']);
+  });
+});
