@@ -1,6 +1,7 @@
 import { DocmarkError } from '../errors.js';
 import { buildBlocks } from './build/blocks.js';
 import { needsOcr } from './build/needs-ocr.js';
+import { type LinkAnnotation, readLinks } from './build/links.js';
 import { buildTextPage } from './build/text-layer.js';
 import { loadPdf, mapLoadError } from './load.js';
 import { checkPageRange } from './options.js';
@@ -22,7 +23,11 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
   const loaded = await loadPdf(bytes, { password: options.password, maxPages: options.maxPages });
   try {
     const indexes = checkPageRange(options.pageRange, loaded.pageCount);
-    const pages = await mapInOrder(indexes, PAGE_CONCURRENCY, (index) => buildPage(loaded.pdf, index, options.forceOcr, options.extractImages));
+    // All the pages' links in one request, answered while the first pages are read.
+    const links = readLinks(loaded.pdf, indexes);
+    const pages = await mapInOrder(indexes, PAGE_CONCURRENCY, (index) =>
+      buildPage(loaded.pdf, index, links.then((byPage) => byPage.get(index) ?? []), options),
+    );
     // One damaged page costs that page, not the document; a document with no readable page fails.
     const failed = pages.filter((p) => p.failure);
     if (failed.length === pages.length) throw new DocmarkError(failed[0].failure!.code, failed[0].failure!.message);
@@ -53,7 +58,12 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
 
 type PdfDocument = Awaited<ReturnType<typeof loadPdf>>['pdf'];
 
-async function buildPage(pdf: PdfDocument, index: number, forceOcr: boolean, extractImages = false): Promise<Page> {
+async function buildPage(
+  pdf: PdfDocument,
+  index: number,
+  links: Promise<readonly LinkAnnotation[]>,
+  { forceOcr, extractImages }: Pick<ConvertOptions, 'forceOcr' | 'extractImages'>,
+): Promise<Page> {
   let page;
   try {
     page = await pdf.getPage(index + 1);
@@ -61,7 +71,7 @@ async function buildPage(pdf: PdfDocument, index: number, forceOcr: boolean, ext
     return unreadablePage(index, pageError(err, index));
   }
   try {
-    const textPage = await buildTextPage(page, index);
+    const textPage = await buildTextPage(page, index, links);
     if (extractImages) textPage.images = await (await import('./build/images.js')).extractPageImages(page, index);
     // Scans and garbage text layers are read with OCR instead (every page when forced).
     if (!forceOcr && !(await needsOcr(page, textPage))) return textPage;

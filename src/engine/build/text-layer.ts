@@ -2,6 +2,7 @@ import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import type { TextItem, TextStyle } from 'pdfjs-dist/types/src/display/api.js';
 import type { BBox, Page, TextRun } from '../types.js';
 import { groupLines } from './lines.js';
+import type { LinkAnnotation } from './links.js';
 
 /**
  * Build step, text layer: one pdfjs page → runs (with geometry, font and link) → lines.
@@ -14,11 +15,12 @@ interface LinkArea {
   url: string;
 }
 
-export async function buildTextPage(page: PDFPageProxy, index: number): Promise<Page> {
+/** `links`: the page's link annotations (see links.ts), read while the text is. */
+export async function buildTextPage(page: PDFPageProxy, index: number, pageLinks: Promise<readonly LinkAnnotation[]> = Promise.resolve([])): Promise<Page> {
   const viewport = page.getViewport({ scale: 1 });
   const vt = viewport.transform as Matrix;
-  // Both requests go to pdfjs's worker side at once.
-  const [content, links] = await Promise.all([page.getTextContent(), readLinks(page, vt)]);
+  const [content, annotations] = await Promise.all([page.getTextContent(), pageLinks]);
+  const links = linkAreas(annotations, vt);
   const runs: TextRun[] = [];
   for (const item of content.items) {
     if (!('str' in item)) continue; // marked-content markers
@@ -66,26 +68,13 @@ function toRun(item: TextItem, style: TextStyle | undefined, vt: Matrix): TextRu
   };
 }
 
-async function readLinks(page: PDFPageProxy, vt: Matrix): Promise<LinkArea[]> {
-  // The 'display' intent also extracts the text under every link (pdfjs's overlaysTextContent),
-  // which costs as much as reading the page's text; 'print' returns the same link data without
-  // it. Producers that don't flag links printable get the 'display' read as a fallback.
-  const read = (intent: 'print' | 'display') => page.getAnnotations({ intent }).catch(() => []);
-  let annotations = await read('print');
-  if (!annotations.some((a: { subtype?: string }) => a.subtype === 'Link')) annotations = await read('display');
-  const out: LinkArea[] = [];
-  for (const a of annotations as Array<{ subtype?: string; url?: string; unsafeUrl?: string; rect?: number[] }>) {
-    const url = a.url ?? a.unsafeUrl;
-    if (a.subtype !== 'Link' || !url || !a.rect) continue;
-    const [x0, y0, x1, y1] = a.rect;
+/** Link rectangles in viewport space, where the runs are. */
+function linkAreas(links: readonly LinkAnnotation[], vt: Matrix): LinkArea[] {
+  return links.map(({ url, rect: [x0, y0, x1, y1] }) => {
     const p0 = apply(vt, x0, y0);
     const p1 = apply(vt, x1, y1);
-    out.push({
-      url,
-      bbox: { x0: Math.min(p0[0], p1[0]), y0: Math.min(p0[1], p1[1]), x1: Math.max(p0[0], p1[0]), y1: Math.max(p0[1], p1[1]) },
-    });
-  }
-  return out;
+    return { url, bbox: { x0: Math.min(p0[0], p1[0]), y0: Math.min(p0[1], p1[1]), x1: Math.max(p0[0], p1[0]), y1: Math.max(p0[1], p1[1]) } };
+  });
 }
 
 function apply(m: Matrix, x: number, y: number): [number, number] {
