@@ -17,8 +17,15 @@ export interface ReportLine {
   failed_pages?: number[];
   ms: number;
   attempts: number;
+  /** Why each attempt before the last failed (connection lost, 503, …), in order. */
+  retried?: RetryCause[];
   server?: string;
   error?: { code: string; message: string; http_status?: number };
+}
+
+export interface RetryCause {
+  code: string;
+  http_status?: number;
 }
 
 export class Report {

@@ -5,7 +5,7 @@ import { Agent } from 'undici';
 import { convertOnce } from './client.js';
 import { outputExists, outputPathFor, type OutputFormat } from './outputs.js';
 import { createProgress, type Progress } from './progress.js';
-import { Report, emptySummary, type Summary } from './report.js';
+import { Report, emptySummary, type RetryCause, type Summary } from './report.js';
 import { AttemptError, networkError, retryDelayMs } from './retry.js';
 import { ServerRotation, type ServerState } from './servers.js';
 import { walkPdfs, type FoundPdf } from './walk.js';
@@ -63,6 +63,8 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
   const files = walk();
 
   const convertWithRetries = async (pdf: FoundPdf, target: string) => {
+    // Why each earlier attempt failed: recorded, so a retried file says what it went through.
+    const retried: RetryCause[] = [];
     for (let attempt = 1; ; attempt++) {
       const server = await nextServer(rotation, signal);
       try {
@@ -77,14 +79,15 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
           signal,
         });
         rotation.succeeded(server);
-        return { ok: true as const, pages, failedPages, attempts: attempt, server };
+        return { ok: true as const, pages, failedPages, attempts: attempt, retried, server };
       } catch (err) {
         if (signal.aborted) throw err;
         const error = err instanceof AttemptError ? err : networkError(err);
         if (error.details.unreachable) rotation.unreachable(server);
         else if (error.details.status !== undefined) rotation.succeeded(server);
         const retries = Math.min(options.retries, error.details.maxRetries ?? options.retries);
-        if (!error.details.retryable || attempt > retries) return { ok: false as const, error, attempts: attempt, server };
+        if (!error.details.retryable || attempt > retries) return { ok: false as const, error, attempts: attempt, retried, server };
+        retried.push({ code: error.code, ...(error.details.status ? { http_status: error.details.status } : {}) });
         summary.retries++;
         await sleep(retryDelayMs(attempt, error.details.retryAfterMs), undefined, { signal });
       }
@@ -110,7 +113,13 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         throw err;
       }
       const ms = Date.now() - fileStarted;
-      const line = { file: pdf.rel, ms, attempts: result.attempts, server: result.server.url };
+      const line = {
+        file: pdf.rel,
+        ms,
+        attempts: result.attempts,
+        ...(result.retried.length ? { retried: result.retried } : {}),
+        server: result.server.url,
+      };
       if (result.ok) {
         summary.converted++;
         summary.pages += result.pages;
