@@ -27,15 +27,21 @@ const HIDDEN = 2;
 const PRINT = 4;
 const NO_VIEW = 32;
 
-/** Links by 0-based page index, for the pages listed (others are not parsed). */
+/** Links by 0-based page index, for the pages listed (others are not parsed). Never rejects. */
 export async function readLinks(pdf: PDFDocumentProxy, pages: number[]): Promise<Map<number, LinkAnnotation[]>> {
   const byPage = new Map<number, LinkAnnotation[]>();
   const wanted = new Set(pages);
   const skip = new Set<number>();
   for (let i = 0; i < pdf.numPages; i++) if (!wanted.has(i)) skip.add(i);
-  const { AnnotationType } = await pdfjs();
-  // Links are an extra: a document whose annotations cannot be read still converts.
-  const found = ((await pdf.getAnnotationsByType(new Set([AnnotationType.LINK]), skip).catch(() => null)) ?? []) as LinkData[];
+  let found: LinkData[];
+  try {
+    const { AnnotationType } = await pdfjs();
+    found = ((await pdf.getAnnotationsByType(new Set([AnnotationType.LINK]), skip)) ?? []) as LinkData[];
+  } catch {
+    // Links are an extra: a document whose annotations cannot be read still converts (and this
+    // promise, which pages wait on, never rejects).
+    found = [];
+  }
   for (const a of found) {
     const url = a.url ?? a.unsafeUrl;
     if (!url || !a.rect || a.pageIndex === undefined || !shown(a.annotationFlags ?? 0)) continue;
