@@ -1,3 +1,5 @@
+import type { TransferListItem } from 'node:worker_threads';
+
 /**
  * The message port between pdfjs's API and its worker when both run in this thread.
  *
@@ -7,8 +9,10 @@
  * operator lists) — but the serialiser is not: for the plain data pdfjs sends it costs about
  * 7 % of a born-digital conversion. This port copies plain arrays and objects directly and
  * leaves anything else (class instances, Maps, errors) to `structuredClone`, so the receiver
- * still gets a snapshot. Buffers listed for transfer are handed over as they are (the sender
- * gives them up); other binary data is copied.
+ * still gets a snapshot; binary data is copied. A message that transfers buffers (a document's
+ * bytes, image and path data for rendering) goes through `structuredClone` whole, so the buffers
+ * move and the sender's copies are emptied exactly as with pdfjs's own port: text, the hot path,
+ * transfers nothing.
  *
  * It implements what pdfjs's MessageHandler uses of a port: postMessage, add/removeEventListener
  * (with an abort signal) and terminate.
@@ -24,7 +28,7 @@ export class InThreadPort {
   #delivered: Promise<void> = Promise.resolve();
 
   postMessage(message: unknown, transfer?: readonly unknown[]): void {
-    const event = { data: snapshot(message, transfer?.length ? new Set(transfer) : null) };
+    const event = { data: transfer?.length ? structuredClone(message, { transfer: transfer as TransferListItem[] }) : snapshot(message) };
     // Delivered on a microtask, in order, as pdfjs's own loopback port does (a throwing
     // listener is an unhandled rejection there too, not an uncaught exception).
     void this.#delivered.then(() => {
@@ -55,8 +59,8 @@ export class InThreadPort {
   }
 }
 
-/** A copy of `value` as structuredClone would make it, for the data pdfjs sends. */
-export function snapshot(value: unknown, transferred: ReadonlySet<unknown> | null, depth = 0): unknown {
+/** A copy of `value` as structuredClone would make it (with no transfer), for the data pdfjs sends. */
+export function snapshot(value: unknown, depth = 0): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (depth > MAX_DEPTH) return structuredClone(value);
   // Primitives are copied inline: text items are mostly strings and numbers.
@@ -64,22 +68,19 @@ export function snapshot(value: unknown, transferred: ReadonlySet<unknown> | nul
     const copy = new Array(value.length);
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
-      copy[i] = typeof item !== 'object' || item === null ? item : snapshot(item, transferred, depth + 1);
+      copy[i] = typeof item !== 'object' || item === null ? item : snapshot(item, depth + 1);
     }
     return copy;
   }
-  if (ArrayBuffer.isView(value)) {
-    if (transferred?.has(value.buffer)) return value;
-    return value instanceof DataView ? structuredClone(value) : (value as Uint8Array).slice();
-  }
-  if (value instanceof ArrayBuffer) return transferred?.has(value) ? value : value.slice(0);
+  if (ArrayBuffer.isView(value)) return value instanceof DataView ? structuredClone(value) : (value as Uint8Array).slice();
+  if (value instanceof ArrayBuffer) return value.slice(0);
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return structuredClone(value);
   const copy: Record<string, unknown> = proto === null ? Object.create(null) : {};
   const keys = Object.keys(value);
   for (let i = 0; i < keys.length; i++) {
     const item = (value as Record<string, unknown>)[keys[i]];
-    copy[keys[i]] = typeof item !== 'object' || item === null ? item : snapshot(item, transferred, depth + 1);
+    copy[keys[i]] = typeof item !== 'object' || item === null ? item : snapshot(item, depth + 1);
   }
   return copy;
 }

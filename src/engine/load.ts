@@ -113,7 +113,7 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
   assertPdfBytes(bytes);
   const { lib, worker: workerModule } = await importOnce();
   const worker = openWorker(lib, workerModule);
-  // pdfjs holds on to the buffer it is given (and its own port would detach it): hand it a copy.
+  // pdfjs transfers (detaches) the buffer it is given: hand it a copy so callers keep theirs.
   const data = new Uint8Array(bytes);
   const task = lib.getDocument({
     data,
