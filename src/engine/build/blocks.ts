@@ -2,9 +2,9 @@ import type { Block, Line, Page } from '../types.js';
 import { markFontStyles } from './fonts.js';
 import { inlineMarkdown } from './inline.js';
 import { analyseLayout, columnIndexOf, type Column, type Layout } from './layout.js';
-import { textSize, unionBoxes } from './lines.js';
+import { firstWordWidth, textSize, unionBoxes } from './lines.js';
 import { removeRunningLines } from './running.js';
-import { detectTables, firstWordWidth } from './tables.js';
+import { detectTables } from './tables.js';
 
 /**
  * Build step: lines → blocks. Drops running headers/footers, reads font styles and the column

@@ -89,3 +89,11 @@ export function textSize(line: Line): number {
   for (const r of line.runs) if (!r.monospace && /\S/.test(r.text)) size = Math.max(size, r.fontSize);
   return size || line.fontSize / CODE_SCALE;
 }
+
+/** Width of a line's first word (runs break at font changes, not at spaces). */
+export function firstWordWidth(line: Line): number {
+  const run = line.runs[0];
+  const text = run.text.trimStart();
+  const word = text.split(/\s/)[0];
+  return ((run.bbox.x1 - run.bbox.x0) * word.length) / Math.max(1, text.length);
+}

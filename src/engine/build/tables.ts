@@ -1,6 +1,6 @@
 import type { Block, Line, TextRun } from '../types.js';
 import { inlineMarkdown } from './inline.js';
-import { unionBoxes } from './lines.js';
+import { firstWordWidth, unionBoxes } from './lines.js';
 
 /**
  * Build step: tables from text alignment. A table row sets its cells side by side with wide
@@ -139,13 +139,6 @@ function cellText(cell: Line[], columnWidth: number): string {
   return parts.map((lines) => inlineMarkdown(lines).replace(/^\*\*(.*)\*\*$/, '$1')).join('\n');
 }
 
-/** Width of a line's first word (runs break at font changes, not at spaces). */
-export function firstWordWidth(line: Line): number {
-  const run = line.runs[0];
-  const text = run.text.trimStart();
-  const word = text.split(/\s/)[0];
-  return ((run.bbox.x1 - run.bbox.x0) * word.length) / Math.max(1, text.length);
-}
 
 /**
  * A word too long for its cell is broken across lines without a hyphen: a line that is a single
