@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { convertPdf } from '../src/engine/convert.ts';
+import { wrap } from './helpers/pdf.ts';
 
 /**
  * Tables whose cells hold more than one line: a line the browser wrapped is joined back, and a
@@ -46,22 +47,6 @@ async function tablePdf(notes: string[][]): Promise<Uint8Array> {
     y -= 14;
   }
   return doc.save();
-}
-
-function wrap(text: string, font: { widthOfTextAtSize(t: string, s: number): number }, size: number, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    const next = line ? `${line} ${word}` : word;
-    if (font.widthOfTextAtSize(next, size) > width && line) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = next;
-    }
-  }
-  if (line) lines.push(line);
-  return lines;
 }
 
 const WRAPPED = 'How long a conversion may run before the server gives up on it and answers with an error.';

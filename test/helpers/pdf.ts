@@ -31,7 +31,8 @@ export async function makePdf(pages: FixturePage[]): Promise<Uint8Array> {
   return doc.save();
 }
 
-function wrap(text: string, font: { widthOfTextAtSize(t: string, s: number): number }, size: number, width: number): string[] {
+/** Lines of at most `width` points, broken at spaces (as a browser would). */
+export function wrap(text: string, font: { widthOfTextAtSize(t: string, s: number): number }, size: number, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/)) {
