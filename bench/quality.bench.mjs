@@ -18,7 +18,7 @@ const outRoot = path.join(here, 'out', 'quality');
 const manifest = JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8'));
 const docs = manifest.documents.filter((d) => d.kind === 'digital');
 const ids = docs.map((d) => d.id);
-/** Timed passes over the corpus; the median pass is reported (the machine is shared). */
+/** Timed passes over the corpus: the first is reported as cold, the median of the rest as warm. */
 const PASSES = Number(process.env.DOCMARK_BENCH_PASSES ?? 5);
 
 /** Each peer: name → a loader of convert(bytes, file) returning Markdown/text, or null when unavailable. */
