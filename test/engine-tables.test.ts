@@ -83,3 +83,66 @@ describe('tables with cells of several lines', () => {
     assert.deepEqual(block.rows[2], ['retries', '2', 'Counts failures only.\nSet 0 to disable.']);
   });
 });
+
+/**
+ * An options table as GitHub prints it: code names in a narrow first column (seven characters
+ * wide), broken wherever they reach the cell's edge (a wrapped line starts a little left of the
+ * first, the padding of the inline-code box), a header cell that wraps, the last header centred
+ * over a wide column, and inline code inside a description. The table runs on over a page break, where the next
+ * page starts with a row whose first cell is code.
+ */
+async function optionsTablePdf(): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  const bold = await doc.embedFont(StandardFonts.HelveticaBold);
+  const mono = await doc.embedFont(StandardFonts.Courier);
+  const prose = (page: ReturnType<typeof doc.addPage>, y: number): number => {
+    for (const line of wrap(PROSE, font, 11, 468)) {
+      page.drawText(line, { x: 72, y, size: 11, font });
+      y -= 14;
+    }
+    return y - 12;
+  };
+  const [name, type, description] = [80, 150, 240];
+  const row = (page: ReturnType<typeof doc.addPage>, y: number, parts: string[], kind: string, text: (y: number) => void): number => {
+    parts.forEach((part, k) => page.drawText(part, { x: k === 0 ? name + 1.5 : name, y: y - k * 14, size: 10, font: mono }));
+    page.drawText(kind, { x: type, y, size: 10, font: mono });
+    text(y);
+    return y - 14 * parts.length - 8;
+  };
+
+  const first = doc.addPage([612, 792]);
+  let y = prose(first, prose(first, 720));
+  first.drawText('Key', { x: name, y, size: 11, font: bold });
+  first.drawText('Type of', { x: type, y, size: 11, font: bold });
+  first.drawText('value', { x: type, y: y - 14, size: 11, font: bold });
+  first.drawText('Description', { x: 330, y, size: 11, font: bold });
+  y -= 36;
+  row(first, y, ['maxLeng', 'th'], 'number', (y) => {
+    // The space and the code box's padding between them, as a browser draws it.
+    const lead = 'Longest input accepted, in characters, like';
+    first.drawText(lead, { x: description, y, size: 11, font });
+    first.drawText('maxBytes', { x: description + font.widthOfTextAtSize(lead, 11) + 5.5, y, size: 10, font: mono });
+  });
+
+  const second = doc.addPage([612, 792]);
+  y = row(second, 720, ['keepQuo', 'tes'], 'boolean', (y) => second.drawText('Retain quotes.', { x: description, y, size: 11, font }));
+  y = row(second, y, ['timeout'], 'number', (y) => second.drawText('How long to wait.', { x: description, y, size: 11, font }));
+  prose(second, y - 14);
+  return doc.save();
+}
+
+describe('tables of code names', () => {
+  it('keeps one table across the page break, with code cells, a centred header and inline code', async () => {
+    const { output } = await convertPdf(await optionsTablePdf());
+    const table = [
+      '| Key | Type of value | Description |',
+      '| --- | --- | --- |',
+      '| `maxLength` | `number` | Longest input accepted, in characters, like `maxBytes` |',
+      '| `keepQuotes` | `boolean` | Retain quotes. |',
+      '| `timeout` | `number` | How long to wait. |',
+    ].join('\n');
+    assert.ok(output.includes(`\n\n${table}\n\n`), output);
+    assert.doesNotMatch(output, /```/, 'no code block made of table cells');
+  });
+});

@@ -4,7 +4,7 @@ import { inlineMarkdown } from './inline.js';
 import { analyseLayout, columnIndexOf, type Column, type Layout } from './layout.js';
 import { firstWordWidth, textSize, unionBoxes } from './lines.js';
 import { removeRunningLines } from './running.js';
-import { detectTables } from './tables.js';
+import { detectTables, type FoundTable } from './tables.js';
 
 /**
  * Build step: lines → blocks. Drops running headers/footers, reads font styles and the column
@@ -110,7 +110,10 @@ function pageBlocks(page: Page, layout: Layout): Block[] {
     }
     const info = infos[i];
     if (startsCode(info, body, infos[i - 1])) {
-      const end = codeEnd(infos, i, body);
+      let end = codeEnd(infos, i, body);
+      // A table starting inside it ends it (a table cell of code can look like a code line),
+      // unless it is all code: that is the block's own alignment (a CLI's help text).
+      for (let k = i + 1; k < end; k++) if (hasProse(tables.get(k))) end = k;
       blocks.push(codeBlock(infos.slice(i, end), page.index, body));
       i = end;
       continue;
@@ -121,6 +124,10 @@ function pageBlocks(page: Page, layout: Layout): Block[] {
     i = end;
   }
   return blocks;
+}
+
+function hasProse(table: FoundTable | undefined): boolean {
+  return !!table?.block.lines?.some((l) => l.runs.some((r) => !r.monospace));
 }
 
 /** Code blocks are monospace lines inset from the text by the block's padding. */

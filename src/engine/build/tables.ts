@@ -64,13 +64,17 @@ function startsRow(lines: TableLine[], i: number, body: number): boolean {
   if (line.bbox.x0 < t.left + body * 0.4) return false; // tables are inset by their cell padding
   // A line of code may hold one wide alignment gap; three cells of code are a table row.
   const code = !line.runs.some((r) => !r.monospace && /\w/.test(r.text));
-  if (code) return wideGaps(line, body) >= 2;
-  if (wideGaps(line, body) >= 1) return true;
-  // A first cell that wraps: the next cell of the row is drawn after it, back up and to the right.
-  for (let k = i + 1; k < Math.min(lines.length, i + 5); k++) {
+  const gaps = wideGaps(line, body);
+  if (code ? gaps >= 2 : gaps >= 1) return true;
+  if (gaps > 0) return false;
+  // A first cell that wraps: the next cell of the row is drawn after it, back up beside its first
+  // line and to the right (a column break goes further up). A wrapped line may start a little
+  // left of the first (padding drawn inside an inline-code run).
+  for (let k = i + 1; k < Math.min(lines.length, i + 9); k++) {
     const next = lines[k].line;
-    if (next.bbox.y0 < line.bbox.y1 - 1 && next.bbox.x0 > line.bbox.x1 + body * 0.5) return true;
-    if (next.bbox.x0 < line.bbox.x0 - 1) return false;
+    const beside = next.bbox.y0 < line.bbox.y1 - 1 && next.bbox.y1 > line.bbox.y0 + 1;
+    if (beside && next.bbox.x0 > line.bbox.x1 + body * 0.5) return true;
+    if (next.bbox.x0 < line.bbox.x0 - body * 0.5) return false;
   }
   return false;
 }
@@ -83,7 +87,6 @@ function belongs(t: TableLine, first: TableLine, bottom: number, body: number): 
 }
 
 function toRows(lines: Line[], body: number): string[][] | undefined {
-  const runs = lines.flatMap((l) => l.runs);
   const starts = columnStarts(lines, body);
   if (starts.length < 2) return undefined;
   const columnOf = (run: TextRun): number => {
@@ -95,26 +98,50 @@ function toRows(lines: Line[], body: number): string[][] | undefined {
   let row: Line[][] | undefined;
   let prevCol = Infinity;
   let prevRun: TextRun | undefined;
-  for (const run of runs) {
-    const c = columnOf(run);
-    if (!row || c < prevCol || (c === prevCol && prevRun && run.bbox.y0 > prevRun.bbox.y1 + body * 0.8)) {
-      row = starts.map(() => []);
-      rows.push(row);
-    }
-    const cell = row[c];
-    const last = cell[cell.length - 1];
-    if (last && Math.abs(last.bbox.y1 - run.bbox.y1) < run.fontSize * 0.5) {
-      last.runs.push(run);
-      last.text += ' ' + run.text;
-      last.bbox = unionBoxes([last.bbox, run.bbox]);
-    } else {
-      cell.push({ runs: [run], text: run.text, bbox: { ...run.bbox }, fontSize: run.fontSize });
-    }
-    prevCol = c;
-    prevRun = run;
+  for (const line of lines) {
+    line.runs.forEach((run, k) => {
+      // A run a word space after the one before it is more of the same cell's text (inline code
+      // in a sentence), wherever it starts.
+      const c = k > 0 && run.bbox.x0 - line.runs[k - 1].bbox.x1 < body * 0.8 ? prevCol : columnOf(run);
+      if (!row || c < prevCol || (c === prevCol && prevRun && run.bbox.y0 > prevRun.bbox.y1 + body * 0.8)) {
+        row = starts.map(() => []);
+        rows.push(row);
+      }
+      const cell = row[c];
+      const last = cell[cell.length - 1];
+      if (last && Math.abs(last.bbox.y1 - run.bbox.y1) < run.fontSize * 0.5) {
+        last.runs.push(run);
+        last.text += ' ' + run.text;
+        last.bbox = unionBoxes([last.bbox, run.bbox]);
+      } else {
+        cell.push({ runs: [run], text: run.text, bbox: { ...run.bbox }, fontSize: run.fontSize });
+      }
+      prevCol = c;
+      prevRun = run;
+    });
   }
-  const widths = starts.map((_, c) => Math.max(0, ...rows.flatMap((r) => r[c].map((l) => l.bbox.x1 - l.bbox.x0))));
-  return rows.map((r) => r.map((cell, c) => cellText(unbreakWords(cell), widths[c])));
+  const columns = withoutHeaderOnlyColumns(rows);
+  const widths = columns.map((c) => Math.max(0, ...rows.flatMap((r) => r[c].map((l) => l.bbox.x1 - l.bbox.x0))));
+  return rows.map((r) => columns.map((c, k) => cellText(unbreakWords(r[c]), widths[k])));
+}
+
+/**
+ * The columns to keep. A header cell centred over a wide column starts right of the column's
+ * data, where no data cell starts: a column holding only a header cell, beside an empty header
+ * cell on its left, is that header, and the header moves there.
+ */
+function withoutHeaderOnlyColumns(rows: Line[][][]): number[] {
+  const columns = rows[0].map((_, c) => c);
+  if (rows.length < 2) return columns;
+  const header = rows[0];
+  for (let c = header.length - 1; c > 0; c--) {
+    if (header[c].length === 0 || rows.some((r, k) => k > 0 && r[c].length > 0)) continue;
+    const left = columns.indexOf(c) - 1;
+    if (left < 0 || header[columns[left]].length > 0) continue;
+    header[columns[left]] = header[c];
+    columns.splice(left + 1, 1);
+  }
+  return columns;
 }
 
 /**
