@@ -9,9 +9,10 @@ import type { Block, Line, Processor } from '../types.js';
 export const detectHeadings: Processor = (doc) => {
   const body = bodyFontSize(doc.blocks);
   if (body === 0) return doc;
+  const padding = boxPadding(doc.blocks, body);
   const blocks = doc.blocks.map((block, i) => {
     let level = headingLevel(block, body);
-    if (level && level >= 4 && !spacedLikeHeading(doc.blocks[i - 1], block, doc.blocks[i + 1], body)) level = undefined;
+    if (level && level >= 4 && !spacedLikeHeading(doc.blocks[i - 1], block, doc.blocks[i + 1], body, padding)) level = undefined;
     if (!level) return block;
     const text = (block.text ?? '').replace(/\*\*/g, '');
     return { ...block, type: 'heading' as const, level, text };
@@ -40,15 +41,49 @@ export function headingLevel(block: Block, body: number): number | undefined {
 /**
  * A bold line at body size is a heading or a bold paragraph ("**Params**"): headings have more
  * space above than below them (stylesheets give them a larger top margin and a tighter line
- * height), bold paragraphs the same space on both sides.
+ * height), bold paragraphs the same space on both sides. Space is measured between the boxes:
+ * to a code block or a table, less the padding its text sits in.
  */
-function spacedLikeHeading(prev: Block | undefined, block: Block, next: Block | undefined, body: number): boolean {
+function spacedLikeHeading(prev: Block | undefined, block: Block, next: Block | undefined, body: number, padding: Padding): boolean {
   const above = gapBetween(prev, block);
   const below = gapBetween(block, next);
-  if (above !== undefined && below !== undefined) return above - below >= body * 0.3;
-  if (below !== undefined) return below < body * (next!.type === 'code' ? 1.45 : 0.95);
-  if (above !== undefined) return above >= body * 1.19 && prev!.type !== 'code' && prev!.type !== 'table';
+  if (above !== undefined && below !== undefined) return above - padding(prev!) - (below - padding(next!)) >= body * 0.3;
+  if (below !== undefined) return below - padding(next!) < body * 0.95;
+  if (above !== undefined) return above - padding(prev!) >= body * 1.19;
   return false;
+}
+
+type Padding = (block: Block) => number;
+
+/**
+ * How far a block's text sits inside its box: the padding of code blocks and of table cells, as
+ * this document's stylesheet draws them. Measured, since stylesheets differ: the usual space from
+ * a paragraph (of several lines) to a code block or a table, less the usual space between two
+ * paragraphs.
+ */
+function boxPadding(blocks: Block[], body: number): Padding {
+  const gaps: Record<string, number[]> = { paragraph: [], code: [], table: [] };
+  for (let i = 1; i < blocks.length; i++) {
+    // After a paragraph of several lines: a one-line paragraph may be a heading-like label.
+    const prev = blocks[i - 1];
+    const gap = prev.type === 'paragraph' && (prev.lines?.length ?? 0) > 1 ? gapBetween(prev, blocks[i]) : undefined;
+    if (gap !== undefined) gaps[blocks[i].type]?.push(gap);
+  }
+  const base = median(gaps.paragraph);
+  const pad = (type: string, usual: number): number => {
+    const gap = median(gaps[type]);
+    return base === undefined || gap === undefined ? usual : Math.max(0, gap - base);
+  };
+  const code = pad('code', body * 0.55);
+  const table = pad('table', body * 0.33);
+  return (block) => (block.type === 'code' ? code : block.type === 'table' ? table : 0);
+}
+
+/** The middle value of at least three, else undefined (too few to say what is usual). */
+function median(values: number[]): number | undefined {
+  if (values.length < 3) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Vertical space between two blocks that follow each other in one column, if they do. */
