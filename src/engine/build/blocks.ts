@@ -109,7 +109,7 @@ function pageBlocks(page: Page, layout: Layout): Block[] {
       continue;
     }
     const info = infos[i];
-    if (startsCode(info, body, infos[i - 1])) {
+    if (startsCode(info, body, infos[i - 1]) || startsCodeBelow(infos, i, body)) {
       let end = codeEnd(infos, i, body);
       // A table starting inside it ends it (a table cell of code can look like a code line),
       // unless it is all code: that is the block's own alignment (a CLI's help text).
@@ -141,6 +141,18 @@ function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
   const step = body * 2;
   const offset = ((inset % step) + step) % step;
   return offset > step * 0.2 && offset < step * 0.7;
+}
+
+/**
+ * A monospace line whose inset looks like a list's (code indented by two characters can sit where
+ * a list item would) still starts a code block when a later line of the same run of code lines
+ * has a code block's inset.
+ */
+function startsCodeBelow(infos: LineInfo[], start: number, body: number): boolean {
+  if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return false;
+  const end = codeEnd(infos, start, body);
+  for (let k = start + 1; k < end; k++) if (startsCode(infos[k], body, infos[k - 1])) return true;
+  return false;
 }
 
 function codeEnd(infos: LineInfo[], start: number, body: number): number {
