@@ -16,10 +16,11 @@ export function buildBlocks(pages: Page[]): Block[] {
   removeRunningLines(pages);
   markFontStyles(pages);
   const layout = analyseLayout(pages);
+  const pitch = codeLinePitch(pages);
   const blocks: Block[] = [];
   for (const page of pages) {
     if (page.failure) blocks.push({ type: 'unreadable_page', page: page.index, bbox: { x0: 0, y0: 0, x1: page.width, y1: page.height }, text: page.failure.message });
-    else blocks.push(...withImages(pageBlocks(page, layout), page));
+    else blocks.push(...withImages(pageBlocks(page, layout, pitch), page));
   }
   return blocks;
 }
@@ -95,7 +96,7 @@ function isMonospaceLine(line: Line): boolean {
   return mono > 0 && mono >= other * 3;
 }
 
-function pageBlocks(page: Page, layout: Layout): Block[] {
+function pageBlocks(page: Page, layout: Layout, pitch: number | undefined): Block[] {
   const body = layout.bodySize;
   const infos = page.lines.map((l) => describe(l, layout));
   const tables = detectTables(infos.map((i) => ({ line: i.line, left: i.column.left })), body);
@@ -109,8 +110,8 @@ function pageBlocks(page: Page, layout: Layout): Block[] {
       continue;
     }
     const info = infos[i];
-    if (startsCode(info, body, infos[i - 1]) || startsCodeBelow(infos, i, body)) {
-      let end = codeEnd(infos, i, body);
+    if (startsCode(info, body, infos[i - 1]) || startsCodeBelow(infos, i, body, pitch)) {
+      let end = codeEnd(infos, i, body, pitch);
       // A table starting inside it ends it (a table cell of code can look like a code line),
       // unless it is all code: that is the block's own alignment (a CLI's help text).
       for (let k = i + 1; k < end; k++) if (hasProse(tables.get(k))) end = k;
@@ -148,14 +149,20 @@ function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
  * a list item would) still starts a code block when a later line of the same run of code lines
  * has a code block's inset.
  */
-function startsCodeBelow(infos: LineInfo[], start: number, body: number): boolean {
+function startsCodeBelow(infos: LineInfo[], start: number, body: number, pitch: number | undefined): boolean {
   if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return false;
-  const end = codeEnd(infos, start, body);
+  const end = codeEnd(infos, start, body, pitch);
   for (let k = start + 1; k < end; k++) if (startsCode(infos[k], body, infos[k - 1])) return true;
   return false;
 }
 
-function codeEnd(infos: LineInfo[], start: number, body: number): number {
+/**
+ * Where the code block starting at `start` ends. Up to two blank lines stay inside one block. Lines
+ * of one block sit on a grid of its line pitch (blank lines included); a line off that grid is in
+ * the next block, whose box's padding and margin put it there. The pitch is the block's own when
+ * it has lines set one after the other, else the document's (`pitch`, in font sizes).
+ */
+function codeEnd(infos: LineInfo[], start: number, body: number, pitch: number | undefined): number {
   const left = infos[start].line.bbox.x0;
   const size = infos[start].line.fontSize;
   let end = start + 1;
@@ -164,11 +171,49 @@ function codeEnd(infos: LineInfo[], start: number, body: number): number {
     const next = infos[end];
     if (!next.mono || next.columnIndex !== prev.columnIndex || next.line.bbox.x0 < left - 1) break;
     const dy = next.line.bbox.y0 - prev.line.bbox.y0;
-    // Up to two blank lines stay inside one block; more space is the gap between two blocks.
     if (dy < 0 || dy > size * 4.2 || Math.abs(next.line.fontSize - size) > body * 0.05) break;
     end++;
   }
+  const lines = infos.slice(start, end).map((i) => i.line);
+  const step = (tightPitch(lines) ?? pitch ?? 0) * size;
+  if (step === 0) return end;
+  for (let k = 1; k < lines.length; k++) {
+    // (Only between lines that start in the same font: a fallback font has other metrics.)
+    if (lines[k - 1].runs[0].fontName !== lines[k].runs[0].fontName) continue;
+    const steps = (baseline(lines[k]) - baseline(lines[k - 1])) / step;
+    if (steps > 3.25 || Math.abs(steps - Math.round(steps)) > 0.15) return start + k;
+  }
   return end;
+}
+
+/** Where a line's first run sits (its own font's box, unlike the line's, which a symbol from a fallback font can stretch). */
+function baseline(line: Line): number {
+  return line.runs[0].bbox.y1;
+}
+
+/**
+ * The distance between monospace lines set one after the other, in font sizes: the mean of the
+ * tightest (positions are rounded, so single distances differ by a fraction of a point; lines of
+ * inline code in lists and prose are spaced wider than code). Undefined when no two follow closely.
+ */
+function tightPitch(lines: Line[]): number | undefined {
+  const ratios: number[] = [];
+  for (let k = 1; k < lines.length; k++) {
+    const [a, b] = [lines[k - 1], lines[k]];
+    if (Math.abs(a.fontSize - b.fontSize) > 0.01 || a.runs[0].fontName !== b.runs[0].fontName) continue;
+    const dy = baseline(b) - baseline(a);
+    if (dy > 0 && dy < a.fontSize * 2) ratios.push(dy / a.fontSize);
+  }
+  if (ratios.length === 0) return undefined;
+  ratios.sort((x, y) => x - y);
+  const tight = ratios[Math.floor(ratios.length / 4)];
+  const band = ratios.filter((r) => r <= tight * 1.15);
+  return band.reduce((sum, r) => sum + r, 0) / band.length;
+}
+
+/** The document's code line pitch (see tightPitch), from its monospace lines that follow each other. */
+function codeLinePitch(pages: Page[]): number | undefined {
+  return tightPitch(pages.flatMap((p) => p.lines.filter(isMonospaceLine)));
 }
 
 function codeBlock(infos: LineInfo[], page: number, body: number): Block {
