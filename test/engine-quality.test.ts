@@ -24,7 +24,7 @@ const CORPUS = path.resolve(import.meta.dirname, 'fixtures/corpus');
  * Floors a little below what the engine reaches on the dev corpus (bench/RESULTS.md): scores are
  * deterministic, so a change that loses structure fails here.
  */
-const FLOORS = { text: 0.99, head: 0.95, headLvl: 0.95, tables: 0.86, cells: 0.83, lists: 0.93, code: 0.90, order: 0.98, hf: 0.98 };
+const FLOORS = { text: 0.99, head: 0.95, headLvl: 0.95, tables: 0.86, cells: 0.84, lists: 0.93, code: 0.90, order: 0.98, hf: 0.98 };
 
 describe('engine quality on the dev corpus', () => {
   it('scores at or above the floors on every metric', async () => {

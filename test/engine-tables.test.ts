@@ -146,3 +146,35 @@ describe('tables of code names', () => {
     assert.doesNotMatch(output, /```/, 'no code block made of table cells');
   });
 });
+
+describe('a table of code cells across a page break', () => {
+  it('goes on at the top of the next page, in the columns of the table that ended the page before', async () => {
+    const doc = await PDFDocument.create();
+    const font = await doc.embedFont(StandardFonts.Helvetica);
+    const bold = await doc.embedFont(StandardFonts.HelveticaBold);
+    const mono = await doc.embedFont(StandardFonts.Courier);
+    const rows = [['cwd', 'cwd'], ['dot', 'dot'], ['mark', 'markDirectories'], ['noext', 'extglob'], ['nocase', 'caseSensitiveMatch'], ['nodir', 'onlyFiles']];
+    const first = doc.addPage([612, 792]);
+    let y = 720;
+    for (const line of wrap(PROSE, font, 11, 468)) {
+      first.drawText(line, { x: 72, y, size: 11, font });
+      y -= 14;
+    }
+    y -= 14;
+    first.drawText('node-glob', { x: 80, y, size: 11, font: bold });
+    first.drawText('fast-glob', { x: 160, y, size: 11, font: bold });
+    // Three rows end the first page; the next page starts with rows of code alone.
+    const second = doc.addPage([612, 792]);
+    rows.forEach(([a, b], k) => {
+      const page = k < 3 ? first : second;
+      const at = k < 3 ? y - 20 * (k + 1) : 720 - 20 * (k - 3);
+      page.drawText(a, { x: 80, y: at, size: 10, font: mono });
+      page.drawText(b, { x: 160, y: at, size: 10, font: mono });
+    });
+    for (const [k, line] of wrap(PROSE, font, 11, 468).entries()) second.drawText(line, { x: 72, y: 640 - 14 * k, size: 11, font });
+    const { output } = await convertPdf(await doc.save());
+    const table = ['| node-glob | fast-glob |', '| --- | --- |', ...rows.map(([a, b]) => `| \`${a}\` | \`${b}\` |`)].join('\n');
+    assert.ok(output.includes(`\n\n${table}\n\n`), output);
+    assert.doesNotMatch(output, /```/);
+  });
+});

@@ -4,7 +4,7 @@ import { inlineMarkdown } from './inline.js';
 import { analyseLayout, columnIndexOf, type Column, type Layout } from './layout.js';
 import { firstWordWidth, textSize, unionBoxes } from './lines.js';
 import { removeRunningLines } from './running.js';
-import { detectTables, type FoundTable } from './tables.js';
+import { detectTables, type FoundTable, tableColumns } from './tables.js';
 
 /**
  * Build step: lines → blocks. Drops running headers/footers, reads font styles and the column
@@ -20,7 +20,12 @@ export function buildBlocks(pages: Page[]): Block[] {
   const blocks: Block[] = [];
   for (const page of pages) {
     if (page.failure) blocks.push({ type: 'unreadable_page', page: page.index, bbox: { x0: 0, y0: 0, x1: page.width, y1: page.height }, text: page.failure.message });
-    else blocks.push(...withImages(pageBlocks(page, layout, pitch), page));
+    else {
+      // A table that ends a page may go on at the top of the next one.
+      const last = blocks[blocks.length - 1];
+      const carried = last?.type === 'table' && last.lines ? tableColumns(last.lines, layout.bodySize) : undefined;
+      blocks.push(...withImages(pageBlocks(page, layout, pitch, carried), page));
+    }
   }
   return blocks;
 }
@@ -96,10 +101,10 @@ function isMonospaceLine(line: Line): boolean {
   return mono > 0 && mono >= other * 3;
 }
 
-function pageBlocks(page: Page, layout: Layout, pitch: number | undefined): Block[] {
+function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carried: number[] | undefined): Block[] {
   const body = layout.bodySize;
   const infos = page.lines.map((l) => describe(l, layout));
-  const tables = detectTables(infos.map((i) => ({ line: i.line, left: i.column.left })), body);
+  const tables = detectTables(infos.map((i) => ({ line: i.line, left: i.column.left })), body, carried);
   const blocks: Block[] = [];
   let i = 0;
   while (i < infos.length) {

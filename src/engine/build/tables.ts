@@ -23,12 +23,16 @@ export interface TableLine {
   left: number;
 }
 
-/** Tables found on a page, keyed by the index of their first line. */
-export function detectTables(lines: TableLine[], body: number): Map<number, FoundTable> {
+/**
+ * Tables found on a page, keyed by the index of their first line. `carried`: the column starts of
+ * a table that ended the page before, which the page's first line may go on with (rows of code
+ * cells have no other sign of being a table).
+ */
+export function detectTables(lines: TableLine[], body: number, carried?: number[]): Map<number, FoundTable> {
   const found = new Map<number, FoundTable>();
   let i = 0;
   while (i < lines.length) {
-    if (!startsRow(lines, i, body)) {
+    if (!startsRow(lines, i, body) && !(i === 0 && carried && alignsWith(lines[0].line, carried, body))) {
       i++;
       continue;
     }
@@ -48,6 +52,17 @@ export function detectTables(lines: TableLine[], body: number): Map<number, Foun
     }
   }
   return found;
+}
+
+/** The left edges of a table's columns (see columnStarts). */
+export function tableColumns(lines: Line[], body: number): number[] {
+  return columnStarts(lines, body);
+}
+
+/** Two or more cells, each starting at one of the columns. */
+function alignsWith(line: Line, columns: number[], body: number): boolean {
+  const starts = line.runs.filter((run, k) => k === 0 || run.bbox.x0 - line.runs[k - 1].bbox.x1 > body * 1.5).map((run) => run.bbox.x0);
+  return starts.length >= 2 && starts.every((x) => columns.some((c) => Math.abs(x - c) < body * 0.5));
 }
 
 function wideGaps(line: Line, body: number): number {
