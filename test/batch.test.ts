@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -426,6 +427,63 @@ describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () =>
     // Each retry is on the line with its cause: here, the dead server refusing the connection.
     for (const l of retried) assert.deepEqual(l.retried, Array(l.attempts - 1).fill({ code: 'ECONNREFUSED' }), JSON.stringify(l));
     assert.ok(report.filter((l) => l.attempts === 1).every((l) => l.retried === undefined));
+  });
+
+  it('the server sends 102 Processing heartbeats only to a client that asks for them', async () => {
+    const pdf = corpus.values().next().value!;
+    const post = (headers: Record<string, string>) =>
+      new Promise<{ status: number; interim: number[] }>((resolve, reject) => {
+        const interim: number[] = [];
+        const req = http.request(`${srv.url}/convert`, { method: 'POST', headers: { 'content-type': 'application/pdf', ...headers } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, interim }));
+        });
+        req.on('information', (info) => interim.push(info.statusCode));
+        req.on('error', reject);
+        req.end(Buffer.from(pdf));
+      });
+    assert.deepEqual(await post({ 'x-docmark-heartbeat': '1' }), { status: 200, interim: [102] });
+    assert.deepEqual(await post({}), { status: 200, interim: [] });
+  });
+
+  it('a request lost on its way (no answer, no heartbeat) is sent again after --stall, not after --timeout', async () => {
+    // A front that passes connections to the server but swallows the third one: accepted, never
+    // answered, never closed, as PM2's cluster master does with a connection it was handing to
+    // an instance that died.
+    const held: net.Socket[] = [];
+    let connections = 0;
+    const front = net.createServer((socket) => {
+      if (++connections === 3) return void held.push(socket);
+      const upstream = net.connect(Number(new URL(srv.url).port), '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      const close = () => (socket.destroy(), upstream.destroy());
+      socket.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    try {
+      const few = path.join(work, 'few-stall');
+      for (const [rel, bytes] of [...corpus.entries()].slice(0, 40)) {
+        fs.mkdirSync(path.dirname(path.join(few, rel)), { recursive: true });
+        fs.writeFileSync(path.join(few, rel), bytes);
+      }
+      const out = path.join(work, 'out-stall');
+      const started = Date.now();
+      const url = `http://127.0.0.1:${(front.address() as net.AddressInfo).port}`;
+      const run = batch([few, '--out', out, '--server', url, '--concurrency', '4', '--stall', '2', '--timeout', '120']);
+      assert.equal(await run.done, 0, run.stderr());
+      assert.ok(Date.now() - started < 60_000, `finished long before --timeout (${Date.now() - started} ms)`);
+      assert.equal(held.length, 1, 'one connection was swallowed');
+      const report = readReport(out);
+      assert.equal(report.length, 40);
+      assert.ok(report.every((l) => l.status === 'converted'));
+      const lost = report.filter((l) => l.attempts > 1);
+      assert.equal(lost.length, 1, JSON.stringify(lost));
+      assert.deepEqual(lost[0].retried, [{ code: 'stalled' }]);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => front.close(resolve));
+    }
   });
 
   it('SIGTERM stops cleanly (no partial outputs, a summary); a rerun finishes the rest', async () => {

@@ -16,6 +16,13 @@ export interface AttemptInput {
   format: OutputFormat;
   target: string;
   timeoutMs: number;
+  /**
+   * The server's heartbeats (`102 Processing`, see the server's convert route): once it has been
+   * seen to send them (`heartbeats`, set here), an answer that neither starts nor beats for
+   * `stallMs` is a lost request, given up on without waiting for `timeoutMs`.
+   */
+  heartbeat: { heartbeats: boolean };
+  stallMs: number;
   signal: AbortSignal;
 }
 
@@ -30,6 +37,7 @@ export interface Converted {
 
 export async function convertOnce(input: AttemptInput): Promise<Converted> {
   const url = `${input.server.replace(/\/+$/, '')}/convert?output_format=${input.format}`;
+  const stall = new StallWatch(input.stallMs, input.heartbeat, input.signal);
   let res: Dispatcher.ResponseData;
   try {
     res = await request(url, {
@@ -40,14 +48,25 @@ export async function convertOnce(input: AttemptInput): Promise<Converted> {
         'content-length': String(input.size),
         // Markdown comes back bare, so it streams straight to disk.
         accept: input.format === 'markdown' ? 'text/markdown' : 'application/json',
+        'x-docmark-heartbeat': '1',
       },
       body: input.size === 0 ? '' : fs.createReadStream(input.file),
-      signal: input.signal,
+      signal: stall.signal,
+      onInfo: ({ statusCode }) => {
+        if (statusCode === 102) stall.beat();
+      },
       headersTimeout: input.timeoutMs,
       bodyTimeout: input.timeoutMs,
     });
   } catch (err) {
-    throw input.signal.aborted ? err : networkError(err);
+    if (input.signal.aborted) throw err;
+    if (stall.stalled) {
+      const seconds = Math.round(input.stallMs / 1000);
+      throw new AttemptError('stalled', `No answer and no heartbeat from the server in ${seconds} s: the request was lost on its way (an instance went away).`, { retryable: true });
+    }
+    throw networkError(err);
+  } finally {
+    stall.stop();
   }
   try {
     if (res.statusCode !== 200) throw await errorFromResponse(res);
@@ -69,6 +88,45 @@ export async function convertOnce(input: AttemptInput): Promise<Converted> {
     if (err instanceof AttemptError || input.signal.aborted) throw err;
     // The answer broke off half-way (the server went away): a network failure.
     throw networkError(err);
+  }
+}
+
+/**
+ * Aborts a request whose answer neither starts nor beats for `stallMs`, once its server is known
+ * to send heartbeats (a server that never sent one is left to the request's own timeouts).
+ */
+class StallWatch {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  stalled = false;
+
+  constructor(
+    private readonly stallMs: number,
+    private readonly heartbeat: { heartbeats: boolean },
+    outer: AbortSignal,
+  ) {
+    this.signal = AbortSignal.any([outer, this.controller.signal]);
+    this.arm();
+  }
+
+  readonly signal: AbortSignal;
+
+  beat(): void {
+    this.heartbeat.heartbeats = true;
+    this.arm();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (!this.heartbeat.heartbeats) return this.arm();
+      this.stalled = true;
+      this.controller.abort();
+    }, this.stallMs);
   }
 }
 

@@ -25,12 +25,17 @@ export interface BatchOptions {
   retries: number;
   /** Per request: the longest wait for the answer to start, and between its chunks. */
   timeoutMs: number;
+  /** Per request, to a server that sends heartbeats: the longest silence before the answer starts. */
+  stallMs?: number;
   /** Convert again even when the output exists. */
   force: boolean;
   /** Aborting stops the batch: in-flight requests end, their temporary files go. */
   signal?: AbortSignal;
   progress?: Progress;
 }
+
+/** Three missed heartbeats (the server sends one every 10 s). */
+export const DEFAULT_STALL_MS = 30_000;
 
 export async function runBatch(options: BatchOptions): Promise<Summary> {
   const started = Date.now();
@@ -76,6 +81,8 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
           format: options.format,
           target,
           timeoutMs: options.timeoutMs,
+          heartbeat: server,
+          stallMs: options.stallMs ?? DEFAULT_STALL_MS,
           signal,
         });
         rotation.succeeded(server);

@@ -11,6 +11,8 @@ export interface ServerState {
   downUntil: number;
   /** How many times in a row it was taken out (sets the next pause). */
   outages: number;
+  /** It has answered with `102 Processing` heartbeats: from then on, silence means a lost request. */
+  heartbeats: boolean;
 }
 
 export interface RotationOptions {
@@ -31,7 +33,7 @@ export class ServerRotation {
 
   constructor(urls: string[], private readonly options: RotationOptions = {}) {
     if (urls.length === 0) throw new Error('at least one server is needed');
-    this.servers = urls.map((url) => ({ url, failures: 0, downUntil: 0, outages: 0 }));
+    this.servers = urls.map((url) => ({ url, failures: 0, downUntil: 0, outages: 0, heartbeats: false }));
     this.failuresToDown = options.failuresToDown ?? 3;
     this.firstPauseMs = options.firstPauseMs ?? 2_000;
     this.maxPauseMs = options.maxPauseMs ?? 60_000;

@@ -25,6 +25,8 @@ Options:
   -f, --format F          markdown (default) | json | html
       --retries N         attempts after the first for connection failures and 502/503/504 (default 8)
       --timeout S         seconds to wait for an answer to start or continue (default 300)
+      --stall S           seconds without an answer or a heartbeat after which a request is
+                          taken as lost and sent again (default 30; docmark servers beat every 10 s)
       --force             convert again even when the output exists
 
 Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report),
@@ -40,6 +42,7 @@ Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report),
         format: { type: 'string', short: 'f' },
         retries: { type: 'string' },
         timeout: { type: 'string' },
+        stall: { type: 'string' },
         force: { type: 'boolean' },
       },
     });
@@ -72,6 +75,7 @@ Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report),
         format: format as OutputFormat,
         retries: wholeNumber(values.retries, 'retries', 8, 0, 100),
         timeoutMs: wholeNumber(values.timeout, 'timeout', 300, 1, 86_400) * 1000,
+        stallMs: wholeNumber(values.stall, 'stall', 30, 1, 86_400) * 1000,
         force: values.force ?? false,
         signal: stop.signal,
       });

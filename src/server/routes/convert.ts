@@ -17,6 +17,7 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       throw new DocmarkError('draining', 'This server instance is restarting; retry shortly.', { retryAfter: 2 });
     }
     const started = performance.now();
+    const stopHeartbeat = heartbeat(ctx);
     let counted = false;
     let ok = false;
     let pages = 0;
@@ -52,6 +53,7 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       code = isDocmarkError(err) ? err.code : 'internal_error';
       throw err;
     } finally {
+      stopHeartbeat();
       lifecycle.release(counted, ok);
       if (counted) {
         const outcome = ok ? 'ok' : code === 'internal_error' || code === 'worker_crashed' ? 'server_error' : 'client_error';
@@ -59,6 +61,25 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       }
     }
   };
+}
+
+/** Between two `102 Processing` heartbeats. */
+export const HEARTBEAT_MS = 10_000;
+
+/**
+ * A client that sends `X-Docmark-Heartbeat: 1` gets `102 Processing` at once and every
+ * HEARTBEAT_MS until the answer starts: silence then means the request was lost on its way (a
+ * connection PM2's cluster master was handing to an instance that died is never answered, nor
+ * closed). Only on request: some HTTP clients take any 1xx for the answer.
+ */
+function heartbeat(ctx: Koa.Context): () => void {
+  if (!ctx.get('x-docmark-heartbeat')) return () => undefined;
+  const beat = (): void => {
+    if (!ctx.res.headersSent && !ctx.res.writableEnded && !ctx.req.socket.destroyed) ctx.res.writeProcessing();
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  return () => clearInterval(timer);
 }
 
 function prefersMarkdown(ctx: Koa.Context): boolean {
