@@ -202,23 +202,43 @@ function baseline(line: Line): number {
  * inline code in lists and prose are spaced wider than code). Undefined when no two follow closely.
  */
 function tightPitch(lines: Line[]): number | undefined {
-  const ratios: number[] = [];
+  return tightest(lineSteps(lines));
+}
+
+/** The document's code line pitch (see tightPitch), from each page's monospace lines that follow each other. */
+function codeLinePitch(pages: Page[]): number | undefined {
+  const steps: number[] = [];
+  for (const page of pages) {
+    let run: Line[] = [];
+    for (const line of [...page.lines, undefined]) {
+      if (line && isMonospaceLine(line)) run.push(line);
+      else {
+        steps.push(...lineSteps(run));
+        run = [];
+      }
+    }
+  }
+  return tightest(steps);
+}
+
+/** Distances between consecutive lines of one font that follow closely, in font sizes. */
+function lineSteps(lines: Line[]): number[] {
+  const steps: number[] = [];
   for (let k = 1; k < lines.length; k++) {
     const [a, b] = [lines[k - 1], lines[k]];
     if (Math.abs(a.fontSize - b.fontSize) > 0.01 || a.runs[0].fontName !== b.runs[0].fontName) continue;
     const dy = baseline(b) - baseline(a);
-    if (dy > 0 && dy < a.fontSize * 2) ratios.push(dy / a.fontSize);
+    if (dy > 0 && dy < a.fontSize * 2) steps.push(dy / a.fontSize);
   }
-  if (ratios.length === 0) return undefined;
-  ratios.sort((x, y) => x - y);
-  const tight = ratios[Math.floor(ratios.length / 4)];
-  const band = ratios.filter((r) => r <= tight * 1.15);
-  return band.reduce((sum, r) => sum + r, 0) / band.length;
+  return steps;
 }
 
-/** The document's code line pitch (see tightPitch), from its monospace lines that follow each other. */
-function codeLinePitch(pages: Page[]): number | undefined {
-  return tightPitch(pages.flatMap((p) => p.lines.filter(isMonospaceLine)));
+function tightest(steps: number[]): number | undefined {
+  if (steps.length === 0) return undefined;
+  steps.sort((x, y) => x - y);
+  const tight = steps[Math.floor(steps.length / 4)];
+  const band = steps.filter((r) => r <= tight * 1.15);
+  return band.reduce((sum, r) => sum + r, 0) / band.length;
 }
 
 function codeBlock(infos: LineInfo[], page: number, body: number): Block {
