@@ -178,6 +178,29 @@ describe('engine steps on made-up inputs', () => {
     assert.doesNotMatch(output, /Page \d of 2/);
   });
 
+  it('a numbered heading ("2. Configuration" set large) is a heading with its number, not a list item', async () => {
+    const pdf = await PDFDocument.create();
+    const sans = await pdf.embedFont(StandardFonts.Helvetica);
+    const bold = await pdf.embedFont(StandardFonts.HelveticaBold);
+    const page = pdf.addPage([612, 792]);
+    const top = (y: number) => 792 - y;
+    const body = (y: number) => page.drawText('Body text at the margin, long enough to set the body size of the page.', { x: 72, y: top(y), size: 11, font: sans });
+    // One title written as it reads, one drawn apart from its number at a tab, as word processors do.
+    page.drawText('1. Getting started', { x: 72, y: top(80), size: 16, font: bold });
+    [110, 124, 138].forEach(body);
+    page.drawText('1.', { x: 80, y: top(168), size: 11, font: sans });
+    page.drawText('Download the archive for your platform.', { x: 94, y: top(168), size: 11, font: sans });
+    page.drawText('2.', { x: 80, y: top(186), size: 11, font: sans });
+    page.drawText('Unpack it anywhere you like.', { x: 94, y: top(186), size: 11, font: sans });
+    page.drawText('2.', { x: 72, y: top(230), size: 16, font: bold });
+    page.drawText('Configuration', { x: 108, y: top(230), size: 16, font: bold });
+    [260, 274].forEach(body);
+    const { output } = await convertPdf(await pdf.save(), {});
+    assert.match(output, /^## 1\. Getting started$/m);
+    assert.match(output, /^## 2\. Configuration$/m);
+    assert.match(output, /^1\. Download the archive for your platform\.\n2\. Unpack it anywhere you like\.$/m);
+  });
+
   it('code boxes one after another stay apart; a blank line inside one does not split it', async () => {
     const pdf = await PDFDocument.create();
     const sans = await pdf.embedFont(StandardFonts.Helvetica);

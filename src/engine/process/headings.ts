@@ -14,20 +14,27 @@ export const detectHeadings: Processor = (doc) => {
     let level = headingLevel(block, body);
     if (level && level >= 4 && !spacedLikeHeading(doc.blocks[i - 1], block, doc.blocks[i + 1], body, padding)) level = undefined;
     if (!level) return block;
-    const text = (block.text ?? '').replace(/\*\*/g, '');
-    return { ...block, type: 'heading' as const, level, text };
+    // A heading's text is never read as a list marker or another heading: no escapes needed there.
+    let text = (block.text ?? '').replace(/\*\*/g, '').replace(/^(\d+)\\([.)])/, '$1$2').replace(/^\\([#+-])/, '$1');
+    // A numbered heading keeps its number, which the list step took for an item's marker.
+    if (block.type === 'list_item') text = `${block.lines![0].runs[0].text.match(/^\d{1,3}[.)]/)?.[0] ?? `${block.number}.`} ${text}`;
+    const { number: _number, depth: _depth, ...rest } = block;
+    return { ...rest, type: 'heading' as const, level, text };
   });
   return { ...doc, blocks };
 };
 
 export function headingLevel(block: Block, body: number): number | undefined {
-  if (block.type !== 'paragraph' || !block.lines?.length) return undefined;
-  if (block.lines.length > 3 || (block.text ?? '').length > 200) return undefined;
+  if (!block.lines?.length || block.lines.length > 3 || (block.text ?? '').length > 200) return undefined;
+  // "2. Installation" set large is a numbered heading, not an item of a list (set at body size).
+  const numbered = block.type === 'list_item' && block.number !== undefined;
+  if (block.type !== 'paragraph' && !numbered) return undefined;
   const size = textSize(block.lines[0]);
   const ratio = size / body;
   if (ratio >= 1.75) return 1;
   if (ratio >= 1.37) return 2;
   if (ratio >= 1.12) return 3;
+  if (numbered) return undefined;
   // Bold, or code alone on its line (a monospace face shows no weight in its widths); the
   // spacing check in detectHeadings tells these apart from bold paragraphs.
   const codeOnly = block.lines.every((l) => l.runs.every((r) => r.monospace || !/\w/.test(r.text)));
