@@ -16,6 +16,7 @@ import { joinAcrossBreaks } from '../src/engine/process/joins.ts';
 import { nestLists } from '../src/engine/process/lists.ts';
 import { renderMarkdown } from '../src/engine/render/markdown.ts';
 import type { BBox, Block, Document, Line, Page, TextRun } from '../src/engine/types.ts';
+import { wrap } from './helpers/pdf.ts';
 import { CLI } from './helpers/server.ts';
 
 const CORPUS = path.resolve(import.meta.dirname, 'fixtures/corpus');
@@ -24,7 +25,7 @@ const CORPUS = path.resolve(import.meta.dirname, 'fixtures/corpus');
  * Floors a little below what the engine reaches on the dev corpus (bench/RESULTS.md): scores are
  * deterministic, so a change that loses structure fails here.
  */
-const FLOORS = { text: 0.99, head: 0.95, headLvl: 0.95, tables: 0.86, cells: 0.84, lists: 0.93, code: 0.90, order: 0.98, hf: 0.98 };
+const FLOORS = { text: 0.99, head: 0.95, headLvl: 0.95, tables: 0.86, cells: 0.84, lists: 0.94, code: 0.90, order: 0.98, hf: 0.98 };
 
 describe('engine quality on the dev corpus', () => {
   it('scores at or above the floors on every metric', async () => {
@@ -176,6 +177,39 @@ describe('engine steps on made-up inputs', () => {
     assert.match(output, /^1\. Download the archive for your platform\.\n2\. Unpack it anywhere you like\.$/m);
     assert.match(output, /^```\nconst tool = require\("tool"\);\n {2}tool\.run\(\{ verbose: true \}\);\n```$/m);
     assert.doesNotMatch(output, /Page \d of 2/);
+  });
+
+  it('list items wrap at the prose edge, though a code line runs further right', async () => {
+    const pdf = await PDFDocument.create();
+    const sans = await pdf.embedFont(StandardFonts.Helvetica);
+    const mono = await pdf.embedFont(StandardFonts.Courier);
+    const page = pdf.addPage([612, 792]);
+    const top = (y: number) => 792 - y;
+    const prose = 'Every setting below can be given in the environment or on the command line, and the command line wins when both are given. The defaults suit a small server.';
+    let y = 80;
+    for (let p = 0; p < 4; p++) {
+      for (const line of wrap(prose, sans, 11, 468)) {
+        page.drawText(line, { x: 72, y: top(y), size: 11, font: sans });
+        y += 14;
+      }
+      y += 10;
+    }
+    // A code line wider than the prose (code boxes scroll on screen; on paper they run over).
+    page.drawText('docmark convert report.pdf --out out/report.md --format markdown --extract-images --force', { x: 83, y: top(y + 10), size: 9.4, font: mono });
+    y += 44;
+    const items = [
+      'The first item is long enough to wrap onto a second line, where its text goes on without a break.',
+      'The second item wraps the same way, and ends well short of the right edge of the text column.',
+    ];
+    for (const item of items) {
+      for (const line of wrap(item, sans, 11, 540 - 94)) {
+        page.drawText(line, { x: 94, y: top(y), size: 11, font: sans });
+        y += 14;
+      }
+      y += 4;
+    }
+    const { output } = await convertPdf(await pdf.save(), {});
+    assert.ok(output.includes(items.map((i) => `- ${i}`).join('\n')), output);
   });
 
   it('a numbered heading ("2. Configuration" set large) is a heading with its number, not a list item', async () => {

@@ -300,7 +300,7 @@ function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
   if (next.indent > body * 0.9) {
     // Inside a list (bullets are drawn, not written): a new item starts where the previous line
     // stopped short of the column's edge, or after the small extra space between items.
-    if (a.bbox.x1 + firstWordWidth(b) + size < prev.column.right) return false;
+    if (a.bbox.x1 + firstWordWidth(b) + size < prev.column.wrap) return false;
   }
   return true;
 }

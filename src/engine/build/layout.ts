@@ -8,7 +8,10 @@ import type { Line, Page } from '../types.js';
  */
 export interface Column {
   left: number;
+  /** The furthest any line of the column reaches. */
   right: number;
+  /** Where its prose wraps (a line that stops well short of it was ended on purpose). */
+  wrap: number;
 }
 
 export interface Layout {
@@ -49,15 +52,26 @@ export function analyseLayout(pages: Page[]): Layout {
     else if (peak.x - last > width * 0.3 && isGutter(lines, last, peak.x - 1)) lefts.push(peak.x - 1);
   }
   if (lefts.length === 0) lefts.push(0);
-  const columns = lefts.map((left) => ({ left, right: left }));
+  const columns = lefts.map((left) => ({ left, right: left, wrap: left }));
+  const ends: number[][] = columns.map(() => []);
   for (const page of pages) {
     for (const line of page.lines) {
-      const col = columns[columnIndexOf(columns, line)];
-      col.right = Math.max(col.right, line.bbox.x1);
+      const i = columnIndexOf(columns, line);
+      columns[i].right = Math.max(columns[i].right, line.bbox.x1);
+      ends[i].push(line.bbox.x1);
     }
   }
+  // Where the column's prose wraps: nearly the furthest line end, not the very furthest (a code
+  // line or a wide table can run past the text's edge).
+  columns.forEach((col, i) => {
+    const sorted = ends[i].sort((a, b) => a - b);
+    if (sorted.length) col.wrap = Math.max(col.left, sorted[Math.floor((sorted.length - 1) * 0.95)]);
+  });
   // Column right edges: a line never runs past the next column's left margin.
-  for (let i = 0; i + 1 < columns.length; i++) columns[i].right = Math.min(columns[i].right, columns[i + 1].left);
+  for (let i = 0; i + 1 < columns.length; i++) {
+    columns[i].right = Math.min(columns[i].right, columns[i + 1].left);
+    columns[i].wrap = Math.min(columns[i].wrap, columns[i].right);
+  }
   return { columns, bodySize };
 }
 
