@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { createCanvas } from '@napi-rs/canvas';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { PDFDocument, type PDFFont, type PDFPage, StandardFonts } from 'pdf-lib';
 // @ts-expect-error plain JS module without types
 import { scoreCorpus } from '../bench/score.mjs';
 import { inlineMarkdown } from '../src/engine/build/inline.ts';
@@ -71,6 +71,27 @@ function paragraph(lines: Line[], page = 0): Block {
 
 function doc(blocks: Block[]): Document {
   return { info: { pageCount: 1 }, pages: [], blocks };
+}
+
+/** A one-page PDF to draw on: its fonts, `top` (pdf-lib measures from the bottom) and a body line. */
+async function onePage() {
+  const pdf = await PDFDocument.create();
+  const sans = await pdf.embedFont(StandardFonts.Helvetica);
+  const bold = await pdf.embedFont(StandardFonts.HelveticaBold);
+  const mono = await pdf.embedFont(StandardFonts.Courier);
+  const page = pdf.addPage([612, 792]);
+  const top = (y: number) => 792 - y;
+  const body = (y: number) => page.drawText('Body text at the margin, long enough to set the body size of the page.', { x: 72, y: top(y), size: 11, font: sans });
+  return { pdf, page, top, body, sans, bold, mono };
+}
+
+/** "1. Download the archive for your platform." and "2. Unpack it anywhere you like.", markers drawn apart, from baseline y down. */
+function drawNumberedList(page: PDFPage, y: number, font: PDFFont): void {
+  const items = ['Download the archive for your platform.', 'Unpack it anywhere you like.'];
+  items.forEach((text, k) => {
+    page.drawText(`${k + 1}.`, { x: 80, y: y - 18 * k, size: 11, font });
+    page.drawText(text, { x: 94, y: y - 18 * k, size: 11, font });
+  });
 }
 
 describe('engine steps on made-up inputs', () => {
@@ -162,10 +183,7 @@ describe('engine steps on made-up inputs', () => {
       const top = (y: number) => 792 - y; // pdf-lib measures from the bottom
       page.drawText(n === 1 ? 'Getting Started' : 'Configuration', { x: 72, y: top(80), size: 22, font: bold });
       page.drawText('Install the package and run it with the default settings first.', { x: 72, y: top(120), size: 11, font: sans });
-      page.drawText('1.', { x: 80, y: top(150), size: 11, font: sans });
-      page.drawText('Download the archive for your platform.', { x: 94, y: top(150), size: 11, font: sans });
-      page.drawText('2.', { x: 80, y: top(168), size: 11, font: sans });
-      page.drawText('Unpack it anywhere you like.', { x: 94, y: top(168), size: 11, font: sans });
+      drawNumberedList(page, top(150), sans);
       page.drawText('const tool = require("tool");', { x: 80, y: top(200), size: 9.4, font: mono });
       page.drawText('tool.run({ verbose: true });', { x: 89, y: top(212), size: 9.4, font: mono });
       page.drawText('More text after the code block, to keep the body size clear.', { x: 72, y: top(240), size: 11, font: sans });
@@ -180,11 +198,7 @@ describe('engine steps on made-up inputs', () => {
   });
 
   it('list items wrap at the prose edge, though a code line runs further right', async () => {
-    const pdf = await PDFDocument.create();
-    const sans = await pdf.embedFont(StandardFonts.Helvetica);
-    const mono = await pdf.embedFont(StandardFonts.Courier);
-    const page = pdf.addPage([612, 792]);
-    const top = (y: number) => 792 - y;
+    const { pdf, page, top, sans, mono } = await onePage();
     const prose = 'Every setting below can be given in the environment or on the command line, and the command line wins when both are given. The defaults suit a small server.';
     let y = 80;
     for (let p = 0; p < 4; p++) {
@@ -213,19 +227,11 @@ describe('engine steps on made-up inputs', () => {
   });
 
   it('a numbered heading ("2. Configuration" set large) is a heading with its number, not a list item', async () => {
-    const pdf = await PDFDocument.create();
-    const sans = await pdf.embedFont(StandardFonts.Helvetica);
-    const bold = await pdf.embedFont(StandardFonts.HelveticaBold);
-    const page = pdf.addPage([612, 792]);
-    const top = (y: number) => 792 - y;
-    const body = (y: number) => page.drawText('Body text at the margin, long enough to set the body size of the page.', { x: 72, y: top(y), size: 11, font: sans });
+    const { pdf, page, top, body, sans, bold } = await onePage();
     // One title written as it reads, one drawn apart from its number at a tab, as word processors do.
     page.drawText('1. Getting started', { x: 72, y: top(80), size: 16, font: bold });
     [110, 124, 138].forEach(body);
-    page.drawText('1.', { x: 80, y: top(168), size: 11, font: sans });
-    page.drawText('Download the archive for your platform.', { x: 94, y: top(168), size: 11, font: sans });
-    page.drawText('2.', { x: 80, y: top(186), size: 11, font: sans });
-    page.drawText('Unpack it anywhere you like.', { x: 94, y: top(186), size: 11, font: sans });
+    drawNumberedList(page, top(168), sans);
     page.drawText('2.', { x: 72, y: top(230), size: 16, font: bold });
     page.drawText('Configuration', { x: 108, y: top(230), size: 16, font: bold });
     [260, 274].forEach(body);
@@ -236,12 +242,8 @@ describe('engine steps on made-up inputs', () => {
   });
 
   it('code boxes one after another stay apart; a blank line inside one does not split it', async () => {
-    const pdf = await PDFDocument.create();
-    const sans = await pdf.embedFont(StandardFonts.Helvetica);
-    const mono = await pdf.embedFont(StandardFonts.Courier);
-    const page = pdf.addPage([612, 792]);
-    const top = (y: number) => 792 - y;
-    for (let k = 0; k < 3; k++) page.drawText('Body text at the margin, long enough to set the body size of the page.', { x: 72, y: top(80 + k * 14), size: 11, font: sans });
+    const { pdf, page, top, body, sans, mono } = await onePage();
+    [80, 94, 108].forEach(body);
     // Code lines 13.6 pt apart (1.45 × 9.4 pt); the next box's first line 2.7 lines further
     // down (padding, margin, padding): off the grid of lines, as two boxes are.
     const code: Array<[string, number]> = [['npm install tool', 150], ['yarn add tool', 186.7], ["const tool = require('tool');", 223.4], ['tool.start();', 237], ['tool.stop();', 264.2]];
@@ -253,12 +255,8 @@ describe('engine steps on made-up inputs', () => {
   });
 
   it('a code block indented by two characters is code from its first line, not a list', async () => {
-    const pdf = await PDFDocument.create();
-    const sans = await pdf.embedFont(StandardFonts.Helvetica);
-    const mono = await pdf.embedFont(StandardFonts.Courier);
-    const page = pdf.addPage([612, 792]);
-    const top = (y: number) => 792 - y;
-    for (let k = 0; k < 3; k++) page.drawText('Body text at the margin, long enough to set the body size of the page.', { x: 72, y: top(80 + k * 14), size: 11, font: sans });
+    const { pdf, page, top, body, sans, mono } = await onePage();
+    [80, 94, 108].forEach(body);
     // The code box's padding is one body size; the code is indented by two characters (5.64 pt
     // each in 9.4 pt Courier), which puts its lines two body sizes in, where a list item would be.
     const code = ['const a = 1;', '  run(a);', 'done(a);'];
