@@ -123,6 +123,17 @@ describe('engine steps on made-up inputs', () => {
     ]);
   });
 
+  it('headings: no escapes a heading does not need, and none taken from code or links', () => {
+    const heading = (text: string) => {
+      const block = paragraph([line(run('x', 50, 10, 20, { bold: true }))]);
+      const body = paragraph([line(run('Body text that is long enough to set the body size of the page.', 50, 50))]);
+      return detectHeadings(doc([{ ...block, text }, body])).blocks[0].text;
+    };
+    assert.equal(heading('fetch(url\\[, options\\]) \\| `a\\|b`'), 'fetch(url[, options]) | `a\\|b`');
+    assert.equal(heading('2\\. Setup'), '2. Setup');
+    assert.equal(heading('\\[see\\](x) and [docs](https://example.org)'), '\\[see\\](x) and [docs](https://example.org)');
+  });
+
   it('headings: the space to a code block is measured to its box (the padding this document uses)', () => {
     const body = (y: number) => paragraph([line(run('Body text that is long enough to set the body size.', 50, y)), line(run('Its second line.', 50, y + 14))]);
     const code = (y: number): Block => {

@@ -14,8 +14,7 @@ export const detectHeadings: Processor = (doc) => {
     let level = headingLevel(block, body);
     if (level && level >= 4 && !spacedLikeHeading(doc.blocks[i - 1], block, doc.blocks[i + 1], body, padding)) level = undefined;
     if (!level) return block;
-    // A heading's text is never read as a list marker or another heading: no escapes needed there.
-    let text = (block.text ?? '').replace(/\*\*/g, '').replace(/^(\d+)\\([.)])/, '$1$2').replace(/^\\([#+-])/, '$1');
+    let text = plainHeadingText(block.text ?? '');
     // A numbered heading keeps its number, which the list step took for an item's marker.
     if (block.type === 'list_item') text = `${block.lines![0].runs[0].text.match(/^\d{1,3}[.)]/)?.[0] ?? `${block.number}.`} ${text}`;
     const { number: _number, depth: _depth, ...rest } = block;
@@ -23,6 +22,27 @@ export const detectHeadings: Processor = (doc) => {
   });
   return { ...doc, blocks };
 };
+
+/**
+ * A heading's inline Markdown without the bold stars (a heading is bold already) and without
+ * escapes it does not need: a heading is never read as a list marker, another heading or a table
+ * row, and its brackets make no link unless "](" or "][" would follow.
+ */
+function plainHeadingText(text: string): string {
+  const plain = outsideCode(text.replace(/\*\*/g, ''), (t) => t.replace(/\\\|/g, '|'))
+    .replace(/^(\d+)\\([.)])/, '$1$2')
+    .replace(/^\\([#+-])/, '$1');
+  const unbracketed = outsideCode(plain, (t) => t.replace(/\\([[\]])/g, '$1'));
+  return /\]\(|\]\[/.test(unbracketed) ? plain : unbracketed;
+}
+
+/** `f` applied to the text between code spans (a code span's backslashes are its own). */
+function outsideCode(text: string, f: (t: string) => string): string {
+  return text
+    .split(/(`+[^`]*`+)/)
+    .map((part, k) => (k % 2 === 0 ? f(part) : part))
+    .join('');
+}
 
 export function headingLevel(block: Block, body: number): number | undefined {
   if (!block.lines?.length || block.lines.length > 3 || (block.text ?? '').length > 200) return undefined;
