@@ -4,7 +4,7 @@ import { inlineMarkdown } from './inline.js';
 import { analyseLayout, columnIndexOf, type Column, type Layout } from './layout.js';
 import { firstWordWidth, textSize, unionBoxes } from './lines.js';
 import { removeRunningLines } from './running.js';
-import { detectTables, type FoundTable, tableColumns } from './tables.js';
+import { columnStarts, detectTables, type FoundTable } from './tables.js';
 
 /**
  * Build step: lines → blocks. Drops running headers/footers, reads font styles and the column
@@ -23,7 +23,7 @@ export function buildBlocks(pages: Page[]): Block[] {
     else {
       // A table that ends a page may go on at the top of the next one.
       const last = blocks[blocks.length - 1];
-      const carried = last?.type === 'table' && last.lines ? tableColumns(last.lines, layout.bodySize) : undefined;
+      const carried = last?.type === 'table' && last.lines ? columnStarts(last.lines, layout.bodySize) : undefined;
       blocks.push(...withImages(pageBlocks(page, layout, pitch, carried), page));
     }
   }
@@ -114,9 +114,9 @@ function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carri
       i = table.end;
       continue;
     }
-    const info = infos[i];
-    if (startsCode(info, body, infos[i - 1]) || startsCodeBelow(infos, i, body, pitch)) {
-      let end = codeEnd(infos, i, body, pitch);
+    const codeEnds = codeStartingAt(infos, i, body, pitch);
+    if (codeEnds !== undefined) {
+      let end = codeEnds;
       // A table starting inside it ends it (a table cell of code can look like a code line),
       // unless it is all code: that is the block's own alignment (a CLI's help text).
       for (let k = i + 1; k < end; k++) if (hasProse(tables.get(k))) end = k;
@@ -150,15 +150,15 @@ function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
 }
 
 /**
- * A monospace line whose inset looks like a list's (code indented by two characters can sit where
- * a list item would) still starts a code block when a later line of the same run of code lines
- * has a code block's inset.
+ * Where the code block starting at `start` ends, or undefined when none starts there. A monospace
+ * line whose inset looks like a list's (code indented by two characters can sit where a list item
+ * would) still starts one when a later line of the same run of code lines has a code block's inset.
  */
-function startsCodeBelow(infos: LineInfo[], start: number, body: number, pitch: number | undefined): boolean {
-  if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return false;
+function codeStartingAt(infos: LineInfo[], start: number, body: number, pitch: number | undefined): number | undefined {
+  if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return undefined;
   const end = codeEnd(infos, start, body, pitch);
-  for (let k = start + 1; k < end; k++) if (startsCode(infos[k], body, infos[k - 1])) return true;
-  return false;
+  for (let k = start; k < end; k++) if (startsCode(infos[k], body, infos[k - 1])) return end;
+  return undefined;
 }
 
 /**

@@ -54,11 +54,6 @@ export function detectTables(lines: TableLine[], body: number, carried?: number[
   return found;
 }
 
-/** The left edges of a table's columns (see columnStarts). */
-export function tableColumns(lines: Line[], body: number): number[] {
-  return columnStarts(lines, body);
-}
-
 /** Two or more cells, each starting at one of the columns. */
 function alignsWith(line: Line, columns: number[], body: number): boolean {
   const starts = line.runs.filter((run, k) => k === 0 || run.bbox.x0 - line.runs[k - 1].bbox.x1 > body * 1.5).map((run) => run.bbox.x0);
@@ -181,7 +176,6 @@ function cellText(cell: Line[], columnWidth: number): string {
   return parts.map((lines) => inlineMarkdown(lines).replace(/^\*\*(.*)\*\*$/, '$1')).join('\n');
 }
 
-
 /**
  * A word too long for its cell is broken across lines without a hyphen: a line that is a single
  * word filling the cell's width continues in the next line without a space. The continuation's
@@ -213,7 +207,7 @@ function unbreakWords(cell: Line[]): Line[] {
  * Left edges of the columns: where text starts after a wide gap, or at the start of a line.
  * Header cells are often centred, so the first line only counts when the others are not enough.
  */
-function columnStarts(lines: Line[], body: number): number[] {
+export function columnStarts(lines: Line[], body: number): number[] {
   const starts = cellStarts(lines.slice(1), body);
   return starts.length >= 2 ? starts : cellStarts(lines, body);
 }
