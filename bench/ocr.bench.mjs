@@ -119,7 +119,7 @@ fs.rmSync(out, { recursive: true, force: true });
 /** Every page of a PDF as a PNG at `dpi` (tesseract reads images). */
 async function* renderPagePng(bytes, dpi) {
   const { createCanvas } = await import('@napi-rs/canvas');
-  const { loadPdf } = await import(path.join(root, 'dist/engine/load.js'));
+  const { loadPdf } = await import(path.join(root, 'dist/engine/load/pdf.js'));
   const { pdf, close } = await loadPdf(bytes);
   try {
     for (let i = 1; i <= pdf.numPages; i++) {

@@ -137,7 +137,7 @@ async function loadUnpdf() {
 }
 
 async function loadPdfjsText() {
-  const { loadPdf } = await import(path.join(root, 'dist/engine/load.js'));
+  const { loadPdf } = await import(path.join(root, 'dist/engine/load/pdf.js'));
   return async (bytes) => {
     const { pdf, close } = await loadPdf(bytes);
     try {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { InThreadPort, snapshot } from '../src/engine/in-thread-port.ts';
+import { InThreadPort, snapshot } from '../src/engine/load/in-thread-port.ts';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
-import { loadPdf, pdfjs } from '../src/engine/load.ts';
+import { loadPdf, pdfjs } from '../src/engine/load/pdf.ts';
 import { waitFor } from './helpers/wait.ts';
 
 /**

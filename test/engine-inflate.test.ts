@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { describe, it } from 'node:test';
 import { convertPdf } from '../src/engine/convert.ts';
-import { MAX_INFLATED_BYTES, SyncDecompressionStream } from '../src/engine/inflate.ts';
-import { pdfjs } from '../src/engine/load.ts';
+import { MAX_INFLATED_BYTES, SyncDecompressionStream } from '../src/engine/load/inflate.ts';
+import { pdfjs } from '../src/engine/load/pdf.ts';
 import { corruptStream, numberedLinesStream, pdfWithContentStreams } from './helpers/pdf.ts';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pdfjs } from '../src/engine/load.ts';
+import { pdfjs } from '../src/engine/load/pdf.ts';
 
 // Taken before anything in this process has loaded pdfjs (each test file runs in its own).
 const natives = { push: Array.prototype.push, stringify: JSON.stringify, parse: JSON.parse };

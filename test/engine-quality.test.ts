@@ -8,12 +8,12 @@ import { createCanvas } from '@napi-rs/canvas';
 import { PDFDocument, type PDFFont, type PDFPage, StandardFonts } from 'pdf-lib';
 // @ts-expect-error plain JS module without types
 import { scoreCorpus } from '../bench/score.mjs';
-import { inlineMarkdown } from '../src/engine/build/inline.ts';
-import { removeRunningLines } from '../src/engine/build/running.ts';
+import { inlineMarkdown } from '../src/engine/layout/inline.ts';
+import { removeRunningLines } from '../src/engine/layout/furniture.ts';
 import { convertPdf } from '../src/engine/convert.ts';
-import { detectHeadings } from '../src/engine/process/headings.ts';
-import { joinAcrossBreaks } from '../src/engine/process/joins.ts';
-import { nestLists } from '../src/engine/process/lists.ts';
+import { detectHeadings } from '../src/engine/structure/headings.ts';
+import { joinAcrossBreaks } from '../src/engine/structure/joins.ts';
+import { nestLists } from '../src/engine/structure/lists.ts';
 import { renderMarkdown } from '../src/engine/render/markdown.ts';
 import type { BBox, Block, Document, Line, Page, TextRun } from '../src/engine/types.ts';
 import { wrap } from './helpers/pdf.ts';

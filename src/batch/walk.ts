@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { hasPdfSignature } from '../engine/load.js';
+import { hasPdfSignature } from '../engine/load/pdf.js';
 
 /**
  * Find the PDFs under a folder, one at a time: an async generator, so nothing grows

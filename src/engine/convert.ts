@@ -1,11 +1,11 @@
 import { DocmarkError } from '../errors.js';
-import { buildBlocks } from './build/blocks.js';
-import { needsOcr } from './build/needs-ocr.js';
-import { type LinkAnnotation, readLinks } from './build/links.js';
-import { buildTextPage } from './build/text-layer.js';
-import { loadPdf, mapLoadError } from './load.js';
+import { layoutBlocks } from './layout/blocks.js';
+import { needsOcr } from './extract/needs-ocr.js';
+import { type LinkAnnotation, readLinks } from './extract/links.js';
+import { extractTextPage } from './extract/text-layer.js';
+import { loadPdf, mapLoadError } from './load/pdf.js';
 import { checkPageRange } from './options.js';
-import { processDocument } from './process/index.js';
+import { structureDocument } from './structure/index.js';
 import { renderHtml } from './render/html.js';
 import { renderJson } from './render/json.js';
 import { renderMarkdown } from './render/markdown.js';
@@ -13,7 +13,10 @@ import type { ConvertOptions, ConvertResult, Document, ExtractedImage, Page } fr
 import { DEFAULT_OPTIONS } from './types.js';
 
 /**
- * The whole pipeline for one PDF: load → build → process → render.
+ * The whole pipeline for one PDF, one stage per folder:
+ *   load (pdfjs) → extract (text runs, fonts, links, images; OCR where there is no text layer)
+ *   → layout (lines into blocks: columns, tables, page furniture) → structure (headings, lists,
+ *   joins) → render (Markdown, JSON, HTML).
  * Everything pdfjs allocates for the document is released before this returns,
  * whether it succeeds or throws.
  */
@@ -28,16 +31,16 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
     // One page at a time: pdfjs's worker shares this thread, so overlapping requests gain
     // nothing, and pages in flight cost memory (measured: 3-8 % faster cold, 1-4 % warm, than four at once).
     const pages: Page[] = [];
-    for (const index of indexes) pages.push(await buildPage(loaded.pdf, index, links.then((byPage) => byPage.get(index) ?? []), options));
+    for (const index of indexes) pages.push(await extractPage(loaded.pdf, index, links.then((byPage) => byPage.get(index) ?? []), options));
     // One damaged page costs that page, not the document; a document with no readable page fails.
     const failed = pages.filter((p) => p.failure);
     if (failed.length === pages.length) throw new DocmarkError(failed[0].failure!.code, failed[0].failure!.message);
     const doc: Document = {
       info: { pageCount: loaded.pageCount, title: loaded.title, author: loaded.author },
       pages,
-      blocks: buildBlocks(pages),
+      blocks: layoutBlocks(pages),
     };
-    const processed = processDocument(doc);
+    const processed = structureDocument(doc);
     const images = options.extractImages ? extractedImages(pages) : undefined;
     return {
       output: render(processed, options),
@@ -59,7 +62,7 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
 
 type PdfDocument = Awaited<ReturnType<typeof loadPdf>>['pdf'];
 
-async function buildPage(
+async function extractPage(
   pdf: PdfDocument,
   index: number,
   links: Promise<readonly LinkAnnotation[]>,
@@ -72,15 +75,15 @@ async function buildPage(
     return unreadablePage(index, pageError(err, index));
   }
   try {
-    const textPage = await buildTextPage(page, index, links);
-    if (extractImages) textPage.images = await (await import('./build/images.js')).extractPageImages(page, index);
+    const textPage = await extractTextPage(page, index, links);
+    if (extractImages) textPage.images = await (await import('./extract/images.js')).extractPageImages(page, index);
     // Scans and garbage text layers are read with OCR instead (every page when forced).
     if (!forceOcr && !(await needsOcr(page, textPage))) return textPage;
     // OCR and image extraction need native addons (canvas, onnxruntime): loaded on first use,
     // so text-only work (and every worker's start) does without them.
-    const { buildOcrPage } = await import('./build/ocr-page.js');
+    const { extractOcrPage } = await import('./extract/ocr-page.js');
     ocrLoaded = true;
-    return await oneOcrAtATime(() => buildOcrPage(page, index));
+    return await oneOcrAtATime(() => extractOcrPage(page, index));
   } catch (err) {
     const { width, height } = page.getViewport({ scale: 1 });
     return { ...unreadablePage(index, pageError(err, index)), width, height };

@@ -1,7 +1,7 @@
 import './worker-priority.js'; // first: before any module starts threads of its own
 import { parentPort } from 'node:worker_threads';
 import { convertPdf, releaseOcr } from '../../engine/convert.js';
-import { pdfjs } from '../../engine/load.js';
+import { pdfjs } from '../../engine/load/pdf.js';
 import { isDocmarkError } from '../../errors.js';
 import type { FromWorker, ToWorker, WireError } from './messages.js';
 import { runTestHooks } from './test-hooks.js';

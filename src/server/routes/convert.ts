@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { DocmarkError, isDocmarkError } from '../../errors.js';
-import { assertPdfBytes } from '../../engine/load.js';
+import { assertPdfBytes } from '../../engine/load/pdf.js';
 import { parseOptions, type RawOptions } from '../../engine/options.js';
 import type { AppDeps } from '../app.js';
 import { readUpload } from '../upload.js';

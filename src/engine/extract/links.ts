@@ -1,8 +1,8 @@
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
-import { pdfjs } from '../load.js';
+import { pdfjs } from '../load/pdf.js';
 
 /**
- * Build step, links: the document's link annotations, read in one request to pdfjs's worker
+ * Extract step, links: the document's link annotations, read in one request to pdfjs's worker
  * for all pages (only annotations of type Link are parsed, and no text is extracted under
  * them, which pdfjs's per-page 'display' read does). Rectangles stay in PDF space; the text
  * layer maps them onto its runs.

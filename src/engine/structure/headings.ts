@@ -1,4 +1,4 @@
-import { textSize } from '../build/lines.js';
+import { textSize } from '../extract/lines.js';
 import type { Block, Line, Processor } from '../types.js';
 
 /**

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
-import { DocmarkError } from '../errors.js';
+import { DocmarkError } from '../../errors.js';
 import { InThreadPort } from './in-thread-port.js';
 import { installSyncInflate } from './inflate.js';
 

@@ -1,9 +1,9 @@
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
-import { pdfjs } from '../load.js';
+import { pdfjs } from '../load/pdf.js';
 import type { Page } from '../types.js';
 
 /**
- * Build step: does a page need OCR? Runs on every page, so it lives apart from the OCR itself,
+ * Extract step: does a page need OCR? Runs on every page, so it lives apart from the OCR itself,
  * whose native parts (canvas, onnxruntime) are loaded only when a page needs them.
  */
 

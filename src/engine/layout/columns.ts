@@ -1,7 +1,7 @@
 import type { Line, Page } from '../types.js';
 
 /**
- * Build step: the document's text columns. Body text starts at the same x on every page of a
+ * Layout step: the document's text columns. Body text starts at the same x on every page of a
  * column, so the left margins are the most frequent line starts; a second margin well to the
  * right of the first is a second column. Each line then belongs to the rightmost margin at or
  * left of its start, and the column's right edge is the furthest line end seen in it.

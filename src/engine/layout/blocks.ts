@@ -1,18 +1,18 @@
 import type { Block, Line, Page } from '../types.js';
-import { markFontStyles } from './fonts.js';
+import { markFontStyles } from '../extract/fonts.js';
 import { inlineMarkdown } from './inline.js';
-import { analyseLayout, columnIndexOf, type Column, type Layout } from './layout.js';
-import { firstWordWidth, textSize, unionBoxes } from './lines.js';
-import { removeRunningLines } from './running.js';
+import { analyseLayout, columnIndexOf, type Column, type Layout } from './columns.js';
+import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
+import { removeRunningLines } from './furniture.js';
 import { columnStarts, detectTables, type FoundTable } from './tables.js';
 
 /**
- * Build step: lines → blocks. Drops running headers/footers, reads font styles and the column
+ * Layout step: lines → blocks. Drops running headers/footers, reads font styles and the column
  * layout, then walks each page's lines in reading order (Chromium and most producers draw text
  * column by column) and cuts them into paragraphs, list items, block quotes and code blocks.
- * Headings, list nesting and joins across pages are decided later by the processors.
+ * Headings, list nesting and joins across pages are decided later by the structure steps.
  */
-export function buildBlocks(pages: Page[]): Block[] {
+export function layoutBlocks(pages: Page[]): Block[] {
   removeRunningLines(pages);
   markFontStyles(pages);
   const layout = analyseLayout(pages);

@@ -5,7 +5,7 @@ import { groupLines } from './lines.js';
 import type { LinkAnnotation } from './links.js';
 
 /**
- * Build step, text layer: one pdfjs page → runs (with geometry, font and link) → lines.
+ * Extract step, text layer: one pdfjs page → runs (with geometry, font and link) → lines.
  */
 
 type Matrix = [number, number, number, number, number, number];
@@ -16,7 +16,7 @@ interface LinkArea {
 }
 
 /** `links`: the page's link annotations (see links.ts), read while the text is. */
-export async function buildTextPage(page: PDFPageProxy, index: number, pageLinks: Promise<readonly LinkAnnotation[]> = Promise.resolve([])): Promise<Page> {
+export async function extractTextPage(page: PDFPageProxy, index: number, pageLinks: Promise<readonly LinkAnnotation[]> = Promise.resolve([])): Promise<Page> {
   const viewport = page.getViewport({ scale: 1 });
   const vt = viewport.transform as Matrix;
   const [content, annotations] = await Promise.all([page.getTextContent(), pageLinks]);

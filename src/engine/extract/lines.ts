@@ -1,7 +1,7 @@
 import type { BBox, Line, TextRun } from '../types.js';
 
 /**
- * Build step: runs → lines. Runs arrive in content-stream order, which for most
+ * Extract step: runs → lines. Runs arrive in content-stream order, which for most
  * producers is reading order; a new line starts when the baseline moves by more
  * than a fraction of the font size or the text jumps back to the left.
  */

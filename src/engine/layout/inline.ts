@@ -1,7 +1,7 @@
 import type { Line, TextRun } from '../types.js';
 
 /**
- * Build step: lines → inline Markdown. Runs become text with `code` for monospace runs,
+ * Layout step: lines → inline Markdown. Runs become text with `code` for monospace runs,
  * [links](url) from link annotations, **bold** and *italic* from the font, and Markdown's
  * special characters escaped in plain text. Lines are joined with spaces; a word hyphenated
  * at a line end is re-joined.

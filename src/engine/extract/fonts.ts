@@ -1,7 +1,7 @@
 import type { Page } from '../types.js';
 
 /**
- * Build step: which fonts are bold or italic. pdfjs's text content names fonts only by an id
+ * Extract step: which fonts are bold or italic. pdfjs's text content names fonts only by an id
  * ("g_d0_f3") and a generic family, so the weight is read from the glyph widths instead: a bold
  * face sets the same letters wider than the body face of its family (by 5–10 % in common fonts),
  * an italic face about as wide or narrower. Widths are compared against a rough per-letter width

@@ -1,12 +1,12 @@
 import { createCanvas } from '@napi-rs/canvas';
 import { DocmarkError } from '../../errors.js';
-import { pdfjs } from '../load.js';
+import { pdfjs } from '../load/pdf.js';
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { ocrImage, rgbaToGray, type OcrLine } from '../../ocr/index.js';
 import type { BBox, Line, Page, TextRun } from '../types.js';
 
 /**
- * Build step, OCR: render a pdfjs page to pixels, read it with the OCR models, and return
+ * Extract step, OCR: render a pdfjs page to pixels, read it with the OCR models, and return
  * the same Page a text layer gives (lines of runs in PDF points), so the layout steps
  * after this one treat scans and born-digital pages alike.
  */
@@ -19,7 +19,7 @@ const MAX_SIDE = 4096;
 /** OCR box height (after unclip) → font size: body text of the scanned corpus (10.5 pt) gives ~11.7 pt boxes. */
 const BOX_HEIGHT_TO_FONT_SIZE = 0.9;
 
-export async function buildOcrPage(page: PDFPageProxy, index: number): Promise<Page> {
+export async function extractOcrPage(page: PDFPageProxy, index: number): Promise<Page> {
   const base = page.getViewport({ scale: 1 });
   const scale = renderScale(base.width, base.height);
   const viewport = page.getViewport({ scale });

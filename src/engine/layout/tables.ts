@@ -1,9 +1,9 @@
 import type { Block, Line, TextRun } from '../types.js';
 import { inlineMarkdown } from './inline.js';
-import { firstWordWidth, unionBoxes } from './lines.js';
+import { firstWordWidth, unionBoxes } from '../extract/lines.js';
 
 /**
- * Build step: tables from text alignment. A table row sets its cells side by side with wide
+ * Layout step: tables from text alignment. A table row sets its cells side by side with wide
  * gaps, inset from the text margin by the cell padding, and rows follow each other closely.
  * Producers draw a table cell by cell, row by row, so walking the runs in drawing order and
  * placing each in the column whose left edge it starts at recovers the cells: a run in a

@@ -1,7 +1,7 @@
 import type { Line, Page } from '../types.js';
 
 /**
- * Build step: drop running headers, footers and page numbers. They sit in the top or bottom
+ * Layout step: drop running headers, footers and page numbers. They sit in the top or bottom
  * margin band of the page and either repeat on many pages (once digits are ignored: "Page 3
  * of 8") or are nothing but a page number.
  */
