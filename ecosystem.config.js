@@ -1,60 +1,39 @@
-// PM2 configuration: `npm start` (or `pm2 start ecosystem.config.js` with the project's
-// own pm2). Every value comes from the environment, so tests and operators can override
-// port, instances, limits and names; see "Running under PM2" in the README.
+// PM2 configuration: `npm start` (or `pm2 start ecosystem.config.js` with the project's own
+// pm2). Every value comes from the environment through the settings schema (src/settings.js),
+// the same rules the server reads, so the two can never disagree on a default. See
+// docs/operations.md.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SettingError, readSettings } from './src/settings.js';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
-const env = process.env;
 
-function fail(message) {
+let s;
+try {
+  s = readSettings(process.env);
+} catch (err) {
   // PM2 prints the error and starts nothing: better than an app that never comes up.
-  throw new Error(`ecosystem.config.js: ${message}`);
+  if (err instanceof SettingError) throw new Error(`ecosystem.config.js: ${err.message}`);
+  throw err;
 }
 
-function wholeNumber(name, fallback, min = 0) {
-  const raw = (env[name] ?? '').trim();
-  if (raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) fail(`${name} must be a whole number >= ${min}, got "${raw}"`);
-  return Number(raw);
-}
+const name = s.DOCMARK_PM2_NAME;
+// PM2 counts an exit sooner than min_uptime after start as "unstable"; the app holds a planned
+// exit until it is older than DOCMARK_MIN_UPTIME_S, one second more, so only crash loops count.
+const minUptimeS = Math.max(1, s.DOCMARK_MIN_UPTIME_S - 1);
 
-/** PM2 accepts only an integer with K, M or G ("1.5G" or "512MB" would not start the app). */
-export function memoryLimit(raw) {
-  const value = String(raw ?? '').trim() || '8G';
-  if (!/^[1-9]\d*[KMG]$/.test(value)) {
-    fail(`DOCMARK_MAX_MEMORY must be a whole number followed by K, M or G (e.g. 1536M, 8G), got "${raw}"`);
-  }
-  return value;
-}
-
-const name = (env.DOCMARK_PM2_NAME ?? '').trim() || 'docmark';
-const instances = wholeNumber('DOCMARK_INSTANCES', 2, 1);
-const maxMemory = memoryLimit(env.DOCMARK_MAX_MEMORY);
-// A 10-hour rhythm by the clock: 00:00, 10:00, 20:00. Empty turns it off.
-const cronRestart = (env.DOCMARK_CRON_RESTART ?? '0 */10 * * *').trim();
-const cronMode = (env.DOCMARK_CRON_MODE ?? '').trim() || 'app';
-if (!['app', 'pm2'].includes(cronMode)) fail(`DOCMARK_CRON_MODE must be app or pm2, got "${cronMode}"`);
-const timeoutS = wholeNumber('DOCMARK_TIMEOUT_S', 120, 1);
-const drainS = wholeNumber('DOCMARK_DRAIN_TIMEOUT_S', 150, 1);
-// PM2 counts an exit sooner than min_uptime after start as "unstable"; the app holds a
-// planned exit until it is older than that, so only real crash loops count.
-const minUptimeS = 5;
-const pm2Home = env.PM2_HOME || path.join(env.HOME || '', '.pm2');
-const restartLog = (env.DOCMARK_RESTART_LOG ?? '').trim() || path.join(pm2Home, 'logs', 'docmark-restarts.jsonl');
-
-/** Only DOCMARK_* settings reach the app explicitly (PM2 passes its own environment too). */
+/** The app gets every DOCMARK_* setting explicitly, resolved (PM2 passes its own environment too). */
 const appEnv = {
-  ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('DOCMARK_'))),
-  DOCMARK_MAX_CONVERSIONS: String(wholeNumber('DOCMARK_MAX_CONVERSIONS', 50)),
-  DOCMARK_INSTANCES: String(instances),
-  DOCMARK_MAX_MEMORY: maxMemory,
-  DOCMARK_CRON_RESTART: cronRestart,
-  DOCMARK_CRON_MODE: cronMode,
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DOCMARK_'))),
+  DOCMARK_MAX_CONVERSIONS: String(s.DOCMARK_MAX_CONVERSIONS),
+  DOCMARK_INSTANCES: String(s.DOCMARK_INSTANCES),
+  DOCMARK_MAX_MEMORY: s.DOCMARK_MAX_MEMORY,
+  DOCMARK_CRON_RESTART: s.DOCMARK_CRON_RESTART,
+  DOCMARK_CRON_MODE: s.DOCMARK_CRON_MODE,
   DOCMARK_MIN_UPTIME_S: String(minUptimeS + 1),
   DOCMARK_PM2_NAME: name,
-  DOCMARK_RESTART_LOG: restartLog,
-  NODE_ENV: env.NODE_ENV || 'production',
+  DOCMARK_RESTART_LOG: s.DOCMARK_RESTART_LOG,
+  NODE_ENV: process.env.NODE_ENV || 'production',
 };
 
 export const apps = [
@@ -64,15 +43,15 @@ export const apps = [
     args: 'serve',
     cwd: ROOT,
     exec_mode: 'cluster',
-    instances,
+    instances: s.DOCMARK_INSTANCES,
     // Memory restarts are reloads in cluster mode: the new worker is ready first.
-    max_memory_restart: maxMemory,
+    max_memory_restart: s.DOCMARK_MAX_MEMORY,
     // 'app' mode: each instance leaves at the scheduled time by itself, one at a time.
-    ...(cronRestart && cronMode === 'pm2' ? { cron_restart: cronRestart } : {}),
+    ...(s.DOCMARK_CRON_RESTART && s.DOCMARK_CRON_MODE === 'pm2' ? { cron_restart: s.DOCMARK_CRON_RESTART } : {}),
     wait_ready: true,
     listen_timeout: 30_000,
     // SIGKILL only after the longest conversion and the whole drain (plus margin) had their time.
-    kill_timeout: (timeoutS + drainS + 15) * 1000,
+    kill_timeout: (s.DOCMARK_TIMEOUT_S + s.DOCMARK_DRAIN_TIMEOUT_S + 15) * 1000,
     min_uptime: minUptimeS * 1000,
     max_restarts: 10,
     merge_logs: true,
@@ -87,7 +66,7 @@ export const apps = [
     instances: 1,
     max_memory_restart: '150M',
     env: {
-      DOCMARK_RESTART_LOG: restartLog,
+      DOCMARK_RESTART_LOG: s.DOCMARK_RESTART_LOG,
       apps: name,
       settle_ms: '3000',
     },

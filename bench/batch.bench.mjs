@@ -61,9 +61,13 @@ function startServer() {
 function runBatch(input, out, server, concurrency) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--expose-gc', '-r', MAX_RSS_FILE, CLI, 'batch', input, '--out', out, '--server', server, '--concurrency', String(concurrency)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '-r', MAX_RSS_FILE, CLI, 'batch', input, '--out', out, '--server', server, '--concurrency', String(concurrency)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
@@ -101,7 +105,9 @@ try {
     for (const n of [100, 1000, 5000]) {
       const input = await folder(`n${n}`, n, pool);
       const r = await runBatch(input, path.join(work, `out-n${n}`), server.url, 4);
-      console.log(`  ${String(n).padStart(5)} files: peak RSS ${fmt(r.rssMb)} MB, live heap at exit ${fmt(r.heapMb)} MB, ${fmt(r.seconds)} s, ${fmt(r.converted / r.seconds)} files/s`);
+      console.log(
+        `  ${String(n).padStart(5)} files: peak RSS ${fmt(r.rssMb)} MB, live heap at exit ${fmt(r.heapMb)} MB, ${fmt(r.seconds)} s, ${fmt(r.converted / r.seconds)} files/s`,
+      );
     }
 
     console.log('\nthroughput vs --concurrency (300 files, 1 page each):');
@@ -121,7 +127,9 @@ try {
     const inProcess = (performance.now() - s0) / 1000;
     const perFile = ((sequential.seconds - inProcess) / 300) * 1000;
     console.log(`\nin-process, sequential: 300 files in ${fmt(inProcess)} s (${fmt(300 / inProcess)} files/s)`);
-    console.log(`client+HTTP overhead at --concurrency 1: ${fmt(perFile)} ms per file (${fmt(sequential.seconds)} s vs ${fmt(inProcess)} s, includes CLI start-up)`);
+    console.log(
+      `client+HTTP overhead at --concurrency 1: ${fmt(perFile)} ms per file (${fmt(sequential.seconds)} s vs ${fmt(inProcess)} s, includes CLI start-up)`,
+    );
   } finally {
     server.child.kill('SIGTERM');
   }

@@ -115,7 +115,9 @@ async function snapshot(at) {
 const { child, url } = await startServer();
 const first = await health(url);
 const concurrency = Number(first.converter.workers ?? 1);
-console.log(`server pid ${first.pid}, ${concurrency} workers (recycled every ${process.env.DOCMARK_WORKER_MAX_TASKS ?? 100} tasks), ${files.length} corpus PDFs, ${TOTAL} conversions, warm-up ${WARMUP}`);
+console.log(
+  `server pid ${first.pid}, ${concurrency} workers (recycled every ${process.env.DOCMARK_WORKER_MAX_TASKS ?? 100} tasks), ${files.length} corpus PDFs, ${TOTAL} conversions, warm-up ${WARMUP}`,
+);
 console.log(`start:            rss ${mb(first.memory.rss_mb)} MB   heap ${mb(first.memory.heap_used_mb)} MB`);
 
 const samples = [];
@@ -139,7 +141,9 @@ async function loop() {
       samples.push({ at, rss: h.memory.rss_mb, heap: h.memory.heap_used_mb, converter: h.converter });
       if (at % 100 === 0) {
         const workerHeaps = h.converter.worker_heap_mb ? `   worker heaps ${h.converter.worker_heap_mb.join('/')} MB` : '';
-        console.log(`after ${String(at).padStart(5)}:      rss ${mb(h.memory.rss_mb)} MB   heap ${mb(h.memory.heap_used_mb)} MB   recycled ${h.converter.recycled}${workerHeaps}`);
+        console.log(
+          `after ${String(at).padStart(5)}:      rss ${mb(h.memory.rss_mb)} MB   heap ${mb(h.memory.heap_used_mb)} MB   recycled ${h.converter.recycled}${workerHeaps}`,
+        );
       }
     }
   }
@@ -173,10 +177,18 @@ const growth = Math.round(lastCycle - firstCycle);
 const peak = Math.max(...steady.map((s) => s.rss));
 
 console.log('');
-console.log(`conversions:      ${done} in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(1)}/s), ${failures} failed, workers recycled ${end.converter.recycled}`);
+console.log(
+  `conversions:      ${done} in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(1)}/s), ${failures} failed, workers recycled ${end.converter.recycled}`,
+);
 console.log(`after warm-up (${warm.at}): rss ${mb(warm.rss)} MB   heap ${mb(warm.heap)} MB`);
 console.log(`at the end (${end.at}):  rss ${mb(end.rss)} MB   heap ${mb(end.heap)} MB   (peak rss ${peak} MB)`);
-console.log(`cycle means:      rss ${firstCycle.toFixed(0)} MB over ${WARMUP}–${WARMUP + cycle}, ${lastCycle.toFixed(0)} MB over ${end.at - cycle}–${end.at}`);
-console.log(`slope per 100:    rss ${rssSlope >= 0 ? '+' : ''}${rssSlope.toFixed(2)} MB   heap ${heapSlope >= 0 ? '+' : ''}${heapSlope.toFixed(2)} MB`);
-console.log(`rss growth:       ${growth >= 0 ? '+' : ''}${growth} MB (target ≤ ${TARGET_MB} MB): ${growth <= TARGET_MB && failures === 0 ? 'PASS' : 'FAIL'}`);
+console.log(
+  `cycle means:      rss ${firstCycle.toFixed(0)} MB over ${WARMUP}–${WARMUP + cycle}, ${lastCycle.toFixed(0)} MB over ${end.at - cycle}–${end.at}`,
+);
+console.log(
+  `slope per 100:    rss ${rssSlope >= 0 ? '+' : ''}${rssSlope.toFixed(2)} MB   heap ${heapSlope >= 0 ? '+' : ''}${heapSlope.toFixed(2)} MB`,
+);
+console.log(
+  `rss growth:       ${growth >= 0 ? '+' : ''}${growth} MB (target ≤ ${TARGET_MB} MB): ${growth <= TARGET_MB && failures === 0 ? 'PASS' : 'FAIL'}`,
+);
 process.exit(growth <= TARGET_MB && failures === 0 ? 0 : 1);

@@ -16,9 +16,15 @@ const corpus = path.join(root, 'test/fixtures/corpus');
 const growthPages = Number(process.env.OCR_BENCH_PAGES ?? 300);
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
 const rss = () => process.memoryUsage().rss;
-const gc = () => { for (let i = 0; i < 3; i++) globalThis.gc?.(); };
+const gc = () => {
+  for (let i = 0; i < 3; i++) globalThis.gc?.();
+};
 
-const ids = fs.readdirSync(corpus).filter((f) => f.endsWith('.scanned.pdf')).map((f) => f.replace(/\.pdf$/, '')).sort();
+const ids = fs
+  .readdirSync(corpus)
+  .filter((f) => f.endsWith('.scanned.pdf'))
+  .map((f) => f.replace(/\.pdf$/, ''))
+  .sort();
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-ocr-bench-'));
 
 // Cold start: loading the two ONNX sessions (and the modules), before any page.
@@ -83,9 +89,11 @@ const measured = done - WARMUP_PAGES;
 const growthSeconds = (performance.now() - t) / 1000;
 gc();
 const afterPages = rss();
-console.log(`\nmemory: rss after warm-up ${mb(before)} MB, after ${measured} more OCR'd pages ${mb(afterPages)} MB ` +
-  `(growth ${mb(afterPages - before)} MB; ${(growthSeconds / measured).toFixed(2)} s/page); ` +
-  `peak rss ${mb(process.resourceUsage().maxRSS * 1024)} MB`);
+console.log(
+  `\nmemory: rss after warm-up ${mb(before)} MB, after ${measured} more OCR'd pages ${mb(afterPages)} MB ` +
+    `(growth ${mb(afterPages - before)} MB; ${(growthSeconds / measured).toFixed(2)} s/page); ` +
+    `peak rss ${mb(process.resourceUsage().maxRSS * 1024)} MB`,
+);
 await closeOcr();
 
 // Tesseract, side by side on the same pages (300 dpi renders), when installed.
@@ -110,7 +118,9 @@ if (tesseract.status !== 0) {
   }
   const tessScores = score(tessOut);
   const tessMean = [...tessScores.values()].reduce((a, b) => a + b, 0) / tessScores.size;
-  console.log(`\n${tesseract.stdout.split('\n')[0]} (eng, 300 dpi): mean cer ${tessMean.toFixed(4)}, ${(tessMs / tessPages / 1000).toFixed(2)} s/page`);
+  console.log(
+    `\n${tesseract.stdout.split('\n')[0]} (eng, 300 dpi): mean cer ${tessMean.toFixed(4)}, ${(tessMs / tessPages / 1000).toFixed(2)} s/page`,
+  );
   console.log(ids.map((id) => `${id} ${tessScores.get(id).toFixed(4)}`).join(', '));
   fs.rmSync(tessOut, { recursive: true, force: true });
 }
@@ -140,6 +150,11 @@ async function* renderPagePng(bytes, dpi) {
 
 /** CER per scanned document, from bench/score.mjs. */
 function score(predDir) {
-  const json = JSON.parse(execFileSync(process.execPath, [path.join(here, 'score.mjs'), corpus, predDir, '--json', '--only', ids.join(',')], { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  const json = JSON.parse(
+    execFileSync(process.execPath, [path.join(here, 'score.mjs'), corpus, predDir, '--json', '--only', ids.join(',')], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    }),
+  );
   return new Map(json.rows.filter((r) => r.kind === 'scanned' && !r.missing).map((r) => [r.id, r.cer]));
 }

@@ -28,7 +28,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function pm2(args, extra = {}) {
   return new Promise((resolve) => {
-    execFile(PM2_BIN, args, { cwd: ROOT, env: { ...env, ...extra }, maxBuffer: 32 << 20 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    execFile(PM2_BIN, args, { cwd: ROOT, env: { ...env, ...extra }, maxBuffer: 32 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? 1 : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -69,14 +71,17 @@ function steadyLoad(port, concurrency = 3) {
   let running = true;
   const one = () =>
     new Promise((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/convert', method: 'POST', agent: false, headers: { 'content-type': 'application/pdf' }, timeout: 120_000 }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) r.ok++;
-          else fail(`HTTP ${res.statusCode}`, resolve);
-          if (res.statusCode === 200) resolve();
-        });
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/convert', method: 'POST', agent: false, headers: { 'content-type': 'application/pdf' }, timeout: 120_000 },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) r.ok++;
+            else fail(`HTTP ${res.statusCode}`, resolve);
+            if (res.statusCode === 200) resolve();
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (err) => fail(err.code ?? err.message, resolve));
       req.end(PDF);
@@ -126,11 +131,23 @@ async function scenario(label, settings, trigger, restarts) {
   const since = Date.now();
   const load = steadyLoad(port);
   await trigger();
-  const records = await until(() => {
-    const lines = (fs.existsSync(RESTART_LOG) ? fs.readFileSync(RESTART_LOG, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [])
-      .filter((l) => Date.parse(l.time) >= since);
-    return lines.length >= restarts ? lines : undefined;
-  }, 180_000, `${restarts} restarts (${label})`);
+  const records = await until(
+    () => {
+      const lines = (
+        fs.existsSync(RESTART_LOG)
+          ? fs
+              .readFileSync(RESTART_LOG, 'utf8')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l))
+          : []
+      ).filter((l) => Date.parse(l.time) >= since);
+      return lines.length >= restarts ? lines : undefined;
+    },
+    180_000,
+    `${restarts} restarts (${label})`,
+  );
   // Let the last replacement come up before counting.
   await until(async () => (await jlist()).filter((p) => p.name === 'docmark' && p.pm2_env.status === 'online').length === 2, 60_000, 'online again');
   await sleep(1000);
@@ -140,7 +157,17 @@ async function scenario(label, settings, trigger, restarts) {
   const gaps = records.filter((x) => readyByPid.has(x.new_pid)).map((x) => readyByPid.get(x.new_pid) - Date.parse(x.time));
   const sorted = gaps.sort((a, b) => a - b);
   const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
-  return { label, causes, restarts: records.length, ok: r.ok, failed: r.failed, why: [...r.why].join('; '), perRestart: r.failed / records.length, medianGap: median, maxGap: sorted.at(-1) ?? NaN };
+  return {
+    label,
+    causes,
+    restarts: records.length,
+    ok: r.ok,
+    failed: r.failed,
+    why: [...r.why].join('; '),
+    perRestart: r.failed / records.length,
+    medianGap: median,
+    maxGap: sorted.at(-1) ?? NaN,
+  };
 }
 
 async function pidsOf() {
@@ -158,11 +185,16 @@ try {
   rows.push(await scenario('manual: pm2 reload', {}, async () => void (await sleep(2000), await pm2(['reload', 'docmark'])), 2));
   rows.push(await scenario('manual: pm2 restart', {}, async () => void (await sleep(2000), await pm2(['restart', 'docmark'])), 2));
   rows.push(
-    await scenario('crash (uncaught exception)', { DOCMARK_TEST_CRASH_HOOK: '1' }, async () => {
-      await sleep(2000);
-      const [a] = await pidsOf();
-      process.kill(a, 'SIGUSR2');
-    }, 1),
+    await scenario(
+      'crash (uncaught exception)',
+      { DOCMARK_TEST_CRASH_HOOK: '1' },
+      async () => {
+        await sleep(2000);
+        const [a] = await pidsOf();
+        process.kill(a, 'SIGUSR2');
+      },
+      1,
+    ),
   );
   const logger = (await jlist()).find((p) => p.name === 'docmark-restart-logger');
   const loggerRss = Math.round((logger?.monit?.memory ?? 0) / 1024 / 1024);

@@ -88,7 +88,9 @@ const fmt = (v) => (v == null ? '-' : v.toFixed(3));
 const table = [
   `| converter | ${cols.join(' | ')} | pages/s warm | pages/s cold |`,
   `| --- | ${cols.map(() => '---:').join(' | ')} | ---: | ---: |`,
-  ...results.map((r) => `| ${r.name} | ${cols.map((c) => fmt(r[c])).join(' | ')} | ${r.pagesPerSecond.toFixed(1)} | ${r.coldPagesPerSecond.toFixed(1)} |`),
+  ...results.map(
+    (r) => `| ${r.name} | ${cols.map((c) => fmt(r[c])).join(' | ')} | ${r.pagesPerSecond.toFixed(1)} | ${r.coldPagesPerSecond.toFixed(1)} |`,
+  ),
 ].join('\n');
 console.log(`\n${table}\n`);
 
@@ -161,7 +163,7 @@ function pdfjsVersion() {
 
 function unpdfPdfjsVersion() {
   const text = fs.readFileSync(path.join(root, 'node_modules/unpdf/dist/pdfjs.mjs'), 'utf8');
-  return text.match(/apiVersion:"(\d+\.\d+\.\d+)"/)?.[1] ?? "(unknown)";
+  return text.match(/apiVersion:"(\d+\.\d+\.\d+)"/)?.[1] ?? '(unknown)';
 }
 
 function loadPdftotext() {

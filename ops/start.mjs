@@ -5,19 +5,29 @@ import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SettingError, readSettings } from '../src/settings.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PM2 = path.join(ROOT, 'node_modules/.bin/pm2');
 const ecosystem = path.join(ROOT, 'ecosystem.config.js');
 
+let settings;
+try {
+  settings = readSettings(process.env);
+} catch (err) {
+  if (!(err instanceof SettingError)) throw err;
+  console.error(`docmark: ${err.message}`);
+  process.exit(2);
+}
+
 const res = spawnSync(PM2, ['startOrReload', ecosystem, '--update-env'], { cwd: ROOT, stdio: 'inherit' });
 if (res.status !== 0) process.exit(res.status ?? 1);
 
-const host = process.env.DOCMARK_HOST?.trim() || '127.0.0.1';
-const port = process.env.DOCMARK_PORT?.trim() || '8002';
+const host = settings.DOCMARK_HOST;
+const port = settings.DOCMARK_PORT;
 const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
-const name = process.env.DOCMARK_PM2_NAME?.trim() || 'docmark';
+const name = settings.DOCMARK_PM2_NAME;
 
 function health() {
   return new Promise((resolve) => {

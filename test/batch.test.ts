@@ -87,7 +87,9 @@ async function makeCorpus(dir: string, count: number, prefix = 'doc'): Promise<M
   const files = new Map<string, Uint8Array>();
   for (let i = 0; i < count; i++) {
     const rel = `set-${i % 7}/part-${i % 3}/${prefix}-${i}${i % 200 === 0 ? '.bin' : '.pdf'}`;
-    const bytes = await makePdf([{ heading: `${prefix} number ${i}`, paragraphs: [`This is ${prefix} ${i}, about item ${(i * 7919) % 10007} of the inventory.`] }]);
+    const bytes = await makePdf([
+      { heading: `${prefix} number ${i}`, paragraphs: [`This is ${prefix} ${i}, about item ${(i * 7919) % 10007} of the inventory.`] },
+    ]);
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), bytes);
     files.set(rel, bytes);
@@ -99,7 +101,14 @@ async function makeCorpus(dir: string, count: number, prefix = 'doc'): Promise<M
 function postPdf(port: number, body: Uint8Array): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/convert', method: 'POST', agent: false, headers: { 'content-type': 'application/pdf', 'content-length': String(body.length) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/convert',
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/pdf', 'content-length': String(body.length) },
+      },
       (res) => {
         res.resume().on('end', () => resolve(res.statusCode ?? 0));
       },
@@ -174,7 +183,12 @@ class Pm2Home {
 
   async instances(): Promise<Array<{ pid: number; status: string; memory: number }>> {
     const res = await this.pm2(['jlist']);
-    const list = JSON.parse(res.stdout.slice(res.stdout.indexOf('['))) as Array<{ name: string; pid: number; monit?: { memory: number }; pm2_env: { status: string } }>;
+    const list = JSON.parse(res.stdout.slice(res.stdout.indexOf('['))) as Array<{
+      name: string;
+      pid: number;
+      monit?: { memory: number };
+      pm2_env: { status: string };
+    }>;
     const apps = list.filter((p) => p.name === APP).map((p) => ({ pid: p.pid, status: p.pm2_env.status, memory: p.monit?.memory ?? 0 }));
     return apps;
   }
@@ -284,7 +298,10 @@ describe('docmark batch under PM2 (2 cluster instances recycled by count and mem
 
     const report = readReport(out);
     assert.equal(report.length, corpus.size, 'one report line per PDF');
-    assert.deepEqual(report.filter((l) => l.status !== 'converted'), []);
+    assert.deepEqual(
+      report.filter((l) => l.status !== 'converted'),
+      [],
+    );
     assert.deepEqual(report.map((l) => l.file).sort(), [...corpus.keys()].sort(), 'every PDF exactly once, none lost');
     assert.deepEqual(listFiles(out), ['_report.jsonl', ...[...corpus.keys()].map(mdName)].sort(), 'only complete outputs, mirroring the tree');
     for (const [rel, md] of expected) assert.equal(fs.readFileSync(path.join(out, mdName(rel)), 'utf8'), md, rel);
@@ -297,7 +314,9 @@ describe('docmark batch under PM2 (2 cluster instances recycled by count and mem
     assert.ok(exits.length >= 1, `conversion-limit exits: ${exits.length}`);
     const memoryRestarts = pm2.daemonLog().match(/exceeds --max-memory-restart value/g)?.length ?? 0;
     assert.ok(memoryRestarts >= 1, `memory restarts at ${memoryLimitMb}M: ${memoryRestarts}`);
-    console.log(`# ${run.stdout().split('\n')[0]}; ${exits.length} conversion-limit exits, ${memoryRestarts} memory restarts (limit ${memoryLimitMb}M), ${report.filter((l) => l.attempts > 1).length} files retried`);
+    console.log(
+      `# ${run.stdout().split('\n')[0]}; ${exits.length} conversion-limit exits, ${memoryRestarts} memory restarts (limit ${memoryLimitMb}M), ${report.filter((l) => l.attempts > 1).length} files retried`,
+    );
   });
 
   it('a rerun converts nothing; after deleting 10 outputs it converts exactly those 10', async () => {
@@ -390,7 +409,8 @@ describe('docmark batch under PM2 (2 cluster instances recycled by count and mem
       assert.ok(!fs.existsSync(path.join(mixedOut, mdName(l.file))), `${l.file}: no output for a failure`);
     }
     for (const l of report.filter((x) => x.status === 'converted')) assert.ok(fs.existsSync(path.join(mixedOut, l.output!)));
-    const byCode = failed.reduce<Record<string, number>>((acc, l) => ({ ...acc, [l.error!.code]: (acc[l.error!.code] ?? 0) + 1 }), {});
+    const byCode: Record<string, number> = {};
+    for (const l of failed) byCode[l.error!.code] = (byCode[l.error!.code] ?? 0) + 1;
     assert.match(run.stdout(), new RegExp(`failed ${failed.length} \\(`));
     for (const [c, n] of Object.entries(byCode)) assert.match(run.stdout(), new RegExp(`${c} ${n}`));
   });
@@ -557,13 +577,16 @@ describe('batch retry timing and server rotation', () => {
 
   it('takes a server out after 3 connection failures, longer each outage, and puts it back on success', () => {
     const events: string[] = [];
-    const rotation = new ServerRotation(['http://a', 'http://b'], { onChange: (e) => events.push(`${e.url} ${e.down ? `down ${e.pauseMs}` : 'up'}`) });
+    const rotation = new ServerRotation(['http://a', 'http://b'], {
+      onChange: (e) => events.push(`${e.url} ${e.down ? `down ${e.pauseMs}` : 'up'}`),
+    });
     const [a, b] = rotation.servers;
     const t = 1_000_000;
-    const picks = (n: number, now: number) => Array.from({ length: n }, () => {
-      const p = rotation.pick(now);
-      return 'server' in p ? p.server.url : `wait ${p.waitMs}`;
-    });
+    const picks = (n: number, now: number) =>
+      Array.from({ length: n }, () => {
+        const p = rotation.pick(now);
+        return 'server' in p ? p.server.url : `wait ${p.waitMs}`;
+      });
     assert.deepEqual(picks(4, t), ['http://a', 'http://b', 'http://a', 'http://b']);
     for (let i = 0; i < 3; i++) rotation.unreachable(a, t);
     assert.deepEqual(picks(3, t), ['http://b', 'http://b', 'http://b']);
@@ -576,6 +599,11 @@ describe('batch retry timing and server rotation', () => {
     rotation.succeeded(b);
     assert.deepEqual(events, ['http://a down 2000', 'http://b down 2000', 'http://a down 4000', 'http://b up']);
     assert.equal(picks(1, t + 3000)[0], 'http://b');
-    assert.equal(picks(2, t + 6000).sort().join(), 'http://a,http://b');
+    assert.equal(
+      picks(2, t + 6000)
+        .sort()
+        .join(),
+      'http://a,http://b',
+    );
   });
 });

@@ -7,8 +7,7 @@ import { describe, it } from 'node:test';
 import { makePdf } from './helpers/pdf.ts';
 import { CLI, CORPUS } from './helpers/server.ts';
 
-const run = (args: string[], input?: Buffer) =>
-  spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'buffer', timeout: 60_000 });
+const run = (args: string[], input?: Buffer) => spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'buffer', timeout: 60_000 });
 
 describe('docmark CLI', () => {
   it('convert writes Markdown to a file atomically and reports on stderr', async () => {

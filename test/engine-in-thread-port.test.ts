@@ -92,8 +92,14 @@ describe('in-thread pdfjs port', () => {
     ac.abort();
     port.postMessage(3);
     await until(() => stays.length === 3);
-    assert.deepEqual(stays.map((m) => m.data), [1, 2, 3]);
-    assert.deepEqual(leaves.map((m) => m.data), [1, 2]);
+    assert.deepEqual(
+      stays.map((m) => m.data),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      leaves.map((m) => m.data),
+      [1, 2],
+    );
     port.terminate();
     port.postMessage(4);
     await new Promise((resolve) => setImmediate(resolve));
@@ -121,7 +127,10 @@ describe('in-thread pdfjs port', () => {
     // Font names carry the document's number (g_d0_f1, g_d1_f1): the only expected difference.
     const same = (pages: unknown) => JSON.stringify(pages).replace(/g_d\d+_/g, 'g_');
     assert.equal(same(actual), same(expected));
-    assert.ok(actual.some((p) => p.annotations.length > 0), 'the document has links');
+    assert.ok(
+      actual.some((p) => p.annotations.length > 0),
+      'the document has links',
+    );
     assert.match(actual[0].text.items.map((i) => ('str' in i ? i.str : '')).join(''), /bcrypt/i);
     await loaded.close();
     assert.equal(loaded.pdf.loadingTask.destroyed, true);

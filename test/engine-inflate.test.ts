@@ -95,18 +95,27 @@ describe('a page that cannot be read', () => {
     assert.match(md.output, /Line number 200 of the body\./);
     assert.match(md.output, /<!-- docmark: Page 2 could not be read: .+ -->/);
     // The mark stands where the page was.
-    assert.ok(md.output.indexOf('Line number 2 ') < md.output.indexOf('<!-- docmark') && md.output.indexOf('<!-- docmark') < md.output.indexOf('Line number 200'));
+    assert.ok(
+      md.output.indexOf('Line number 2 ') < md.output.indexOf('<!-- docmark') &&
+        md.output.indexOf('<!-- docmark') < md.output.indexOf('Line number 200'),
+    );
     assert.equal(md.metadata.pages, 3);
     assert.equal(md.metadata.failed_pages.length, 1);
     assert.equal(md.metadata.failed_pages[0].page, 1);
     assert.equal(md.metadata.failed_pages[0].code, 'damaged_pdf');
     const json = JSON.parse((await convertPdf(pdf, { outputFormat: 'json' })).output);
-    assert.deepEqual(json.blocks.filter((b: { type: string }) => b.type === 'unreadable_page').map((b: { page: number }) => b.page), [1]);
+    assert.deepEqual(
+      json.blocks.filter((b: { type: string }) => b.type === 'unreadable_page').map((b: { page: number }) => b.page),
+      [1],
+    );
     assert.match((await convertPdf(pdf, { outputFormat: 'html' })).output, /<!-- docmark: Page 2 could not be read/);
   });
 
   it('fails the document (422 damaged_pdf) when no page can be read', async () => {
     const broken = pdfWithContentStreams([{ content: corruptStream(numberedLinesStream(40)) }, { content: corruptStream(numberedLinesStream(40)) }]);
-    await assert.rejects(convertPdf(broken), (err: { code?: string; message?: string }) => err.code === 'damaged_pdf' && /Page 1 could not be read/.test(err.message ?? ''));
+    await assert.rejects(
+      convertPdf(broken),
+      (err: { code?: string; message?: string }) => err.code === 'damaged_pdf' && /Page 1 could not be read/.test(err.message ?? ''),
+    );
   });
 });

@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { createCanvas } from '@napi-rs/canvas';
 import { PDFDocument, type PDFFont, type PDFPage, StandardFonts } from 'pdf-lib';
-// @ts-expect-error plain JS module without types
 import { scoreCorpus } from '../bench/score.mjs';
 import { inlineMarkdown } from '../src/engine/layout/inline.ts';
 import { removeRunningLines } from '../src/engine/layout/furniture.ts';
@@ -25,7 +24,7 @@ const CORPUS = path.resolve(import.meta.dirname, 'fixtures/corpus');
  * Floors a little below what the engine reaches on the dev corpus (bench/RESULTS.md): scores are
  * deterministic, so a change that loses structure fails here.
  */
-const FLOORS = { text: 0.99, head: 0.95, headLvl: 0.95, tables: 0.86, cells: 0.84, lists: 0.94, code: 0.90, order: 0.98, hf: 0.98 };
+const FLOORS = { text: 0.99, head: 0.95, headLvl: 0.95, tables: 0.86, cells: 0.84, lists: 0.94, code: 0.9, order: 0.98, hf: 0.98 };
 
 describe('engine quality on the dev corpus', () => {
   it('scores at or above the floors on every metric', async () => {
@@ -37,7 +36,9 @@ describe('engine quality on the dev corpus', () => {
         const result = await convertPdf(fs.readFileSync(path.join(CORPUS, d.pdf)), {});
         fs.writeFileSync(path.join(out, `${d.id}.md`), result.output);
       }
-      const { summary } = scoreCorpus(CORPUS, out, { only: docs.map((d: { id: string }) => d.id) });
+      const { summary } = scoreCorpus(CORPUS, out, { only: docs.map((d: { id: string }) => d.id) }) as unknown as {
+        summary: Record<string, Record<string, number>>;
+      };
       const below = Object.entries(FLOORS)
         .filter(([metric, floor]) => !(summary.digital[metric] >= floor))
         .map(([metric, floor]) => `${metric} ${summary.digital[metric]?.toFixed(3)} < ${floor}`);
@@ -56,16 +57,31 @@ function box(x0: number, y0: number, x1: number, y1: number): BBox {
 
 function run(text: string, x0: number, y0: number, size = 10, style: Partial<TextRun> = {}): TextRun {
   const width = text.length * size * 0.5;
-  return { text, bbox: box(x0, y0, x0 + width, y0 + size * 1.2), fontSize: size, fontName: 'f1', bold: false, italic: false, monospace: false, ...style };
+  return {
+    text,
+    bbox: box(x0, y0, x0 + width, y0 + size * 1.2),
+    fontSize: size,
+    fontName: 'f1',
+    bold: false,
+    italic: false,
+    monospace: false,
+    ...style,
+  };
 }
 
 function line(...runs: TextRun[]): Line {
-  const bbox = runs.reduce((u, r) => box(Math.min(u.x0, r.bbox.x0), Math.min(u.y0, r.bbox.y0), Math.max(u.x1, r.bbox.x1), Math.max(u.y1, r.bbox.y1)), runs[0].bbox);
+  const bbox = runs.reduce(
+    (u, r) => box(Math.min(u.x0, r.bbox.x0), Math.min(u.y0, r.bbox.y0), Math.max(u.x1, r.bbox.x1), Math.max(u.y1, r.bbox.y1)),
+    runs[0].bbox,
+  );
   return { runs, text: runs.map((r) => r.text).join(' '), bbox, fontSize: runs[0].fontSize };
 }
 
 function paragraph(lines: Line[], page = 0): Block {
-  const bbox = lines.reduce((u, l) => box(Math.min(u.x0, l.bbox.x0), Math.min(u.y0, l.bbox.y0), Math.max(u.x1, l.bbox.x1), Math.max(u.y1, l.bbox.y1)), lines[0].bbox);
+  const bbox = lines.reduce(
+    (u, l) => box(Math.min(u.x0, l.bbox.x0), Math.min(u.y0, l.bbox.y0), Math.max(u.x1, l.bbox.x1), Math.max(u.y1, l.bbox.y1)),
+    lines[0].bbox,
+  );
   return { type: 'paragraph', page, bbox, lines, text: lines.map((l) => l.text).join(' ') };
 }
 
@@ -81,7 +97,8 @@ async function onePage() {
   const mono = await pdf.embedFont(StandardFonts.Courier);
   const page = pdf.addPage([612, 792]);
   const top = (y: number) => 792 - y;
-  const body = (y: number) => page.drawText('Body text at the margin, long enough to set the body size of the page.', { x: 72, y: top(y), size: 11, font: sans });
+  const body = (y: number) =>
+    page.drawText('Body text at the margin, long enough to set the body size of the page.', { x: 72, y: top(y), size: 11, font: sans });
   return { pdf, page, top, body, sans, bold, mono };
 }
 
@@ -97,7 +114,14 @@ function drawNumberedList(page: PDFPage, y: number, font: PDFFont): void {
 describe('engine steps on made-up inputs', () => {
   it('inline Markdown: bold, italic, code, links, escapes and a re-joined hyphenated word', () => {
     const md = inlineMarkdown([
-      line(run('Use', 0, 0), run('fast', 20, 0, 10, { bold: true }), run('mode', 45, 0, 10, { italic: true }), run('a*b', 70, 0, 10, { monospace: true }), run('docs', 90, 0, 10, { link: 'https://example.org/docs' }), run('conver-', 115, 0)),
+      line(
+        run('Use', 0, 0),
+        run('fast', 20, 0, 10, { bold: true }),
+        run('mode', 45, 0, 10, { italic: true }),
+        run('a*b', 70, 0, 10, { monospace: true }),
+        run('docs', 90, 0, 10, { link: 'https://example.org/docs' }),
+        run('conver-', 115, 0),
+      ),
       line(run('sion done.', 0, 14)),
     ]);
     assert.equal(md, 'Use **fast** *mode* `a*b` [docs](https://example.org/docs) conversion done.');
@@ -118,9 +142,10 @@ describe('engine steps on made-up inputs', () => {
       paragraph([body(235)]),
     ];
     const out = detectHeadings(doc(blocks)).blocks;
-    assert.deepEqual(out.map((b) => (b.type === 'heading' ? `h${b.level} ${b.text}` : b.type)), [
-      'h1 Title', 'paragraph', 'h2 Section', 'paragraph', 'h4 Options', 'paragraph', 'paragraph', 'paragraph',
-    ]);
+    assert.deepEqual(
+      out.map((b) => (b.type === 'heading' ? `h${b.level} ${b.text}` : b.type)),
+      ['h1 Title', 'paragraph', 'h2 Section', 'paragraph', 'h4 Options', 'paragraph', 'paragraph', 'paragraph'],
+    );
   });
 
   it('headings: no escapes a heading does not need, and none taken from code or links', () => {
@@ -135,7 +160,8 @@ describe('engine steps on made-up inputs', () => {
   });
 
   it('headings: the space to a code block is measured to its box (the padding this document uses)', () => {
-    const body = (y: number) => paragraph([line(run('Body text that is long enough to set the body size.', 50, y)), line(run('Its second line.', 50, y + 14))]);
+    const body = (y: number) =>
+      paragraph([line(run('Body text that is long enough to set the body size.', 50, y)), line(run('Its second line.', 50, y + 14))]);
     const code = (y: number): Block => {
       const lines = [line(run('npm install', 60, y, 10, { monospace: true })), line(run('npm test', 60, y + 12, 10, { monospace: true }))];
       return { type: 'code', page: 0, bbox: box(60, y, 120, y + 24), text: 'npm install\nnpm test', lines };
@@ -143,7 +169,16 @@ describe('engine steps on made-up inputs', () => {
     const bold = (text: string, y: number) => paragraph([line(run(text, 50, y, 10, { bold: true }))]);
     // Paragraphs are 10 pt apart and code text 18 pt below a paragraph: the code box's padding is 8.
     const blocks = [
-      body(0), body(36), body(72), code(116), body(150), code(194), body(228), code(272), body(306), body(342),
+      body(0),
+      body(36),
+      body(72),
+      code(116),
+      body(150),
+      code(194),
+      body(228),
+      code(272),
+      body(306),
+      body(342),
       bold('Usage', 382), // 14 pt above; 18.5 to the code's text, 10.5 to its box: a heading
       code(412.5),
       body(446.5),
@@ -151,15 +186,31 @@ describe('engine steps on made-up inputs', () => {
       body(512.5),
     ];
     const out = detectHeadings(doc(blocks)).blocks;
-    assert.deepEqual(out.map((b) => (b.type === 'heading' ? `h${b.level} ${b.text}` : b.type)), [
-      ...['paragraph', 'paragraph', 'paragraph', 'code', 'paragraph', 'code', 'paragraph', 'code', 'paragraph', 'paragraph'],
-      'h4 Usage', 'code', 'paragraph', 'paragraph', 'paragraph',
-    ]);
+    assert.deepEqual(
+      out.map((b) => (b.type === 'heading' ? `h${b.level} ${b.text}` : b.type)),
+      [
+        ...['paragraph', 'paragraph', 'paragraph', 'code', 'paragraph', 'code', 'paragraph', 'code', 'paragraph', 'paragraph'],
+        'h4 Usage',
+        'code',
+        'paragraph',
+        'paragraph',
+        'paragraph',
+      ],
+    );
   });
 
   it('lists: items nest by depth, numbered lists keep their start number', () => {
-    const item = (text: string, depth: number, number?: number): Block => ({ type: 'list_item', page: 0, bbox: box(0, 0, 10, 10), text, depth, number });
-    const out = nestLists(doc([item('one', 0, 3), item('two', 0, 4), item('inner', 1), item('deeper', 2), item('three', 0, 5), paragraph([line(run('after', 0, 100))])]));
+    const item = (text: string, depth: number, number?: number): Block => ({
+      type: 'list_item',
+      page: 0,
+      bbox: box(0, 0, 10, 10),
+      text,
+      depth,
+      number,
+    });
+    const out = nestLists(
+      doc([item('one', 0, 3), item('two', 0, 4), item('inner', 1), item('deeper', 2), item('three', 0, 5), paragraph([line(run('after', 0, 100))])]),
+    );
     assert.equal(renderMarkdown(out), '3. one\n4. two\n   - inner\n     - deeper\n5. three\n\nafter\n');
   });
 
@@ -170,18 +221,33 @@ describe('engine steps on made-up inputs', () => {
     const joined = joinAcrossBreaks(doc([cut, rest])).blocks;
     assert.equal(joined.length, 1);
     assert.match(joined[0].text!, /goes on in the next column\.$/);
-    const ended = paragraph([line(run('First paragraph of a long enough text.', 50, 686)), line(run('It ends here with a full stop at the end.', 50, 700))]);
+    const ended = paragraph([
+      line(run('First paragraph of a long enough text.', 50, 686)),
+      line(run('It ends here with a full stop at the end.', 50, 700)),
+    ]);
     assert.equal(joinAcrossBreaks(doc([ended, rest])).blocks.length, 2);
   });
 
   it('removes running headers, footers and page numbers, keeps the body', () => {
     const pages: Page[] = [0, 1, 2].map((index) => ({
-      index, width: 600, height: 800, rects: [], images: [], source: 'text',
-      lines: [line(run('mylib — README.md', 50, 20, 8)), line(run(`Body text of page ${index + 1}`, 50, 100)), line(run(`Page ${index + 1} of 3`, 270, 775, 8))],
+      index,
+      width: 600,
+      height: 800,
+      rects: [],
+      images: [],
+      source: 'text',
+      lines: [
+        line(run('mylib — README.md', 50, 20, 8)),
+        line(run(`Body text of page ${index + 1}`, 50, 100)),
+        line(run(`Page ${index + 1} of 3`, 270, 775, 8)),
+      ],
     }));
     pages[2].lines.push(line(run('42', 290, 760, 8))); // a bare page number
     removeRunningLines(pages);
-    assert.deepEqual(pages.map((p) => p.lines.map((l) => l.text)), [['Body text of page 1'], ['Body text of page 2'], ['Body text of page 3']]);
+    assert.deepEqual(
+      pages.map((p) => p.lines.map((l) => l.text)),
+      [['Body text of page 1'], ['Body text of page 2'], ['Body text of page 3']],
+    );
   });
 
   it('a real PDF: headings, numbered list, code block and running footer', async () => {
@@ -210,7 +276,8 @@ describe('engine steps on made-up inputs', () => {
 
   it('list items wrap at the prose edge, though a code line runs further right', async () => {
     const { pdf, page, top, sans, mono } = await onePage();
-    const prose = 'Every setting below can be given in the environment or on the command line, and the command line wins when both are given. The defaults suit a small server.';
+    const prose =
+      'Every setting below can be given in the environment or on the command line, and the command line wins when both are given. The defaults suit a small server.';
     let y = 80;
     for (let p = 0; p < 4; p++) {
       for (const line of wrap(prose, sans, 11, 468)) {
@@ -220,7 +287,12 @@ describe('engine steps on made-up inputs', () => {
       y += 10;
     }
     // A code line wider than the prose (code boxes scroll on screen; on paper they run over).
-    page.drawText('docmark convert report.pdf --out out/report.md --format markdown --extract-images --force', { x: 83, y: top(y + 10), size: 9.4, font: mono });
+    page.drawText('docmark convert report.pdf --out out/report.md --format markdown --extract-images --force', {
+      x: 83,
+      y: top(y + 10),
+      size: 9.4,
+      font: mono,
+    });
     y += 44;
     const items = [
       'The first item is long enough to wrap onto a second line, where its text goes on without a break.',
@@ -257,7 +329,13 @@ describe('engine steps on made-up inputs', () => {
     [80, 94, 108].forEach(body);
     // Code lines 13.6 pt apart (1.45 × 9.4 pt); the next box's first line 2.7 lines further
     // down (padding, margin, padding): off the grid of lines, as two boxes are.
-    const code: Array<[string, number]> = [['npm install tool', 150], ['yarn add tool', 186.7], ["const tool = require('tool');", 223.4], ['tool.start();', 237], ['tool.stop();', 264.2]];
+    const code: Array<[string, number]> = [
+      ['npm install tool', 150],
+      ['yarn add tool', 186.7],
+      ["const tool = require('tool');", 223.4],
+      ['tool.start();', 237],
+      ['tool.stop();', 264.2],
+    ];
     for (const [text, y] of code) page.drawText(text, { x: 83, y: top(y), size: 9.4, font: mono });
     page.drawText('More text after the code, at the margin again.', { x: 72, y: top(300), size: 11, font: sans });
     const { output } = await convertPdf(await pdf.save(), {});
@@ -308,7 +386,11 @@ describe('engine steps on made-up inputs', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-images-'));
     try {
       fs.writeFileSync(path.join(dir, 'in.pdf'), bytes);
-      const res = spawnSync(process.execPath, [CLI, 'convert', path.join(dir, 'in.pdf'), '-o', path.join(dir, 'out.md'), '--extract-images', '--quiet'], { encoding: 'utf8', timeout: 60_000 });
+      const res = spawnSync(
+        process.execPath,
+        [CLI, 'convert', path.join(dir, 'in.pdf'), '-o', path.join(dir, 'out.md'), '--extract-images', '--quiet'],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
       assert.equal(res.status, 0, res.stderr);
       assert.match(fs.readFileSync(path.join(dir, 'out.md'), 'utf8'), new RegExp(`!\\[\\]\\(${image.id}\\)`));
       assert.ok(fs.readFileSync(path.join(dir, image.id)).subarray(1, 4).equals(Buffer.from('PNG')));

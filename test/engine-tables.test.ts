@@ -30,9 +30,14 @@ async function tablePdf(notes: string[][]): Promise<Uint8Array> {
   }
   const columns = [80, 220, 360];
   const header = ['Setting', 'Default', 'Notes'];
-  header.forEach((text, c) => page.drawText(text, { x: columns[c], y, size: 11, font: bold }));
+  header.forEach((text, c) => {
+    page.drawText(text, { x: columns[c], y, size: 11, font: bold });
+  });
   y -= 20;
-  const rows = [['timeout', '30 s'], ['retries', '2']];
+  const rows = [
+    ['timeout', '30 s'],
+    ['retries', '2'],
+  ];
   rows.forEach(([name, value], r) => {
     page.drawText(name, { x: columns[0], y, size: 11, font });
     page.drawText(value, { x: columns[1], y, size: 11, font });
@@ -153,7 +158,14 @@ describe('a table of code cells across a page break', () => {
     const font = await doc.embedFont(StandardFonts.Helvetica);
     const bold = await doc.embedFont(StandardFonts.HelveticaBold);
     const mono = await doc.embedFont(StandardFonts.Courier);
-    const rows = [['cwd', 'cwd'], ['dot', 'dot'], ['mark', 'markDirectories'], ['noext', 'extglob'], ['nocase', 'caseSensitiveMatch'], ['nodir', 'onlyFiles']];
+    const rows = [
+      ['cwd', 'cwd'],
+      ['dot', 'dot'],
+      ['mark', 'markDirectories'],
+      ['noext', 'extglob'],
+      ['nocase', 'caseSensitiveMatch'],
+      ['nodir', 'onlyFiles'],
+    ];
     const first = doc.addPage([612, 792]);
     let y = 720;
     for (const line of wrap(PROSE, font, 11, 468)) {

@@ -146,7 +146,10 @@ describe('fuzz: mutated and bad PDFs', () => {
     }
     t.diagnostic(`outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}; slowest: ${slowest.name} (${slowest.ms} ms)`);
     // The mutations must actually hurt some files, or this test proves nothing.
-    assert.ok([...outcomes.keys()].some((k) => k !== '200'), `outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    assert.ok(
+      [...outcomes.keys()].some((k) => k !== '200'),
+      `outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`,
+    );
     assert.ok(outcomes.get('200'), 'some damage is recoverable');
   });
 

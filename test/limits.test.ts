@@ -68,7 +68,7 @@ describe('time and heap limits', () => {
     assertConverted(await post(server, fixture));
     const stats = await converterStats(server);
     assert.equal(stats.timeouts, 1);
-    assert.equal(stats.workers, 2, 'a fresh worker took the stuck one\'s place');
+    assert.equal(stats.workers, 2, "a fresh worker took the stuck one's place");
     assert.equal(stats.busy, 0);
   });
 
@@ -83,7 +83,10 @@ describe('time and heap limits', () => {
     assert.equal(stats.crashes, 0);
     assert.equal(stats.workers, 2);
     assert.equal(server.child.exitCode, null, 'the server process is still running');
-    assert.ok(server.logs.some((l) => l.msg === 'worker ran out of memory'), 'the cause is logged');
+    assert.ok(
+      server.logs.some((l) => l.msg === 'worker ran out of memory'),
+      'the cause is logged',
+    );
   });
 });
 
@@ -173,7 +176,10 @@ describe('API key and recycling', () => {
       outputs.push(res.json.output);
     }
     assert.ok(outputs[0].length > 1000);
-    assert.ok(outputs.every((o) => o === outputs[0]), 'every worker converts the same way');
+    assert.ok(
+      outputs.every((o) => o === outputs[0]),
+      'every worker converts the same way',
+    );
     const stats = await converterStats(server);
     assert.equal(stats.tasks_done - before.tasks_done, 5);
     // 3 + 5 = 8 tasks with 2 per worker: 4 workers retired.
@@ -193,8 +199,14 @@ describe('render size cap (src/engine/limits.ts)', () => {
     const { width, height } = renderSize(2384, 3370, scale);
     assert.ok(width * height <= MAX_RENDER_PIXELS * 1.001);
     // corpus/bad/huge-page.pdf: 14400 × 14400 pt cannot be rasterised legibly.
-    assert.throws(() => renderScaleFor(14400, 14400, 150), (e: any) => e.code === 'page_too_large' && e.status === 422 && /14400 × 14400 pt/.test(e.message));
-    assert.throws(() => assertRenderable(Number.NaN, 792), (e: any) => e.code === 'page_too_large');
+    assert.throws(
+      () => renderScaleFor(14400, 14400, 150),
+      (e: any) => e.code === 'page_too_large' && e.status === 422 && /14400 × 14400 pt/.test(e.message),
+    );
+    assert.throws(
+      () => assertRenderable(Number.NaN, 792),
+      (e: any) => e.code === 'page_too_large',
+    );
     assert.doesNotThrow(() => assertRenderable(612, 792));
   });
 });

@@ -74,13 +74,35 @@ describe('restart cause classifier (recorded PM2 7.0.4 bus traces)', () => {
 
   it('never copies pm2_env (or the environment) into a record', () => {
     const keys = new Set(classify(trace('all-causes')).flatMap((r) => Object.keys(r)));
-    assert.deepEqual([...keys].sort(), ['app', 'cause', 'conversions', 'exit_code', 'instance', 'new_pid', 'old_pid', 'pm_id', 'restarts', 'rss_mb', 'signal', 'time', 'uptime_s']);
+    assert.deepEqual([...keys].sort(), [
+      'app',
+      'cause',
+      'conversions',
+      'exit_code',
+      'instance',
+      'new_pid',
+      'old_pid',
+      'pm_id',
+      'restarts',
+      'rss_mb',
+      'signal',
+      'time',
+      'uptime_s',
+    ]);
   });
 });
 
 describe('ecosystem.config.js', () => {
   const load = (env: Record<string, string>) =>
-    run(['--no-warnings', '--input-type=module', '-e', `const m = await import(${JSON.stringify(path.join(ROOT, 'ecosystem.config.js'))}); console.log(JSON.stringify(m.apps))`], { PATH: process.env.PATH, HOME: os.tmpdir(), ...env });
+    run(
+      [
+        '--no-warnings',
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(path.join(ROOT, 'ecosystem.config.js'))}); console.log(JSON.stringify(m.apps))`,
+      ],
+      { PATH: process.env.PATH, HOME: os.tmpdir(), ...env },
+    );
 
   it('runs compiled dist in cluster mode with the documented defaults', async () => {
     const res = await load({});
@@ -101,7 +123,13 @@ describe('ecosystem.config.js', () => {
   });
 
   it('takes overrides from the environment and refuses what PM2 would refuse', async () => {
-    const res = await load({ DOCMARK_INSTANCES: '3', DOCMARK_MAX_MEMORY: '1536M', DOCMARK_CRON_RESTART: '', DOCMARK_PM2_NAME: 'dm', DOCMARK_CRON_MODE: 'pm2' });
+    const res = await load({
+      DOCMARK_INSTANCES: '3',
+      DOCMARK_MAX_MEMORY: '1536M',
+      DOCMARK_CRON_RESTART: '',
+      DOCMARK_PM2_NAME: 'dm',
+      DOCMARK_CRON_MODE: 'pm2',
+    });
     const [app, logger] = JSON.parse(res.stdout);
     assert.deepEqual([app.name, app.instances, app.max_memory_restart, app.cron_restart], ['dm', 3, '1536M', undefined]);
     assert.equal(logger.env.apps, 'dm');
@@ -117,7 +145,10 @@ describe('ecosystem.config.js', () => {
 
 describe('planned recycling helpers', () => {
   it('staggers conversion limits per instance', () => {
-    assert.deepEqual([0, 1, 2, 3].map((i) => staggeredLimit(50, i)), [50, 63, 75, 88]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => staggeredLimit(50, i)),
+      [50, 63, 75, 88],
+    );
     assert.equal(staggeredLimit(50, undefined), 50);
     assert.equal(staggeredLimit(0, 1), 0);
   });
@@ -196,7 +227,8 @@ describe('serving markers', () => {
 describe('docmark restarts', () => {
   it('summarises a log by cause and filters by --since', () => {
     const now = Date.now();
-    const line = (agoS: number, cause: string, rss: number) => JSON.stringify({ time: new Date(now - agoS * 1000).toISOString(), cause, rss_mb: rss, uptime_s: 100 });
+    const line = (agoS: number, cause: string, rss: number) =>
+      JSON.stringify({ time: new Date(now - agoS * 1000).toISOString(), cause, rss_mb: rss, uptime_s: 100 });
     const text = [line(7200, 'memory_limit', 900), line(3600, 'memory_limit', 1100), line(1800, 'cron', 300), 'garbage', ''].join('\n');
     const all = summarize(text, 'x.jsonl');
     assert.equal(all.total, 3);
@@ -219,7 +251,13 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
       const res = await pm2.pm2(['restart', 'docmark']);
       assert.equal(res.code, 0, res.stderr);
       const records = await pm2.waitRecords((r) => r.slice(before).filter((x) => pids.includes(x.old_pid!)).length === 2, 'two manual restarts');
-      assert.deepEqual(records.slice(before).filter((x) => pids.includes(x.old_pid!)).map((r) => r.cause), ['manual', 'manual']);
+      assert.deepEqual(
+        records
+          .slice(before)
+          .filter((x) => pids.includes(x.old_pid!))
+          .map((r) => r.cause),
+        ['manual', 'manual'],
+      );
     });
 
     it('signal: SIGTERM from outside PM2', async () => {
@@ -246,9 +284,16 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
       // `pm2 reset` zeroes the counters (the crash above counted) and reopens PM2's window.
       assert.equal((await pm2.pm2(['reset', 'docmark'])).code, 0);
       const unstableBefore = (await pm2.waitOnline(2)).map((p) => [p.pm_id, p.unstable]);
-      assert.deepEqual(unstableBefore.map(([, u]) => u), [0, 0]);
+      assert.deepEqual(
+        unstableBefore.map(([, u]) => u),
+        [0, 0],
+      );
       const load = steadyLoad(pm2.port, PDF, 2);
-      const records = await pm2.waitRecords((r) => r.filter((x) => x.cause === 'conversion_limit').length >= 2, 'two conversion_limit restarts', 120_000);
+      const records = await pm2.waitRecords(
+        (r) => r.filter((x) => x.cause === 'conversion_limit').length >= 2,
+        'two conversion_limit restarts',
+        120_000,
+      );
       const res = await load.stop();
       assert.equal(res.failed, 0, res.failures.join('\n'));
       const planned = records.filter((r) => r.cause === 'conversion_limit');
@@ -261,12 +306,19 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
       // PM2 counts exits within min_uptime as unstable (for 50 s after the last pm2 restart:
       // the window is still open here); a planned exit waits, so the counts do not move.
       const online = await pm2.waitOnline(2);
-      assert.deepEqual(online.map((p) => [p.pm_id, p.unstable]), unstableBefore, 'PM2 counted no planned exit as unstable');
+      assert.deepEqual(
+        online.map((p) => [p.pm_id, p.unstable]),
+        unstableBefore,
+        'PM2 counted no planned exit as unstable',
+      );
       // What `pm2 monit` shows, per instance (@pm2/io, reported every few seconds).
-      const withMetrics = await waitFor(async () => {
-        const apps = await pm2.apps();
-        return apps.every((p) => ['Conversions', 'In flight', 'RSS'].every((m) => m in p.metrics)) ? apps : undefined;
-      }, { timeoutMs: 30_000, what: '@pm2/io metrics' });
+      const withMetrics = await waitFor(
+        async () => {
+          const apps = await pm2.apps();
+          return apps.every((p) => ['Conversions', 'In flight', 'RSS'].every((m) => m in p.metrics)) ? apps : undefined;
+        },
+        { timeoutMs: 30_000, what: '@pm2/io metrics' },
+      );
       assert.ok(withMetrics.every((p) => Number(p.metrics.RSS.value) > 20));
     });
 
@@ -297,14 +349,33 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
         await pm2.start({ DOCMARK_WORKERS: '1', DOCMARK_CRON_RESTART: '' }, 2, ['--only', 'docmark']);
         const logger = (await pm2.jlist()).find((p) => p.name === 'restart-logger');
         assert.equal(logger?.status, 'online');
-        await waitFor(() => fs.existsSync(path.join(pm2.home, 'logs')) && fs.readdirSync(path.join(pm2.home, 'logs')).some((f) => f.startsWith('restart-logger-out') && fs.readFileSync(path.join(pm2.home, 'logs', f), 'utf8').includes(log)), { timeoutMs: 30_000, what: 'module watching' });
+        await waitFor(
+          () =>
+            fs.existsSync(path.join(pm2.home, 'logs')) &&
+            fs
+              .readdirSync(path.join(pm2.home, 'logs'))
+              .some((f) => f.startsWith('restart-logger-out') && fs.readFileSync(path.join(pm2.home, 'logs', f), 'utf8').includes(log)),
+          { timeoutMs: 30_000, what: 'module watching' },
+        );
         const pids = (await pm2.apps()).map((p) => p.pid);
         assert.equal((await pm2.pm2(['restart', 'docmark'])).code, 0);
-        const lines = await waitFor(() => {
-          const l = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').map((x) => JSON.parse(x)) : [];
-          return l.length >= 2 ? l : undefined;
-        }, { timeoutMs: 60_000, what: 'module restart lines' });
-        assert.deepEqual(lines.map((l: RestartRecord) => l.cause), ['manual', 'manual']);
+        const lines = await waitFor(
+          () => {
+            const l = fs.existsSync(log)
+              ? fs
+                  .readFileSync(log, 'utf8')
+                  .trim()
+                  .split('\n')
+                  .map((x) => JSON.parse(x))
+              : [];
+            return l.length >= 2 ? l : undefined;
+          },
+          { timeoutMs: 60_000, what: 'module restart lines' },
+        );
+        assert.deepEqual(
+          lines.map((l: RestartRecord) => l.cause),
+          ['manual', 'manual'],
+        );
         assert.deepEqual(lines.map((l: RestartRecord) => l.old_pid).sort(), [...pids].sort());
       } finally {
         await pm2.destroy();
@@ -321,7 +392,9 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
         assert.match(start.stdout, new RegExp(`docmark is up under PM2: http://127\\.0\\.0\\.1:${port}`));
         assert.match(start.stdout, /pm2 logs docmark/);
         assert.deepEqual((await pm2.jlist()).map((p) => p.name).sort(), ['docmark', 'docmark', 'docmark-restart-logger']);
-        const stop = await new Promise<number>((resolve) => execFile('npm', ['run', '--silent', 'stop'], { cwd: ROOT, env }, (err) => resolve(err ? 1 : 0)));
+        const stop = await new Promise<number>((resolve) =>
+          execFile('npm', ['run', '--silent', 'stop'], { cwd: ROOT, env }, (err) => resolve(err ? 1 : 0)),
+        );
         assert.equal(stop, 0);
         assert.deepEqual(await pm2.jlist(), []);
       } finally {
@@ -342,10 +415,18 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
         const load = steadyLoad(pm2.port, PDF, 2);
         // Instance 0 leaves after 3 conversions, unless it is the only one serving.
         await waitFor(() => load.result.ok >= 10 || undefined, { timeoutMs: 90_000, what: '10 conversions on the only open instance' });
-        assert.deepEqual(pm2.records().filter((r) => r.cause === 'conversion_limit'), [], 'the only open instance did not leave');
+        assert.deepEqual(
+          pm2.records().filter((r) => r.cause === 'conversion_limit'),
+          [],
+          'the only open instance did not leave',
+        );
         assert.equal((await pm2.apps()).find((p) => p.pm_id === stays.pm_id)?.pid, stays.pid);
         assert.equal((await pm2.pm2(['start', String(stopped.pm_id)])).code, 0);
-        const records = await pm2.waitRecords((r) => r.some((x) => x.cause === 'conversion_limit' && x.pm_id === stays.pm_id), 'instance 0 leaves once its sibling serves', 90_000);
+        const records = await pm2.waitRecords(
+          (r) => r.some((x) => x.cause === 'conversion_limit' && x.pm_id === stays.pm_id),
+          'instance 0 leaves once its sibling serves',
+          90_000,
+        );
         const res = await load.stop();
         assert.equal(res.failed, 0, res.failures.join('\n'));
         const planned = records.find((x) => x.cause === 'conversion_limit' && x.pm_id === stays.pm_id)!;
@@ -363,7 +444,11 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
 
     it('reloads each instance (new one first): 0 failed requests', async () => {
       const load = steadyLoad(pm2.port, PDF, 3);
-      const records = await pm2.waitRecords((r) => new Set(r.filter((x) => x.cause === 'memory_limit').map((x) => x.pm_id)).size >= 2, 'memory_limit restarts of both instances', 120_000);
+      const records = await pm2.waitRecords(
+        (r) => new Set(r.filter((x) => x.cause === 'memory_limit').map((x) => x.pm_id)).size >= 2,
+        'memory_limit restarts of both instances',
+        120_000,
+      );
       const res = await load.stop();
       assert.ok(res.ok > 0);
       assert.equal(res.failed, 0, res.failures.join('\n'));
@@ -398,7 +483,11 @@ describe('under PM2 (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 },
       const pm2 = new Pm2Sandbox();
       try {
         await pm2.start({ DOCMARK_CRON_RESTART: '*/15 * * * * *', DOCMARK_CRON_MODE: 'pm2', DOCMARK_WORKERS: '1' });
-        const records = await pm2.waitRecords((r) => new Set(r.filter((x) => x.cause === 'cron').map((x) => x.pm_id)).size >= 2, 'cron restarts of both instances', 90_000);
+        const records = await pm2.waitRecords(
+          (r) => new Set(r.filter((x) => x.cause === 'cron').map((x) => x.pm_id)).size >= 2,
+          'cron restarts of both instances',
+          90_000,
+        );
         assert.ok(records.filter((x) => x.cause === 'cron').every((r) => r.app === 'docmark'));
         await waitFor(async () => (await pm2.apps()).every((p) => p.status === 'online'), { timeoutMs: 60_000, what: 'instances back online' });
       } finally {

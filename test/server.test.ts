@@ -19,7 +19,10 @@ describe('HTTP API', () => {
     server = await startServerProcess({ DOCMARK_MAX_UPLOAD_MB: '2', DOCMARK_MAX_PAGES: '500' });
     fixture = Buffer.from(
       await makePdf([
-        { heading: 'Quarterly Report', paragraphs: ['The first paragraph talks about revenue and costs in some detail.', 'A second paragraph follows it.'] },
+        {
+          heading: 'Quarterly Report',
+          paragraphs: ['The first paragraph talks about revenue and costs in some detail.', 'A second paragraph follows it.'],
+        },
         { heading: 'Appendix', paragraphs: ['Closing remarks on the second page.'] },
       ]),
     );
@@ -109,10 +112,14 @@ describe('HTTP API', () => {
     // Chunked upload without a length: the limit is enforced while reading; the
     // status line arrives while the client is still sending.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${server.url}/convert`, { method: 'POST', headers: { 'content-type': 'application/pdf', 'transfer-encoding': 'chunked' } }, (res) => {
-        resolve(res.statusCode!);
-        res.resume();
-      });
+      const req = http.request(
+        `${server.url}/convert`,
+        { method: 'POST', headers: { 'content-type': 'application/pdf', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          resolve(res.statusCode!);
+          res.resume();
+        },
+      );
       req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
       req.on('close', () => reject(new Error('closed without a response')));
       let sent = 0;
@@ -160,9 +167,15 @@ describe('HTTP API', () => {
     assert.equal(res.status, 200, res.body);
     assert.match(res.json.output, /^Page tree with a cycle$/m);
     assert.match(res.json.output, /<!-- docmark: Page 2 could not be read: .*circular.* -->/);
-    assert.deepEqual(res.json.metadata.failed_pages.map((f: { page: number; code: string }) => [f.page, f.code]), [[1, 'damaged_pdf']]);
+    assert.deepEqual(
+      res.json.metadata.failed_pages.map((f: { page: number; code: string }) => [f.page, f.code]),
+      [[1, 'damaged_pdf']],
+    );
     // Bare Markdown answers carry the same list in a header.
-    const md = await rawRequest(`${server.url}/convert`, { body: bad('cyclic-page-tree.pdf'), headers: { 'content-type': 'application/pdf', accept: 'text/markdown' } });
+    const md = await rawRequest(`${server.url}/convert`, {
+      body: bad('cyclic-page-tree.pdf'),
+      headers: { 'content-type': 'application/pdf', accept: 'text/markdown' },
+    });
     assert.equal(md.status, 200);
     assert.equal(md.headers['x-docmark-failed-pages'], '1');
     assert.match(md.body, /Page tree with a cycle/);

@@ -53,7 +53,17 @@ function createTracker(options = {}) {
   const slot = (id) => {
     let s = slots.get(id);
     if (!s) {
-      s = { id, name: undefined, instance: null, pid: null, hints: {}, exit: undefined, stoppingExit: undefined, online: undefined, pending: undefined };
+      s = {
+        id,
+        name: undefined,
+        instance: null,
+        pid: null,
+        hints: {},
+        exit: undefined,
+        stoppingExit: undefined,
+        online: undefined,
+        pending: undefined,
+      };
       slots.set(id, s);
     }
     return s;
@@ -101,7 +111,7 @@ function createTracker(options = {}) {
     }
   }
 
-  function onMessage(packet, at, out) {
+  function onMessage(packet, _at, out) {
     const proc = packet?.process;
     const id = slotId(proc?.pm_id);
     if (id === undefined || !watched(proc)) return;

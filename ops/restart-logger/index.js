@@ -5,16 +5,16 @@
  * to stdout (so `pm2 logs restart-logger` shows it too).
  *
  * Settings (module: `pm2 set restart-logger:<key> <value>`; app: the same keys as env):
- *   log_file   where to append (env DOCMARK_RESTART_LOG wins; default
- *              $PM2_HOME/logs/docmark-restarts.jsonl)
+ *   log_file   where to append (env DOCMARK_RESTART_LOG wins; default as in the
+ *              project's settings schema, src/settings.js)
  *   apps       comma-separated app names to watch, or * for all (default docmark)
  *   settle_ms  how long to wait for PM2's `manually` event before naming a
  *              PM2-initiated stop (default 3000)
  */
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const { createRequire } = require('node:module');
+const { pathToFileURL } = require('node:url');
 const { createTracker } = require('./classify.js');
 
 const NAME = 'restart-logger';
@@ -22,7 +22,7 @@ const NAME = 'restart-logger';
 function loadPm2() {
   // Our own node_modules or the project's (a file:// install is a symlink into ops/);
   // then the copy of PM2 that is running us (ProcessContainer lives in pm2/lib).
-  const bases = [__filename, require.main && require.main.filename, path.join(process.cwd(), 'index.js')];
+  const bases = [__filename, require.main?.filename, path.join(process.cwd(), 'index.js')];
   for (const base of bases) {
     if (!base) continue;
     try {
@@ -34,7 +34,11 @@ function loadPm2() {
   throw new Error('restart-logger: cannot find the pm2 package (install it next to this module or the project)');
 }
 
-function readSettings(env = process.env) {
+/** The project's settings schema (ESM): the same restart-log rule as the server and `docmark restarts`. */
+const SCHEMA = pathToFileURL(path.join(__dirname, '..', '..', 'src', 'settings.js')).href;
+
+async function readSettings(env = process.env) {
+  const schema = await import(SCHEMA);
   let conf = {};
   try {
     // PM2 passes a module's whole configuration as JSON in an env var named after it.
@@ -46,17 +50,20 @@ function readSettings(env = process.env) {
     const v = conf[key] ?? env[key];
     return v === undefined || v === null || v === '' ? fallback : v;
   };
-  const pm2Home = env.PM2_HOME || path.join(os.homedir(), '.pm2');
-  const apps = String(pick('apps', 'docmark')).split(',').map((s) => s.trim()).filter(Boolean);
+  const apps = String(pick('apps', 'docmark'))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const fromEnv = schema.isSet('DOCMARK_RESTART_LOG', env);
   return {
-    logFile: env.DOCMARK_RESTART_LOG || pick('log_file', path.join(pm2Home, 'logs', 'docmark-restarts.jsonl')),
+    logFile: fromEnv ? schema.setting('DOCMARK_RESTART_LOG', env) : pick('log_file', schema.setting('DOCMARK_RESTART_LOG', env)),
     apps,
     settleMs: Number(pick('settle_ms', 3000)) || 3000,
   };
 }
 
-function main() {
-  const settings = readSettings();
+async function main() {
+  const settings = await readSettings();
   const watchAll = settings.apps.includes('*');
   const tracker = createTracker({
     settleMs: settings.settleMs,
@@ -104,6 +111,11 @@ function main() {
   process.on('SIGTERM', stop);
 }
 
-if (require.main === module || process.env.pm_id !== undefined) main();
+if (require.main === module || process.env.pm_id !== undefined) {
+  main().catch((err) => {
+    console.error(`${NAME}: ${err.message}`);
+    process.exit(1);
+  });
+}
 
 module.exports = { readSettings };

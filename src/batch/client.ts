@@ -62,7 +62,11 @@ export async function convertOnce(input: AttemptInput): Promise<Converted> {
     if (input.signal.aborted) throw err;
     if (stall.stalled) {
       const seconds = Math.round(input.stallMs / 1000);
-      throw new AttemptError('stalled', `No answer and no heartbeat from the server in ${seconds} s: the request was lost on its way (an instance went away).`, { retryable: true });
+      throw new AttemptError(
+        'stalled',
+        `No answer and no heartbeat from the server in ${seconds} s: the request was lost on its way (an instance went away).`,
+        { retryable: true },
+      );
     }
     throw networkError(err);
   } finally {
@@ -77,7 +81,11 @@ export async function convertOnce(input: AttemptInput): Promise<Converted> {
       return { pages: Number.isFinite(pages) ? pages : 0, failedPages: failed ? failed.split(',').map(Number).filter(Number.isInteger) : [] };
     }
     // JSON and HTML come inside the JSON envelope: one file's answer in memory at a time.
-    const answer = (await res.body.json()) as { success?: boolean; output?: unknown; metadata?: { pages?: number; failed_pages?: Array<{ page: number }> } };
+    const answer = (await res.body.json()) as {
+      success?: boolean;
+      output?: unknown;
+      metadata?: { pages?: number; failed_pages?: Array<{ page: number }> };
+    };
     if (!answer?.success || typeof answer.output !== 'string') {
       throw new AttemptError('bad_response', 'The server answered 200 without an output.', { retryable: false, status: 200 });
     }
@@ -145,7 +153,8 @@ async function errorFromResponse(res: Dispatcher.ResponseData): Promise<AttemptE
   } catch {
     // Not our JSON (a proxy's page, say): keep the status and the start of the text.
   }
-  if (isRetryableStatus(status)) return new AttemptError(code, message, { retryable: true, status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+  if (isRetryableStatus(status))
+    return new AttemptError(code, message, { retryable: true, status, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
   if (status >= 500 && status !== 501) return new AttemptError(code, message, { retryable: true, status, maxRetries: 1 });
   return new AttemptError(code, message, { retryable: false, status });
 }

@@ -70,7 +70,20 @@ export interface Summary {
 }
 
 export function emptySummary(): Summary {
-  return { found: 0, toConvert: 0, converted: 0, skipped: 0, failed: 0, failedByCode: {}, pages: 0, unreadablePages: 0, filesWithUnreadablePages: 0, retries: 0, elapsedMs: 0, interrupted: false };
+  return {
+    found: 0,
+    toConvert: 0,
+    converted: 0,
+    skipped: 0,
+    failed: 0,
+    failedByCode: {},
+    pages: 0,
+    unreadablePages: 0,
+    filesWithUnreadablePages: 0,
+    retries: 0,
+    elapsedMs: 0,
+    interrupted: false,
+  };
 }
 
 export function formatSummary(s: Summary, reportPath: string): string {
@@ -84,7 +97,9 @@ export function formatSummary(s: Summary, reportPath: string): string {
     `  converted ${s.converted}, skipped ${s.skipped} (already done), failed ${s.failed}${failures ? ` (${failures})` : ''}` +
       (s.interrupted ? `, left for a rerun ${Math.max(0, s.toConvert - s.converted - s.failed)}` : ''),
     `  pages ${s.pages}, ${rate(s.pages, seconds)} pages/s, ${rate(s.converted, seconds)} files/s, ${s.retries} retries`,
-    ...(s.unreadablePages ? [`  unreadable pages ${s.unreadablePages} in ${s.filesWithUnreadablePages} converted files (failed_pages in the report)`] : []),
+    ...(s.unreadablePages
+      ? [`  unreadable pages ${s.unreadablePages} in ${s.filesWithUnreadablePages} converted files (failed_pages in the report)`]
+      : []),
     `  report: ${reportPath}`,
   ];
   return lines.join('\n');

@@ -58,7 +58,9 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
 
   const rotation = new ServerRotation(options.servers, {
     onChange: ({ url, down, pauseMs }) =>
-      progress.log(down ? `server ${url} is unreachable: out of rotation for ${Math.round((pauseMs ?? 0) / 1000)} s` : `server ${url} is back in rotation`),
+      progress.log(
+        down ? `server ${url} is unreachable: out of rotation for ${Math.round((pauseMs ?? 0) / 1000)} s` : `server ${url} is back in rotation`,
+      ),
   });
   // One keep-alive pool per server, never more than `concurrency` connections each.
   // A connection is renewed every so often: behind PM2's cluster master (or any balancer)
@@ -112,7 +114,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         continue;
       }
       const fileStarted = Date.now();
-      let result;
+      let result: Awaited<ReturnType<typeof convertWithRetries>>;
       try {
         result = await convertWithRetries(pdf, target);
       } catch (err) {
@@ -135,7 +137,13 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
           summary.unreadablePages += result.failedPages.length;
           summary.filesWithUnreadablePages++;
         }
-        await report.append({ ...line, output: path.relative(outDir, target).split(path.sep).join('/'), status: 'converted', pages: result.pages, ...unreadable });
+        await report.append({
+          ...line,
+          output: path.relative(outDir, target).split(path.sep).join('/'),
+          status: 'converted',
+          pages: result.pages,
+          ...unreadable,
+        });
       } else {
         const { code, message, details } = result.error;
         summary.failed++;

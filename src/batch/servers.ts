@@ -31,7 +31,10 @@ export class ServerRotation {
   private readonly firstPauseMs: number;
   private readonly maxPauseMs: number;
 
-  constructor(urls: string[], private readonly options: RotationOptions = {}) {
+  constructor(
+    urls: string[],
+    private readonly options: RotationOptions = {},
+  ) {
     if (urls.length === 0) throw new Error('at least one server is needed');
     this.servers = urls.map((url) => ({ url, failures: 0, downUntil: 0, outages: 0, heartbeats: false }));
     this.failuresToDown = options.failuresToDown ?? 3;

@@ -33,7 +33,7 @@ export function renderScaleFor(widthPt: number, heightPt: number, dpi: number, m
     throw new DocmarkError(
       'page_too_large',
       `A page of ${fmt(widthPt)} × ${fmt(heightPt)} pt (${fmt(widthPt / POINTS_PER_INCH)} × ${fmt(heightPt / POINTS_PER_INCH)} in) is too large to render: ` +
-        `it would need ${Math.round(widthPt * heightPt * (MIN_RENDER_DPI / POINTS_PER_INCH) ** 2 / 1e6)} Mpx even at ${MIN_RENDER_DPI} dpi (limit ${MAX_RENDER_PIXELS / 1e6} Mpx).`,
+        `it would need ${Math.round((widthPt * heightPt * (MIN_RENDER_DPI / POINTS_PER_INCH) ** 2) / 1e6)} Mpx even at ${MIN_RENDER_DPI} dpi (limit ${MAX_RENDER_PIXELS / 1e6} Mpx).`,
     );
   }
   return scale;

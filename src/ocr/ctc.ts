@@ -25,7 +25,7 @@ function cjkMask(charset: string[]): Uint8Array {
   let mask = maskCache.get(charset);
   if (!mask) {
     mask = new Uint8Array(charset.length);
-    charset.forEach((c, i) => (mask![i] = CJK.test(c) ? 1 : 0));
+    for (let i = 0; i < charset.length; i++) mask[i] = CJK.test(charset[i]) ? 1 : 0;
     maskCache.set(charset, mask);
   }
   return mask;
@@ -63,7 +63,7 @@ function greedy(
     let bestP = probs[row];
     for (let k = 1; k < classes; k++) {
       const p = probs[row + k];
-      if (p > bestP && !(excluded && excluded[k])) {
+      if (p > bestP && !excluded?.[k]) {
         best = k;
         bestP = p;
       }

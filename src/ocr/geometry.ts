@@ -52,7 +52,10 @@ export function minAreaRect(points: Point[]): RotatedRect {
     // Turn the edge direction to the one nearest to "right": text reads left to right.
     for (let k = 0; k < 4 && !(u.x >= Math.abs(u.y)); k++) u = { x: -u.y, y: u.x };
     const v = { x: -u.y, y: u.x };
-    let minU = Infinity, maxU = -Infinity, minV = Infinity, maxV = -Infinity;
+    let minU = Infinity,
+      maxU = -Infinity,
+      minV = Infinity,
+      maxV = -Infinity;
     for (const p of hull) {
       const pu = p.x * u.x + p.y * u.y;
       const pv = p.x * v.x + p.y * v.y;
@@ -95,9 +98,12 @@ export function unclip(rect: RotatedRect, ratio: number): RotatedRect {
 /** Scale a rectangle's coordinates (detection map → page image). */
 export function scaleRect(rect: RotatedRect, sx: number, sy: number): RotatedRect {
   // Only near-uniform scales are used; keep u/v unit vectors by rescaling along them.
-  const ux = rect.u.x * sx, uy = rect.u.y * sy;
-  const vx = rect.v.x * sx, vy = rect.v.y * sy;
-  const lu = Math.hypot(ux, uy), lv = Math.hypot(vx, vy);
+  const ux = rect.u.x * sx,
+    uy = rect.u.y * sy;
+  const vx = rect.v.x * sx,
+    vy = rect.v.y * sy;
+  const lu = Math.hypot(ux, uy),
+    lv = Math.hypot(vx, vy);
   return {
     origin: { x: rect.origin.x * sx, y: rect.origin.y * sy },
     u: { x: ux / lu, y: uy / lu },

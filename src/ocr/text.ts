@@ -9,18 +9,37 @@ import { CROP_HEIGHT } from './recognize.js';
  */
 
 const FULL_WIDTH: Record<string, string> = {
-  '。': '.', '、': ',', '「': '"', '」': '"', '『': '"', '』': '"', '【': '[', '】': ']',
-  '〔': '(', '〕': ')', '《': '<', '》': '>', '〈': '<', '〉': '>', '～': '~',
-  '‘': "'", '’': "'", '“': '"', '”': '"', '…': '...',
+  '。': '.',
+  '、': ',',
+  '「': '"',
+  '」': '"',
+  '『': '"',
+  '』': '"',
+  '【': '[',
+  '】': ']',
+  '〔': '(',
+  '〕': ')',
+  '《': '<',
+  '》': '>',
+  '〈': '<',
+  '〉': '>',
+  '～': '~',
+  '‘': "'",
+  '’': "'",
+  '“': '"',
+  '”': '"',
+  '…': '...',
 };
 
 /** NFKC turns the full-width ASCII forms (U+FF01–FF5E) into ASCII; the table does the rest. */
 export function toAscii(text: string): string {
-  return text
-    .normalize('NFKC')
-    .replace(/[。、「」『』【】〔〕《》〈〉～‘’“”…]/g, (c) => FULL_WIDTH[c] ?? c)
-    // The Chinese dash is written doubled (——): one dash in Latin text.
-    .replace(/[—–]+/g, '-');
+  return (
+    text
+      .normalize('NFKC')
+      .replace(/[。、「」『』【】〔〕《》〈〉～‘’“”…]/g, (c) => FULL_WIDTH[c] ?? c)
+      // The Chinese dash is written doubled (——): one dash in Latin text.
+      .replace(/[—–]+/g, '-')
+  );
 }
 
 /** Word gaps are at least this share of the text's height (ascender to descender, ~0.2 em). */

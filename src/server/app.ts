@@ -58,9 +58,7 @@ function errorBoundary(deps: AppDeps): Koa.Middleware {
     try {
       await next();
     } catch (err) {
-      const error = isDocmarkError(err)
-        ? err
-        : new DocmarkError('internal_error', 'The server failed to handle this request.', { cause: err });
+      const error = isDocmarkError(err) ? err : new DocmarkError('internal_error', 'The server failed to handle this request.', { cause: err });
       if (error.code === 'internal_error') {
         deps.log?.({ level: 'error', msg: 'unhandled error', path: ctx.path, error: String((err as Error)?.stack ?? err) });
       }

@@ -35,7 +35,10 @@ export async function superviseUnderPm2(running: RunningServer, config: Config, 
   let waiting: NodeJS.Timeout | undefined;
   const leaveWhenOurTurn = (reason: ExitReason): void => {
     if (lifecycle.draining || waiting) return;
-    if (mayLeave()) return lifecycle.beginDrain(reason);
+    if (mayLeave()) {
+      lifecycle.beginDrain(reason);
+      return;
+    }
     log({ level: 'info', msg: 'planned exit waits until a sibling instance is serving', reason });
     // Keep serving meanwhile; the sibling's replacement hands the baton back when ready.
     waiting = setInterval(() => {
@@ -52,7 +55,7 @@ export async function superviseUnderPm2(running: RunningServer, config: Config, 
     schedule(config.pm2.cronRestart, () => leaveWhenOurTurn('cron'));
   }
 
-  if (process.env.DOCMARK_TEST_CRASH_HOOK === '1') {
+  if (config.testCrashHook) {
     // Tests only: a real uncaught exception, on demand.
     process.on('SIGUSR2', () => {
       setImmediate(() => {

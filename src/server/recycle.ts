@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Cron from 'croner';
+import { pm2Home } from '../settings.js';
 
 /**
  * Planned recycling under PM2 cluster mode, one instance at a time.
@@ -49,9 +49,9 @@ export interface BatonOptions {
   daemon?: number;
 }
 
-/** Where batons live: PM2's home (PM2_HOME or ~/.pm2), like the restart log. */
+/** Where batons live: PM2's home, like the restart log. */
 export function batonDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PM2_HOME || path.join(os.homedir(), '.pm2');
+  return pm2Home(env);
 }
 
 export class RecycleBaton {
@@ -249,11 +249,14 @@ export function schedule(pattern: string, fire: () => void): () => void {
     if (!next) return;
     // setTimeout caps at ~24.8 days: far-away times are reached in several steps.
     const wait = Math.min(next.getTime() - Date.now(), 2 ** 31 - 1);
-    timer = setTimeout(() => {
-      if (Date.now() < next.getTime() - 50) return arm(after);
-      fire();
-      arm(next);
-    }, Math.max(0, wait));
+    timer = setTimeout(
+      () => {
+        if (Date.now() < next.getTime() - 50) return arm(after);
+        fire();
+        arm(next);
+      },
+      Math.max(0, wait),
+    );
     timer.unref();
   };
   arm(new Date());

@@ -77,7 +77,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > config.maxUploadBytes + MULTIPART_OVERHEAD) {
-      const error = new DocmarkError('payload_too_large', `The upload is larger than the limit of ${Math.round(config.maxUploadBytes / 1024 / 1024)} MB.`);
+      const error = new DocmarkError(
+        'payload_too_large',
+        `The upload is larger than the limit of ${Math.round(config.maxUploadBytes / 1024 / 1024)} MB.`,
+      );
       res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
       res.end(JSON.stringify({ success: false, error: error.toJSON() }));
       return;
@@ -173,6 +176,7 @@ async function defaultConverter(config: Config, log: (line: Record<string, unkno
     timeoutMs: config.timeoutMs,
     heapMb: config.workerHeapMb,
     maxTasks: config.workerMaxTasks,
+    ocrThreads: config.ocrThreads,
     log,
   });
 }
@@ -181,7 +185,7 @@ async function defaultConverter(config: Config, log: (line: Record<string, unkno
 export async function serveForever(): Promise<void> {
   const config = instanceConfig(loadConfig());
   const running = await startServer({ exitOnDrain: true, config });
-  jsonLog({ level: 'info', msg: 'listening', url: running.url, port: running.port });
+  jsonLog({ level: 'info', msg: 'listening', url: running.url, port: running.port, max_conversions: config.maxConversions });
   // Handlers first: once we say 'ready', PM2 may stop us at any moment (e.g. a memory reload).
   const stop = (reason: ExitReason) => (): void => running.lifecycle.beginDrain(reason);
   process.on('SIGINT', stop('signal'));

@@ -17,21 +17,25 @@ export function rawRequest(
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     // A fresh connection per request: no test depends on a socket another test left in the pool.
-    const req = http.request(url, { agent: false, method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { agent: false, method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: any;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json });
+        });
+        res.on('error', reject);
+      },
+    );
     let answered = false;
     req.on('response', (res) => {
       answered = true;
@@ -75,14 +79,20 @@ export function rawRequest(
 }
 
 /** multipart/form-data body with a `file` part and optional fields. */
-export function multipart(file: Buffer | undefined, fields: Record<string, string> = {}, filename = 'doc.pdf'): { body: Buffer; contentType: string } {
+export function multipart(
+  file: Buffer | undefined,
+  fields: Record<string, string> = {},
+  filename = 'doc.pdf',
+): { body: Buffer; contentType: string } {
   const boundary = `----docmark${Math.random().toString(16).slice(2)}`;
   const parts: Buffer[] = [];
   for (const [k, v] of Object.entries(fields)) {
     parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
   }
   if (file) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/pdf\r\n\r\n`));
+    parts.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: application/pdf\r\n\r\n`),
+    );
     parts.push(file, Buffer.from('\r\n'));
   }
   parts.push(Buffer.from(`--${boundary}--\r\n`));

@@ -59,9 +59,14 @@ export class Pm2Sandbox {
 
   pm2(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(PM2_BIN, args, { cwd: ROOT, env: { ...this.env, ...extraEnv }, timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-      });
+      execFile(
+        PM2_BIN,
+        args,
+        { cwd: ROOT, env: { ...this.env, ...extraEnv }, timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -90,7 +95,13 @@ export class Pm2Sandbox {
   async jlist(): Promise<Pm2Process[]> {
     const res = await this.pm2(['jlist']);
     const start = res.stdout.indexOf('[');
-    const list = JSON.parse(res.stdout.slice(start)) as Array<{ name: string; pm_id: number; pid: number; monit?: { memory: number }; pm2_env: Record<string, any> }>;
+    const list = JSON.parse(res.stdout.slice(start)) as Array<{
+      name: string;
+      pm_id: number;
+      pid: number;
+      monit?: { memory: number };
+      pm2_env: Record<string, any>;
+    }>;
     return list.map((p) => ({
       name: p.name,
       pm_id: p.pm_id,
@@ -131,10 +142,13 @@ export class Pm2Sandbox {
   }
 
   waitRecords(check: (records: RestartRecord[]) => boolean, what: string, timeoutMs = 60_000): Promise<RestartRecord[]> {
-    return waitFor(() => {
-      const r = this.records();
-      return check(r) ? r : undefined;
-    }, { timeoutMs, intervalMs: 200, what });
+    return waitFor(
+      () => {
+        const r = this.records();
+        return check(r) ? r : undefined;
+      },
+      { timeoutMs, intervalMs: 200, what },
+    );
   }
 
   /** `pm2 kill` in this home, then SIGKILL the daemon if still alive, then remove the folder. */
@@ -204,7 +218,15 @@ export function steadyLoad(port: number, pdf: Buffer, concurrency = 3): { stop()
         resolve(false);
       };
       const req = http.request(
-        { host: '127.0.0.1', port, path: '/convert', method: 'POST', agent: false, headers: { 'content-type': 'application/pdf', 'content-length': String(pdf.length) }, timeout: 60_000 },
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/convert',
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/pdf', 'content-length': String(pdf.length) },
+          timeout: 60_000,
+        },
         (res) => {
           let body = '';
           res.setEncoding('utf8').on('data', (c: string) => (body += c));

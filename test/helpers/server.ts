@@ -44,7 +44,12 @@ export async function startServerProcess(env: Record<string, string> = {}, timeo
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   let exited = false;
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => { exited = true; resolve(code); }));
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      exited = true;
+      resolve(code);
+    }),
+  );
   const listening = await waitFor(
     () => {
       if (exited) throw new Error(`server exited before listening: ${err}`);

@@ -91,7 +91,8 @@ Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report),
 
 function wholeNumber(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
   return Number(raw);
 }
 

@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseOptions } from '../../engine/options.js';
+import { setOcrThreads } from '../../ocr/threads.js';
+import { setting } from '../../settings.js';
 import { UsageError, type Command } from '../command.js';
 
 export const convertCommand: Command = {
@@ -48,6 +50,7 @@ Options:
     });
     const input = positionals[0];
     const bytes = input === '-' ? await readStdin() : await fs.readFile(input);
+    setOcrThreads(setting('DOCMARK_OCR_THREADS'));
     const { convertPdf } = await import('../../engine/convert.js');
     const result = await convertPdf(bytes, options);
     const out = values.output;

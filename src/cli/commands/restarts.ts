@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { defaultRestartLog } from '../../config.js';
+import { loadConfig } from '../../config.js';
 import { UsageError, type Command } from '../command.js';
 
 /**
@@ -72,8 +72,7 @@ export function summarize(text: string, log: string, sinceMs?: number): RestartS
   }
   const times = lines.map((l) => Date.parse(l.time));
   const causes = [...new Set(lines.map((l) => l.cause))].sort();
-  const nums = (ls: RestartLine[], key: 'rss_mb' | 'uptime_s'): number[] =>
-    ls.map((l) => l[key]).filter((v): v is number => typeof v === 'number');
+  const nums = (ls: RestartLine[], key: 'rss_mb' | 'uptime_s'): number[] => ls.map((l) => l[key]).filter((v): v is number => typeof v === 'number');
   return {
     log,
     since: sinceMs === undefined ? null : new Date(sinceMs).toISOString(),
@@ -109,10 +108,21 @@ export function formatDuration(seconds: number | null): string {
 export function formatTable(summary: RestartSummary): string {
   const head = ['cause', 'restarts', 'mean interval', 'mean RSS', 'max RSS', 'mean uptime'];
   const mb = (v: number | null): string => (v === null ? '-' : `${v} MB`);
-  const rows = summary.by_cause.map((c) => [c.cause, String(c.count), formatDuration(c.mean_interval_s), mb(c.mean_rss_mb), mb(c.max_rss_mb), formatDuration(c.mean_uptime_s)]);
+  const rows = summary.by_cause.map((c) => [
+    c.cause,
+    String(c.count),
+    formatDuration(c.mean_interval_s),
+    mb(c.mean_rss_mb),
+    mb(c.max_rss_mb),
+    formatDuration(c.mean_uptime_s),
+  ]);
   rows.push(['all', String(summary.total), formatDuration(summary.mean_interval_s), '', '', '']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]): string => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ').trimEnd();
+  const fmt = (r: string[]): string =>
+    r
+      .map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const span = summary.first ? `${summary.first} → ${summary.last}` : 'no restarts';
   const lines = [`${summary.log}${summary.since ? ` (since ${summary.since})` : ''}: ${span}`, '', fmt(head), ...rows.map(fmt)];
   if (summary.skipped_lines) lines.push('', `${summary.skipped_lines} line(s) were not restart records and were skipped.`);
@@ -141,7 +151,7 @@ Options:
       options: { log: { type: 'string' }, since: { type: 'string' }, json: { type: 'boolean' } },
     });
     if (positionals.length) throw new UsageError(`restarts takes no arguments, got "${positionals.join(' ')}"`);
-    const log = values.log ?? (process.env.DOCMARK_RESTART_LOG || defaultRestartLog());
+    const log = values.log ?? loadConfig().pm2.restartLog;
     const sinceMs = values.since === undefined ? undefined : Date.now() - parseDuration(values.since) * 1000;
     let text: string;
     try {

@@ -1,9 +1,8 @@
 import { createCanvas } from '@napi-rs/canvas';
 import { DocmarkError } from '../../errors.js';
-import { pdfjs } from '../load/pdf.js';
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { ocrImage, rgbaToGray, type OcrLine } from '../../ocr/index.js';
-import type { BBox, Line, Page, TextRun } from '../types.js';
+import type { Line, Page, TextRun } from '../types.js';
 
 /**
  * Extract step, OCR: render a pdfjs page to pixels, read it with the OCR models, and return
@@ -165,12 +164,15 @@ function sameLine(a: TextRun, b: TextRun): boolean {
 }
 
 function makeLine(runs: TextRun[]): Line {
-  const bbox = runs.reduce((u, r) => ({
-    x0: Math.min(u.x0, r.bbox.x0),
-    y0: Math.min(u.y0, r.bbox.y0),
-    x1: Math.max(u.x1, r.bbox.x1),
-    y1: Math.max(u.y1, r.bbox.y1),
-  }), runs[0].bbox);
+  const bbox = runs.reduce(
+    (u, r) => ({
+      x0: Math.min(u.x0, r.bbox.x0),
+      y0: Math.min(u.y0, r.bbox.y0),
+      x1: Math.max(u.x1, r.bbox.x1),
+      y1: Math.max(u.y1, r.bbox.y1),
+    }),
+    runs[0].bbox,
+  );
   return { runs, text: runs.map((r) => r.text).join(' '), bbox, fontSize: Math.max(...runs.map((r) => r.fontSize)) };
 }
 

@@ -16,7 +16,11 @@ interface LinkArea {
 }
 
 /** `links`: the page's link annotations (see links.ts), read while the text is. */
-export async function extractTextPage(page: PDFPageProxy, index: number, pageLinks: Promise<readonly LinkAnnotation[]> = Promise.resolve([])): Promise<Page> {
+export async function extractTextPage(
+  page: PDFPageProxy,
+  index: number,
+  pageLinks: Promise<readonly LinkAnnotation[]> = Promise.resolve([]),
+): Promise<Page> {
   const viewport = page.getViewport({ scale: 1 });
   const vt = viewport.transform as Matrix;
   const [content, annotations] = await Promise.all([page.getTextContent(), pageLinks]);

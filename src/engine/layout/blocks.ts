@@ -19,7 +19,8 @@ export function layoutBlocks(pages: Page[]): Block[] {
   const pitch = codeLinePitch(pages);
   const blocks: Block[] = [];
   for (const page of pages) {
-    if (page.failure) blocks.push({ type: 'unreadable_page', page: page.index, bbox: { x0: 0, y0: 0, x1: page.width, y1: page.height }, text: page.failure.message });
+    if (page.failure)
+      blocks.push({ type: 'unreadable_page', page: page.index, bbox: { x0: 0, y0: 0, x1: page.width, y1: page.height }, text: page.failure.message });
     else {
       // A table that ends a page may go on at the top of the next one.
       const last = blocks[blocks.length - 1];
@@ -104,7 +105,11 @@ function isMonospaceLine(line: Line): boolean {
 function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carried: number[] | undefined): Block[] {
   const body = layout.bodySize;
   const infos = page.lines.map((l) => describe(l, layout));
-  const tables = detectTables(infos.map((i) => ({ line: i.line, left: i.column.left })), body, carried);
+  const tables = detectTables(
+    infos.map((i) => ({ line: i.line, left: i.column.left })),
+    body,
+    carried,
+  );
   const blocks: Block[] = [];
   let i = 0;
   while (i < infos.length) {
@@ -246,13 +251,17 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
   const left = Math.min(...lines.map((l) => l.bbox.x0));
   let chars = 0;
   let width = 0;
-  for (const l of lines) for (const r of l.runs) {
-    chars += r.text.length;
-    width += r.bbox.x1 - r.bbox.x0;
-  }
+  for (const l of lines)
+    for (const r of l.runs) {
+      chars += r.text.length;
+      width += r.bbox.x1 - r.bbox.x0;
+    }
   // Zero-width runs (damaged fonts) would make every column infinite.
   const charWidth = chars && width > 0 ? width / chars : Math.max(body, 1) * 0.5;
-  const pitches = lines.slice(1).map((l, k) => l.bbox.y0 - lines[k].bbox.y0).filter((d) => d > 0);
+  const pitches = lines
+    .slice(1)
+    .map((l, k) => l.bbox.y0 - lines[k].bbox.y0)
+    .filter((d) => d > 0);
   const pitch = pitches.length ? Math.min(...pitches) : lines[0].fontSize * 1.4;
   // The widest a line gets before the browser wraps it inside the block.
   const limit = infos[0].column.right - (left - infos[0].column.left);

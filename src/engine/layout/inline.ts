@@ -21,7 +21,13 @@ export function inlineMarkdown(lines: Line[]): string {
   for (const line of lines) {
     for (const run of line.runs) {
       const sep = prevRun ? separator(prevRun, run, spans) : '';
-      const span: Span = { text: run.text, code: run.monospace, bold: run.bold && !run.monospace, italic: run.italic && !run.monospace, link: run.link };
+      const span: Span = {
+        text: run.text,
+        code: run.monospace,
+        bold: run.bold && !run.monospace,
+        italic: run.italic && !run.monospace,
+        link: run.link,
+      };
       const last = spans[spans.length - 1];
       if (last && sameStyle(last, span)) {
         if (sep === '-') last.text = last.text.slice(0, -1) + span.text;
@@ -102,7 +108,5 @@ export function escapeMarkdown(text: string, atBlockStart = true): string {
   // Most text has nothing to escape: one test instead of two replaces.
   const escaped = SPECIAL.test(text) ? text.replace(/[\\`*_[\]<|]/g, '\\$&').replace(/&(?=#?[A-Za-z0-9]+;)/g, '\\&') : text;
   if (!atBlockStart) return escaped;
-  return escaped
-    .replace(/^([#+-])(?=\s)/, '\\$1')
-    .replace(/^(\d+)([.)])(?=\s)/, '$1\\$2');
+  return escaped.replace(/^([#+-])(?=\s)/, '\\$1').replace(/^(\d+)([.)])(?=\s)/, '$1\\$2');
 }

@@ -42,7 +42,10 @@ export function detectTables(lines: TableLine[], body: number, carried?: number[
       bottom = Math.max(bottom, lines[end].line.bbox.y1);
       end++;
     }
-    const rows = toRows(lines.slice(i, end).map((l) => l.line), body);
+    const rows = toRows(
+      lines.slice(i, end).map((l) => l.line),
+      body,
+    );
     if (rows && rows.length >= 2) {
       const all = lines.slice(i, end).map((l) => l.line);
       found.set(i, { block: { type: 'table', bbox: unionBoxes(all.map((l) => l.bbox)), rows, lines: all }, end });
@@ -195,7 +198,12 @@ function unbreakWords(cell: Line[]): Line[] {
         x += w + (r === line.runs[line.runs.length - 1] ? 0 : charWidth);
         return { ...r, bbox };
       });
-      out[out.length - 1] = { ...prev, runs: [...prev.runs, ...moved], text: prev.text + line.text, bbox: unionBoxes([prev.bbox, ...moved.map((r) => r.bbox)]) };
+      out[out.length - 1] = {
+        ...prev,
+        runs: [...prev.runs, ...moved],
+        text: prev.text + line.text,
+        bbox: unionBoxes([prev.bbox, ...moved.map((r) => r.bbox)]),
+      };
     } else {
       out.push(line);
     }

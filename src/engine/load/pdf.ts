@@ -147,10 +147,7 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
       throw new DocmarkError('damaged_pdf', 'The PDF has no readable pages.');
     }
     if (options.maxPages !== undefined && pageCount > options.maxPages) {
-      throw new DocmarkError(
-        'too_many_pages',
-        `The PDF has ${pageCount} pages; this server converts at most ${options.maxPages}.`,
-      );
+      throw new DocmarkError('too_many_pages', `The PDF has ${pageCount} pages; this server converts at most ${options.maxPages}.`);
     }
     const meta = await pdf.getMetadata().catch(() => undefined);
     const info = (meta?.info ?? {}) as { Title?: unknown; Author?: unknown };
@@ -177,10 +174,7 @@ export function mapLoadError(err: unknown, password?: string): DocmarkError {
       if (password !== undefined && e.code === 2) {
         return new DocmarkError('incorrect_password', 'The password given for this encrypted PDF is incorrect.');
       }
-      return new DocmarkError(
-        'encrypted_pdf',
-        'The PDF is encrypted and needs a password; send it in the "password" option.',
-      );
+      return new DocmarkError('encrypted_pdf', 'The PDF is encrypted and needs a password; send it in the "password" option.');
     case 'InvalidPDFException':
       return new DocmarkError('damaged_pdf', `The PDF is damaged or truncated and could not be read${detail}.`);
     case 'MissingPDFException':

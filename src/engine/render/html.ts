@@ -24,9 +24,7 @@ function renderBlock(block: Block): string {
     case 'list': {
       const tag = block.ordered ? 'ol' : 'ul';
       const start = block.ordered && block.start !== undefined && block.start !== 1 ? ` start="${block.start}"` : '';
-      const items = (block.children ?? []).map(
-        (item) => `<li>${inline(item.text)}${(item.children ?? []).map(renderBlock).join('')}</li>`,
-      );
+      const items = (block.children ?? []).map((item) => `<li>${inline(item.text)}${(item.children ?? []).map(renderBlock).join('')}</li>`);
       return `<${tag}${start}>${items.join('')}</${tag}>`;
     }
     case 'table':

@@ -40,7 +40,12 @@ export function renderBlock(block: Block, indent = ''): string {
       return `${fence}\n${body}\n${fence}`;
     }
     case 'blockquote':
-      return (block.children ?? []).map((c) => renderBlock(c)).join('\n\n').split('\n').map((l) => (l ? `> ${l}` : '>')).join('\n');
+      return (block.children ?? [])
+        .map((c) => renderBlock(c))
+        .join('\n\n')
+        .split('\n')
+        .map((l) => (l ? `> ${l}` : '>'))
+        .join('\n');
     case 'rule':
       return '---';
     case 'list':

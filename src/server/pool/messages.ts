@@ -10,6 +10,11 @@ export type ToWorker =
   /** Finish up (release OCR sessions) and say 'retired'; the pool then ends the thread. */
   | { type: 'retire' };
 
+/** What a worker thread is started with (its workerData). */
+export interface WorkerSettings {
+  ocrThreads: number;
+}
+
 export interface WireError {
   code: ErrorCode;
   message: string;

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { DocmarkError } from '../../errors.js';
 import type { ConvertOptions, ConvertResult } from '../../engine/types.js';
 import type { Converter, ConverterStats } from '../converter.js';
-import type { FromWorker, ToWorker, WireError } from './messages.js';
+import type { FromWorker, ToWorker, WireError, WorkerSettings } from './messages.js';
 
 /**
  * Conversions run in a fixed number of worker threads, one conversion per thread at a
@@ -23,6 +23,8 @@ export interface PoolOptions {
   timeoutMs: number;
   heapMb: number;
   maxTasks: number;
+  /** Threads per OCR inference in each worker. */
+  ocrThreads: number;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -129,6 +131,7 @@ export class WorkerPool implements Converter {
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, {
       name: 'docmark-converter',
+      workerData: { ocrThreads: this.options.ocrThreads } satisfies WorkerSettings,
       resourceLimits: { maxOldGenerationSizeMb: this.options.heapMb },
     });
     const slot: Slot = { worker, tasksDone: 0, heapUsed: 0, ready: false, ending: false };
@@ -146,7 +149,9 @@ export class WorkerPool implements Converter {
       if (index === -1) return;
       this.queue.splice(index, 1);
       this.counts.timeouts++;
-      task.reject(new DocmarkError('timeout', `No conversion worker became free within the limit of ${this.options.timeoutMs / 1000} s (DOCMARK_TIMEOUT_S).`));
+      task.reject(
+        new DocmarkError('timeout', `No conversion worker became free within the limit of ${this.options.timeoutMs / 1000} s (DOCMARK_TIMEOUT_S).`),
+      );
     }, this.options.timeoutMs);
   }
 
@@ -197,9 +202,17 @@ export class WorkerPool implements Converter {
   private onTimeout(slot: Slot, task: Task): void {
     if (slot.task !== task) return;
     this.counts.timeouts++;
-    this.options.log?.({ level: 'warn', msg: 'conversion timed out; ending its worker', worker: slot.worker.threadId, timeout_s: this.options.timeoutMs / 1000 });
+    this.options.log?.({
+      level: 'warn',
+      msg: 'conversion timed out; ending its worker',
+      worker: slot.worker.threadId,
+      timeout_s: this.options.timeoutMs / 1000,
+    });
     this.finish(slot, task).reject(
-      new DocmarkError('timeout', `The conversion took longer than the limit of ${this.options.timeoutMs / 1000} s (DOCMARK_TIMEOUT_S) and was stopped.`),
+      new DocmarkError(
+        'timeout',
+        `The conversion took longer than the limit of ${this.options.timeoutMs / 1000} s (DOCMARK_TIMEOUT_S) and was stopped.`,
+      ),
     );
     slot.ending = true;
     void slot.worker.terminate();
@@ -229,7 +242,10 @@ export class WorkerPool implements Converter {
               'out_of_memory',
               `The conversion ran out of memory: it needed more than the ${this.options.heapMb} MB heap limit of a conversion worker (DOCMARK_WORKER_HEAP_MB) and was stopped. The PDF is too large or too complex for this server.`,
             )
-          : new DocmarkError('worker_crashed', `The conversion worker crashed${err ? ` (${err.message})` : ` (exit code ${code})`}; the PDF could not be converted.`),
+          : new DocmarkError(
+              'worker_crashed',
+              `The conversion worker crashed${err ? ` (${err.message})` : ` (exit code ${code})`}; the PDF could not be converted.`,
+            ),
       );
     }
     if (slot.ready || hadTask) {

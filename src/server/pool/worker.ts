@@ -1,9 +1,10 @@
 import './worker-priority.js'; // first: before any module starts threads of its own
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { convertPdf, releaseOcr } from '../../engine/convert.js';
 import { pdfjs } from '../../engine/load/pdf.js';
 import { isDocmarkError } from '../../errors.js';
-import type { FromWorker, ToWorker, WireError } from './messages.js';
+import { setOcrThreads } from '../../ocr/threads.js';
+import type { FromWorker, ToWorker, WireError, WorkerSettings } from './messages.js';
 import { runTestHooks } from './test-hooks.js';
 
 /**
@@ -13,6 +14,7 @@ import { runTestHooks } from './test-hooks.js';
  */
 if (!parentPort) throw new Error('pool/worker.js runs only as a worker thread');
 const port = parentPort;
+setOcrThreads((workerData as WorkerSettings).ocrThreads);
 const send = (msg: FromWorker): void => port.postMessage(msg);
 
 // A stray rejection inside pdfjs must not end the thread (and the conversion with it).

@@ -31,8 +31,9 @@ export function healthRoute({ config, converter, lifecycle, host }: AppDeps): Ko
         max_upload_mb: Math.round(config.maxUploadBytes / 1024 / 1024),
         max_pages: config.maxPages,
         timeout_s: config.timeoutMs / 1000,
-        max_memory: process.env.DOCMARK_MAX_MEMORY ?? null,
-        cron_restart: process.env.DOCMARK_CRON_RESTART ?? null,
+        max_memory: config.pm2.maxMemory,
+        cron_restart: config.pm2.cronRestart || null,
+        cron_mode: config.pm2.cronMode,
       },
       host: host.current(),
     };

@@ -1,0 +1,260 @@
+// Every setting docmark reads from the environment, declared once: its name, its default, how a
+// value is parsed and checked, and one line of documentation. Plain ESM with no dependencies, so
+// that ecosystem.config.js, ops/start.mjs and the restart logger import it as they are, and the
+// compiled server (dist/settings.js) reads exactly the same rules. The README's configuration
+// table is generated from this list (`npm run docs:settings`) and a test keeps the two equal.
+import os from 'node:os';
+import path from 'node:path';
+
+export class SettingError extends Error {
+  /** @param {string} message */
+  constructor(message) {
+    super(message);
+    this.name = 'SettingError';
+  }
+}
+
+/**
+ * @template T
+ * @typedef {(raw: string, name: string) => T} Parse
+ */
+
+/**
+ * @typedef {object} Setting
+ * @property {string} name
+ * @property {string} default  the default as the docs show it
+ * @property {Parse<unknown>} parse
+ * @property {string} doc  one line for the README table
+ * @property {(env: Record<string, string | undefined>) => unknown} [fallback]  a default computed from the machine or other settings
+ * @property {boolean} [emptyIsValue]  an empty string is a value of its own (e.g. "no schedule"), not "unset"
+ */
+
+/**
+ * @param {number} min
+ * @param {number} [max]
+ * @returns {Parse<number>}
+ */
+export const wholeNumber =
+  (min, max = Number.MAX_SAFE_INTEGER) =>
+  (raw, name) => {
+    const text = raw.trim();
+    // A digit limit first: a number is never built from an unbounded string.
+    if (!/^\d{1,15}$/.test(text)) throw new SettingError(`${name} must be a whole number, got "${raw}"`);
+    const n = Number(text);
+    if (n < min || n > max) throw new SettingError(`${name} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+
+/** PM2's max_memory_restart accepts only an integer with K, M or G ("1.5G" or "512MB" would not start the app). */
+/** @type {Parse<string>} */
+export const memorySize = (raw, name) => {
+  const v = raw.trim();
+  if (!/^[1-9]\d{0,9}[KMG]$/.test(v)) {
+    throw new SettingError(`${name} must be a whole number followed by K, M or G (e.g. 1536M, 8G), got "${raw}"`);
+  }
+  return v;
+};
+
+/**
+ * @template {string} T
+ * @param {readonly T[]} values
+ * @returns {Parse<T>}
+ */
+export const oneOf = (values) => (raw, name) => {
+  const v = /** @type {T} */ (raw.trim());
+  if (!values.includes(v)) throw new SettingError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return v;
+};
+
+/** @type {Parse<string>} */
+export const text = (raw) => raw.trim();
+
+/** @type {Parse<string>} */
+const secret = (raw) => raw;
+
+/** @type {Parse<boolean>} */
+export const flag = (raw, name) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new SettingError(`${name} must be true or false, got "${raw}"`);
+};
+
+/** @param {Record<string, string | undefined>} env */
+export function cores(env = process.env) {
+  void env;
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+/** PM2's home folder: PM2_HOME, else ~/.pm2 (as PM2 itself decides). Batons and the restart log live there. */
+export function pm2Home(env = process.env) {
+  return env.PM2_HOME || path.join(env.HOME || os.homedir(), '.pm2');
+}
+
+/** @param {Record<string, string | undefined>} env */
+export function defaultRestartLog(env = process.env) {
+  return path.join(pm2Home(env), 'logs', 'docmark-restarts.jsonl');
+}
+
+/** @type {Setting[]} */
+export const SETTINGS = [
+  { name: 'DOCMARK_HOST', default: '127.0.0.1', parse: text, doc: 'Address the server binds to. Use `0.0.0.0` to serve other machines.' },
+  { name: 'DOCMARK_PORT', default: '8002', parse: wholeNumber(0, 65535), doc: 'TCP port (0 picks a free one and prints it).' },
+  {
+    name: 'DOCMARK_MAX_UPLOAD_MB',
+    default: '100',
+    parse: wholeNumber(1, 4096),
+    doc: 'Largest accepted upload; bigger bodies get 413 and are not read further.',
+  },
+  {
+    name: 'DOCMARK_MAX_CONVERSIONS',
+    default: '50',
+    parse: wholeNumber(0),
+    doc: 'Under PM2, an instance drains and exits (PM2 starts a fresh one) after this many conversions, staggered per instance; 0 = never. `docmark serve` outside PM2 only does so when the variable is set.',
+  },
+  {
+    name: 'DOCMARK_DRAIN_TIMEOUT_S',
+    default: '150',
+    parse: wholeNumber(1, 86_400),
+    doc: 'On shutdown, how long to wait for in-flight conversions before leaving anyway.',
+  },
+  {
+    name: 'DOCMARK_TIMEOUT_S',
+    default: '120',
+    parse: wholeNumber(1, 86_400),
+    doc: 'Per-conversion time limit; a conversion over it is ended and the client gets 504.',
+  },
+  { name: 'DOCMARK_WORKERS', default: 'CPU cores', parse: wholeNumber(1, 64), fallback: cores, doc: 'Worker threads that run conversions.' },
+  {
+    name: 'DOCMARK_WORKER_MAX_TASKS',
+    default: '100',
+    parse: wholeNumber(1),
+    doc: 'A worker thread is replaced after this many conversions (returns native memory to the OS).',
+  },
+  {
+    name: 'DOCMARK_WORKER_HEAP_MB',
+    default: '1024',
+    parse: wholeNumber(64, 65_536),
+    doc: 'V8 heap limit of each worker thread; a PDF that exhausts it ends only its worker.',
+  },
+  {
+    name: 'DOCMARK_MAX_PAGES',
+    default: '2000',
+    parse: wholeNumber(1, 100_000),
+    doc: 'Documents with more pages are refused with 422 `too_many_pages`.',
+  },
+  {
+    name: 'DOCMARK_OCR_THREADS',
+    default: '2',
+    parse: wholeNumber(1, 64),
+    doc: 'Threads per OCR inference (onnxruntime `intraOpNumThreads`) in each worker, never more than the cores; with several workers, use cores ÷ workers.',
+  },
+  {
+    name: 'DOCMARK_MAX_QUEUE',
+    default: '32',
+    parse: wholeNumber(0, 10_000),
+    doc: 'Conversions waiting for a worker; when full, 503 with `Retry-After`.',
+  },
+  {
+    name: 'DOCMARK_API_KEY',
+    default: '(unset)',
+    parse: secret,
+    fallback: () => undefined,
+    doc: 'When set, `POST /convert` needs `Authorization: Bearer <key>`; `/health` stays open.',
+  },
+  {
+    name: 'DOCMARK_HOST_SAMPLE_S',
+    default: '10',
+    parse: wholeNumber(1, 3600),
+    doc: 'How often host figures (systeminformation) are sampled in the background for `/health`.',
+  },
+  { name: 'DOCMARK_INSTANCES', default: '2', parse: wholeNumber(1, 64), doc: 'PM2 cluster instances (`ecosystem.config.js`).' },
+  {
+    name: 'DOCMARK_MAX_MEMORY',
+    default: '8G',
+    parse: memorySize,
+    doc: 'PM2 `max_memory_restart`: an instance whose RSS exceeds it is replaced (new one first). Integer + `K`/`M`/`G`; `1.5G` is refused, write `1536M`.',
+  },
+  {
+    name: 'DOCMARK_CRON_RESTART',
+    default: '0 */10 * * *',
+    parse: text,
+    emptyIsValue: true,
+    doc: 'Scheduled restart (cron, 5 or 6 fields); empty = none. See docs/operations.md.',
+  },
+  {
+    name: 'DOCMARK_CRON_MODE',
+    default: 'app',
+    parse: oneOf(/** @type {const} */ (['app', 'pm2'])),
+    doc: "`app`: instances leave at the scheduled time one at a time (no failed request); `pm2`: PM2's own `cron_restart` (all instances at once).",
+  },
+  {
+    name: 'DOCMARK_MIN_UPTIME_S',
+    default: '6',
+    parse: wholeNumber(0, 3600),
+    doc: "A planned exit waits until the process is this old; PM2's `min_uptime` is set 1 s below it, so such exits never count as unstable.",
+  },
+  {
+    name: 'DOCMARK_PM2_NAME',
+    default: 'docmark',
+    parse: text,
+    doc: 'PM2 app name (`ecosystem.config.js`); the restart logger is `<name>-restart-logger`.',
+  },
+  {
+    name: 'DOCMARK_RESTART_LOG',
+    default: '$PM2_HOME/logs/docmark-restarts.jsonl',
+    parse: text,
+    fallback: defaultRestartLog,
+    doc: 'Restart log written by the restart logger, read by `docmark restarts`.',
+  },
+  {
+    name: 'DOCMARK_TEST_CRASH_HOOK',
+    default: '(unset)',
+    parse: flag,
+    fallback: () => false,
+    doc: 'Tests only: `1` makes SIGUSR2 throw an uncaught error (a real crash).',
+  },
+];
+
+/** @type {Map<string, Setting>} */
+const BY_NAME = new Map(SETTINGS.map((s) => [s.name, s]));
+
+/**
+ * The value of one setting: parsed from the environment, or its default.
+ * @param {string} name
+ * @param {Record<string, string | undefined>} [env]
+ * @returns {any}
+ */
+export function setting(name, env = process.env) {
+  const spec = BY_NAME.get(name);
+  if (!spec) throw new SettingError(`unknown setting ${name}`);
+  const raw = env[name];
+  if (raw !== undefined && (raw.trim() !== '' || spec.emptyIsValue)) return spec.parse(raw, name);
+  return spec.fallback ? spec.fallback(env) : spec.parse(spec.default, name);
+}
+
+/**
+ * Whether the environment sets a value (an empty string counts only where it means something).
+ * @param {string} name
+ * @param {Record<string, string | undefined>} [env]
+ */
+export function isSet(name, env = process.env) {
+  const raw = env[name];
+  const spec = BY_NAME.get(name);
+  return raw !== undefined && (raw.trim() !== '' || Boolean(spec?.emptyIsValue));
+}
+
+/**
+ * Every setting, parsed. Throws a SettingError naming the first bad variable.
+ * @param {Record<string, string | undefined>} [env]
+ * @returns {Record<string, any>}
+ */
+export function readSettings(env = process.env) {
+  return Object.fromEntries(SETTINGS.map((s) => [s.name, setting(s.name, env)]));
+}
+
+/** The README's configuration table, made from the list above. */
+export function settingsTable() {
+  const rows = SETTINGS.map((s) => `| \`${s.name}\` | \`${s.default}\` | ${s.doc} |`);
+  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}
