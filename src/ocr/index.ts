@@ -1,3 +1,4 @@
+import { checkpoint } from '../engine/cancel.js';
 import { detectText } from './detect.js';
 import { rectBounds, type RotatedRect } from './geometry.js';
 import type { GrayImage } from './image.js';
@@ -39,6 +40,7 @@ const DEFAULT_DETECTION_MAX_SIDE = 1280;
 export async function ocrImage(image: GrayImage, options: OcrOptions = {}): Promise<OcrLine[]> {
   const models = await loadModels();
   const boxes = await detectText(models.detection, image, { maxSide: options.detectionMaxSide ?? DEFAULT_DETECTION_MAX_SIDE });
+  checkpoint();
   const crops = boxes.map((b) => cropBox(image, b.rect));
   const read = await recognizeCrops(models.recognition, crops, models.charset);
   const lines: OcrLine[] = [];
