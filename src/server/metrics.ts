@@ -57,7 +57,20 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         const stats = gauges.converter?.() ?? {};
-        for (const event of ['tasks_done', 'recycled', 'timeouts', 'crashes', 'out_of_memory', 'busy', 'workers']) {
+        for (const event of [
+          'tasks_done',
+          'ocr_pages',
+          'recycled',
+          'timeouts',
+          'cancelled',
+          'replaced',
+          'crashes',
+          'out_of_memory',
+          'busy',
+          'queued',
+          'uploading',
+          'workers',
+        ]) {
           const value = stats[event];
           if (typeof value === 'number') this.set({ event }, value);
         }
