@@ -15,7 +15,6 @@ export type ErrorCode =
   | 'damaged_pdf'
   | 'unreadable_pdf'
   | 'too_many_pages'
-  | 'page_too_large'
   | 'unauthorized'
   | 'not_found'
   | 'method_not_allowed'
@@ -39,7 +38,6 @@ const STATUS: Record<ErrorCode, number> = {
   damaged_pdf: 422,
   unreadable_pdf: 422,
   too_many_pages: 422,
-  page_too_large: 422,
   unauthorized: 401,
   not_found: 404,
   method_not_allowed: 405,

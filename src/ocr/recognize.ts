@@ -1,3 +1,4 @@
+import { checkpoint } from '../engine/cancel.js';
 import ort from 'onnxruntime-node';
 import type { RotatedRect } from './geometry.js';
 import { sampleBilinear, type GrayImage } from './image.js';
@@ -60,6 +61,7 @@ export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[
   const order = crops.map((_, i) => i).sort((a, b) => crops[a].width - crops[b].width);
   const results: Recognized[] = new Array(crops.length);
   for (let start = 0; start < order.length; ) {
+    checkpoint();
     const first = Math.max(MIN_BATCH_WIDTH, crops[order[start]].width);
     let end = start + 1;
     while (end < order.length && end - start < MAX_BATCH && crops[order[end]].width <= first * BATCH_WIDTH_SLACK) end++;

@@ -304,7 +304,8 @@ export class WorkerPool implements Converter {
       case 'result':
       case 'error': {
         const task = slot.task;
-        if (!task || task.id !== msg.id) return;
+        // A replaced worker's task was answered already; the worker is ended as soon as it may be.
+        if (!task || task.id !== msg.id || slot.ending) return;
         clearTimeout(task.timer);
         clearTimeout(slot.stopTimer);
         slot.task = undefined;
@@ -318,7 +319,6 @@ export class WorkerPool implements Converter {
         } else {
           this.settle(task, this.fromWire(msg.error));
         }
-        if (slot.ending) return;
         if (slot.tasksDone >= this.options.maxTasks) this.retire(slot);
         else this.next(slot);
         return;
