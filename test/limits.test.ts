@@ -134,10 +134,10 @@ const assertConverted = (res: RawResponse): void => {
   assert.match(res.json.output, /^# Pool Check$/m);
 };
 
-describe('time and heap limits', () => {
+describe('time limit', () => {
   let server: ServerProcess;
   before(async () => {
-    server = await startServerProcess({ DOCMARK_WORKERS: '2', DOCMARK_TIMEOUT_S: '2', DOCMARK_WORKER_HEAP_MB: '96' }, undefined, { testHooks: true });
+    server = await startServerProcess({ DOCMARK_WORKERS: '2', DOCMARK_TIMEOUT_S: '2' }, undefined, { testHooks: true });
   });
   after(async () => {
     await server?.stop();
@@ -162,6 +162,18 @@ describe('time and heap limits', () => {
     assert.equal(stats.workers, 2, "a fresh worker took the stuck one's place");
     assert.equal(stats.busy, 0);
     assert.equal(stats.crashes, 0);
+  });
+});
+
+describe('heap limit', () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServerProcess({ DOCMARK_WORKERS: '2', DOCMARK_TIMEOUT_S: '60', DOCMARK_WORKER_HEAP_MB: '96' }, undefined, {
+      testHooks: true,
+    });
+  });
+  after(async () => {
+    await server?.stop();
   });
 
   it('a PDF that exhausts the heap ends only its worker; the client is told why', async () => {

@@ -16,6 +16,8 @@ import { DEFAULT_OPTIONS } from './types.js';
 export interface ConvertHooks {
   /** A page is about to be read with OCR (0-based index): the server gives it more time. */
   onOcrPage?: (index: number) => void;
+  /** The caller hands `bytes` over (they are emptied): the file is not copied once more. */
+  handOver?: boolean;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface ConvertHooks {
 export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions> = {}, hooks: ConvertHooks = {}): Promise<ConvertResult> {
   const options: ConvertOptions = { ...DEFAULT_OPTIONS, ...opts };
   const started = performance.now();
-  const loaded = await loadPdf(bytes, { password: options.password, maxPages: options.maxPages });
+  const loaded = await loadPdf(bytes, { password: options.password, maxPages: options.maxPages, handOver: hooks.handOver });
   try {
     const indexes = checkPageRange(options.pageRange, loaded.pageCount);
     // All the pages' links in one request, answered while the first pages are read.

@@ -206,24 +206,27 @@ function readMultipart(ctx: Context, maxBytes: number): Promise<Upload> {
 
 /**
  * After an answer given before the body was read whole (a refusal, an upload over the limit),
- * the client may still be sending. Closing the socket at once would make the kernel reset the
- * connection and the client could lose the answer, so what still arrives is discarded, never
- * kept, for a short linger time; the connection is then closed (as nginx does).
+ * the client may still be sending. Closing the socket with unread data would make the kernel
+ * reset the connection, and a client still busy writing could lose the answer; so the answer is
+ * followed by a half-close and what still arrives is discarded, never kept, until the client
+ * closes or the linger time is up (as nginx's lingering close does).
  */
-const LINGER_MS = 2000;
+const LINGER_MS = 10_000;
 
 export function discardUnreadBody(ctx: Context): void {
   const req = ctx.req;
   if (req.complete) return;
   req.pause();
-  // `Connection: close` would make Node destroy the socket as soon as the answer is written.
+  // A `Connection: close` answer (ours, or one the client asked for) makes Node destroy the socket
+  // as soon as the answer is written: the half-close below ends the connection instead.
   ctx.remove('Connection');
+  ctx.res.shouldKeepAlive = true;
   ctx.res.once('finish', () => {
     const socket = req.socket;
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
-    req.once('end', () => socket.end());
+    socket.end();
     req.resume();
   });
 }

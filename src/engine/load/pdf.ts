@@ -94,6 +94,8 @@ export function assertPdfBytes(bytes: Uint8Array): void {
 export interface LoadOptions {
   password?: string;
   maxPages?: number;
+  /** The caller hands the bytes over: pdfjs takes them without a copy (they are emptied). */
+  handOver?: boolean;
 }
 
 export interface LoadedPdf {
@@ -114,7 +116,7 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
   const { lib, worker: workerModule } = await importOnce();
   const worker = openWorker(lib, workerModule);
   // pdfjs transfers (detaches) the buffer it is given: hand it a copy so callers keep theirs.
-  const data = new Uint8Array(bytes);
+  const data = options.handOver ? bytes : new Uint8Array(bytes);
   const task = lib.getDocument({
     data,
     worker,
