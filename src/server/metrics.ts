@@ -1,9 +1,8 @@
 import client from 'prom-client';
 
-/**
- * Prometheus metrics for GET /metrics. One registry per server instance (tests start
- * several in one process); process-level figures come from prom-client's defaults.
- */
+// Prometheus metrics for GET /metrics. One registry per server instance (tests start
+// several in one process); process-level figures come from prom-client's defaults.
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly conversions: client.Counter<'outcome' | 'code'>;

@@ -11,11 +11,10 @@ import { Metrics } from './metrics.js';
 import { instanceConfig, superviseUnderPm2 } from './pm2-supervision.js';
 import { WorkerPool } from './pool/index.js';
 
-/**
- * Start the HTTP server and tie it to the process: tell PM2 when ready, drain on
- * SIGINT/SIGTERM or PM2's 'shutdown' message, and leave by itself after the
- * conversion limit. Used by `docmark serve` and by the tests.
- */
+// Start the HTTP server and tie it to the process: tell PM2 when ready, drain on
+// SIGINT/SIGTERM or PM2's 'shutdown' message, and leave by itself after the
+// conversion limit. Used by `docmark serve` and by the tests.
+
 export interface RunningServer {
   url: string;
   port: number;
