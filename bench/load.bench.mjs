@@ -55,6 +55,18 @@ const url = `http://127.0.0.1:${env.DOCMARK_PORT}`;
 const pm2 = (args) =>
   new Promise((resolve) => execFile(PM2, args, { cwd: ROOT, env, maxBuffer: 32 * 1024 * 1024 }, (err, stdout) => resolve(err ? '' : stdout)));
 
+async function tearDown() {
+  await pm2(['kill']);
+  fs.rmSync(home, { recursive: true, force: true });
+}
+// Stopped half-way (Ctrl-C, a timeout): the PM2 daemon of this run goes too.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping the bench's PM2`);
+    void tearDown().then(() => process.exit(1));
+  });
+}
+
 async function restarts() {
   const out = await pm2(['jlist']);
   const list = JSON.parse(out.slice(out.indexOf('[')) || '[]');
@@ -184,6 +196,5 @@ try {
     }
   }
 } finally {
-  await pm2(['kill']);
-  fs.rmSync(home, { recursive: true, force: true });
+  await tearDown();
 }

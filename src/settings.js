@@ -184,7 +184,7 @@ export const SETTINGS = [
   },
   {
     name: 'DOCMARK_OCR_PAGE_S',
-    default: '30',
+    default: '60',
     parse: wholeNumber(0, 3600),
     doc: "Added to a conversion's time limit for every page it reads with OCR, so a long scan is not taken for a stuck conversion.",
   },

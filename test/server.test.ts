@@ -228,7 +228,7 @@ describe('HTTP API', () => {
     assert.ok(h.memory.heap_used_mb > 0 && h.memory.heap_total_mb >= h.memory.heap_used_mb);
     assert.equal(h.limits.max_upload_mb, 2);
     assert.equal(h.limits.max_pages, 500);
-    assert.equal(h.limits.ocr_page_s, 30);
+    assert.equal(h.limits.ocr_page_s, 60);
     // Outside PM2 one instance; by default its workers and their OCR threads fit the cores.
     const cores = os.availableParallelism();
     assert.deepEqual(h.capacity, { workers: cores, instances: 1, ocr_threads: 1, concurrency: cores });
