@@ -190,6 +190,14 @@ try {
         `  default concurrency ${capacity.concurrency}: ${byDefault.pagesPerS.toFixed(3)} pages/s = ${(byDefault.pagesPerS / best.pagesPerS).toFixed(2)} × the best (concurrency ${best.concurrency}) (≥ 0.9)`,
       );
     }
+    // PM2 hands connections to the instances in turn, whatever their load: with exactly one request
+    // per worker in flight, a request can land on a busy instance while another idles.
+    const onePerInstanceWaiting = rows.find((x) => x.concurrency === capacity.concurrency + (capacity.instances ?? 1));
+    if (onePerInstanceWaiting) {
+      console.log(
+        `  concurrency ${onePerInstanceWaiting.concurrency} (one more per instance): ${onePerInstanceWaiting.pagesPerS.toFixed(3)} pages/s = ${(onePerInstanceWaiting.pagesPerS / best.pagesPerS).toFixed(2)} × the best`,
+      );
+    }
     if (byDefault && alone?.threePage.length) {
       const ratio = quantile(byDefault.threePage, 0.95) / quantile(alone.threePage, 0.5);
       console.log(`  3-page scan: p95 at the default concurrency = ${ratio.toFixed(2)} × its median alone (≤ 3)`);

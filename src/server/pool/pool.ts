@@ -103,8 +103,8 @@ export class WorkerPool implements Converter {
   private closed = false;
   private startFailures = 0;
   private respawnTimer?: NodeJS.Timeout;
-  /** Last time a worker started, finished or advanced a conversion, or became ready. */
-  private lastProgress = performance.now();
+  /** Last time the pool was seen with a started worker. */
+  private lastAlive = performance.now();
   /** Moving average of conversion time, for Retry-After. */
   private avgTaskMs = 2_000;
   private readonly counts = {
@@ -229,17 +229,19 @@ export class WorkerPool implements Converter {
   }
 
   /**
-   * Waiting is bounded too, but a queued conversion fails (504) only when no worker has made
-   * progress for a whole time limit and none is starting (all stuck, or none can start): a queue
-   * behind slow scans moves on.
+   * A queued conversion waits as long as the pool has a started worker: every running conversion
+   * ends within its own time limit, so the queue moves however slow the scans ahead of it are. It
+   * fails (504) only when no worker has been up for a whole time limit and none is starting (a
+   * broken install, a crash loop).
    */
   private enqueue(task: Task): void {
     this.queue.push(task);
     const check = (): void => {
       if (!this.queue.includes(task)) return;
       const now = performance.now();
+      if (this.slots.some((s) => s.ready)) this.lastAlive = now;
       const waitMs = Math.max(
-        this.lastProgress + this.options.timeoutMs - now,
+        this.lastAlive + this.options.timeoutMs - now,
         ...this.slots.filter((s) => !s.ready).map((s) => s.spawnedAt + WORKER_START_MS - now),
       );
       if (waitMs > 0) {
@@ -248,10 +250,7 @@ export class WorkerPool implements Converter {
       }
       this.queue.splice(this.queue.indexOf(task), 1);
       this.counts.timeouts++;
-      this.settle(
-        task,
-        new DocmarkError('timeout', `No conversion worker became free within the limit of ${this.options.timeoutMs / 1000} s (DOCMARK_TIMEOUT_S).`),
-      );
+      this.settle(task, new DocmarkError('timeout', 'No conversion worker could start on this server instance; retry later.'));
     };
     task.timer = setTimeout(check, this.options.timeoutMs);
   }
@@ -259,7 +258,7 @@ export class WorkerPool implements Converter {
   private run(slot: Slot, task: Task): void {
     clearTimeout(task.timer);
     slot.task = task;
-    task.startedAt = this.lastProgress = performance.now();
+    task.startedAt = performance.now();
     task.deadline = task.startedAt + this.options.timeoutMs;
     this.armDeadline(slot, task);
     const bytes = task.bytes;
@@ -284,7 +283,6 @@ export class WorkerPool implements Converter {
       case 'ready':
         slot.ready = true;
         this.startFailures = 0;
-        this.lastProgress = performance.now();
         if (!slot.ending && !slot.task) this.next(slot);
         return;
       case 'log':
@@ -298,7 +296,6 @@ export class WorkerPool implements Converter {
         if (!task || task.id !== msg.id) return;
         this.counts.ocr_pages++;
         task.deadline += this.options.ocrPageMs;
-        this.lastProgress = performance.now();
         return;
       }
       case 'result':
@@ -312,7 +309,6 @@ export class WorkerPool implements Converter {
         slot.tasksDone++;
         slot.heapUsed = msg.heapUsed;
         this.counts.tasks_done++;
-        this.lastProgress = performance.now();
         if (msg.type === 'result') {
           this.avgTaskMs = 0.8 * this.avgTaskMs + 0.2 * (performance.now() - (task.startedAt ?? 0));
           this.settle(task, msg.result);
