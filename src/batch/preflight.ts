@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 
 // Before any work: ask every server's /health. A server that does not answer is a typo or a
 // service that is not started, and a batch that found out by retrying each file would look busy
@@ -31,13 +31,15 @@ interface HealthAnswer {
 }
 
 export async function checkServers(urls: string[], timeoutMs = HEALTH_TIMEOUT_MS): Promise<ServerCapacity[]> {
-  const answers = await Promise.all(urls.map((url) => askHealth(url, timeoutMs)));
+  // Its own connections, closed once answered: the batch's pool starts afresh.
+  const agent = new Agent();
+  const answers = await Promise.all(urls.map((url) => askHealth(agent, url, timeoutMs))).finally(() => agent.destroy());
   const problems = answers.filter((a): a is { problem: string } => 'problem' in a).map((a) => a.problem);
   if (problems.length) throw new NoServerError(problems.join('\n'));
   return answers as ServerCapacity[];
 }
 
-async function askHealth(url: string, timeoutMs: number): Promise<ServerCapacity | { problem: string }> {
+async function askHealth(agent: Agent, url: string, timeoutMs: number): Promise<ServerCapacity | { problem: string }> {
   const hint = 'start one with `npm start` or pass --server';
   let status: number;
   let text = '';

@@ -92,6 +92,9 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
   const convertWithRetries = async (pdf: FoundPdf, target: string) => {
     // Why each earlier attempt failed: recorded, so a retried file says what it went through.
     const retried: RetryCause[] = [];
+    // Failures that count against --retries: a server that cannot be reached is the rotation's
+    // and the give-up's business, not the file's (the file is left for a rerun, never failed).
+    let counted = 0;
     for (let attempt = 1; ; attempt++) {
       const server = await nextServer(rotation, signal, giveUpMs);
       if (!server) {
@@ -120,11 +123,14 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         const error = err instanceof AttemptError ? err : networkError(err);
         if (error.details.unreachable) rotation.unreachable(server);
         else if (error.details.status !== undefined) rotation.succeeded(server);
+        if (!error.details.unreachable) counted++;
         const retries = Math.min(options.retries, error.details.maxRetries ?? options.retries);
-        if (!error.details.retryable || attempt > retries) return { ok: false as const, error, attempts: attempt, retried, server };
+        if (!error.details.retryable || counted > retries) return { ok: false as const, error, attempts: attempt, retried, server };
         retried.push({ code: error.code, ...(error.details.status ? { http_status: error.details.status } : {}) });
         summary.retries++;
-        await sleep(retryDelayMs(attempt, error.details.retryAfterMs), undefined, { signal });
+        // The attempt's connection is closed by now (undici destroys it on a timeout or an abort),
+        // so the server has seen the disconnect and cancelled its conversion: no double work.
+        await sleep(retryDelayMs(Math.max(1, counted), error.details.retryAfterMs), undefined, { signal });
       }
     }
   };
