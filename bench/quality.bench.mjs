@@ -38,6 +38,8 @@ const PEERS = {
 const { listDocuments, outputPath } = await import(pathToFileURL(path.join(root, 'dist/eval/corpus.js')).href);
 const { evaluate } = await import(pathToFileURL(path.join(root, 'dist/eval/evaluate.js')).href);
 
+const RESULT_MARK = '@docmark-bench-result ';
+
 // Each converter runs in a child process of its own: pdfjs builds patch globals (the legacy
 // build's polyfills), so converters sharing a process would slow each other down.
 const peerArg = process.argv.indexOf('--peer');
@@ -45,9 +47,23 @@ if (peerArg !== -1) {
   const name = process.argv[peerArg + 1];
   const set = SETS.find((s) => s.name === process.argv[process.argv.indexOf('--set') + 1]);
   const convert = await PEERS[name]();
-  process.stdout.write(JSON.stringify(convert ? await runPeer(name, set, convert) : null));
+  // On a line of its own after a marker: pdfjs builds print warnings on stdout.
+  process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(convert ? await runPeer(name, set, convert) : null)}\n`);
   process.exit(0);
 }
+
+/** The shared scorer's names for the same metrics. */
+const SHARED_NAMES = {
+  text: 'text',
+  headings: 'head',
+  heading_levels: 'headLvl',
+  tables: 'tables',
+  cells: 'cells',
+  lists: 'lists',
+  code: 'code',
+  order: 'order',
+  furniture: 'hf',
+};
 
 const COLS = ['text', 'headings', 'heading_levels', 'tables', 'cells', 'lists', 'code', 'order', 'furniture'];
 const fmt = (v) => (v == null ? '-' : v.toFixed(3));
@@ -64,7 +80,8 @@ for (const set of SETS) {
       encoding: 'utf8',
       maxBuffer: 16 << 20,
     });
-    const run = child.status === 0 ? JSON.parse(child.stdout || 'null') : null;
+    const line = child.stdout.split('\n').findLast((l) => l.startsWith(RESULT_MARK));
+    const run = child.status === 0 && line ? JSON.parse(line.slice(RESULT_MARK.length)) : null;
     if (!run) {
       console.log(`${name}: not available, skipped${child.status ? ` (${child.stderr.trim().split('\n').pop()})` : ''}`);
       continue;
@@ -170,19 +187,6 @@ async function loadSharedScorer() {
   const file = path.join(shared, 'bench', 'score.mjs');
   return fs.existsSync(file) ? import(pathToFileURL(file).href) : null;
 }
-
-/** The shared scorer's names for the same metrics. */
-const SHARED_NAMES = {
-  text: 'text',
-  headings: 'head',
-  heading_levels: 'headLvl',
-  tables: 'tables',
-  cells: 'cells',
-  lists: 'lists',
-  code: 'code',
-  order: 'order',
-  furniture: 'hf',
-};
 
 /** Largest |ours − shared| over the means and over single documents, every metric. */
 async function compareWithShared(set, docs, dir) {

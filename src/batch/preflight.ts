@@ -16,13 +16,13 @@ export interface ServerCapacity {
 export class NoServerError extends Error {}
 
 /** /health is cheap by design: a server that takes longer than this is not one to send work to. */
-export const HEALTH_TIMEOUT_MS = 5000;
+const HEALTH_TIMEOUT_MS = 5000;
 /** A health answer is a few KB of JSON; more is not a docmark server's. */
 const MAX_HEALTH_BYTES = 256 * 1024;
 /** A server that advertises nothing (an older docmark) is assumed to run this many at once. */
-export const FALLBACK_CONCURRENCY = 2;
+const FALLBACK_CONCURRENCY = 2;
 /** Above this, an advertised figure is not believed (the batch's own ceiling). */
-export const MAX_CONCURRENCY = 256;
+const MAX_CONCURRENCY = 256;
 
 interface HealthAnswer {
   status?: unknown;

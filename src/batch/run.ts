@@ -39,9 +39,9 @@ export interface BatchOptions {
 }
 
 /** Three missed heartbeats (the server sends one every 10 s). */
-export const DEFAULT_STALL_MS = 30_000;
+const DEFAULT_STALL_MS = 30_000;
 /** Longer than a PM2 restart or reload takes; a server gone for a minute is not coming back soon. */
-export const DEFAULT_GIVE_UP_MS = 60_000;
+const DEFAULT_GIVE_UP_MS = 60_000;
 
 export async function runBatch(options: BatchOptions): Promise<Summary> {
   const started = Date.now();

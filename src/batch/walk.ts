@@ -53,6 +53,6 @@ async function pdfSize(file: string, name: string): Promise<number | undefined> 
 }
 
 /** Our own half-written outputs (see outputs.ts) are never inputs. */
-export function isTempFile(name: string): boolean {
+function isTempFile(name: string): boolean {
   return name.endsWith('.docmark-partial');
 }

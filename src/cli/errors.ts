@@ -61,7 +61,7 @@ function isParseArgsError(err: unknown): boolean {
 }
 
 /** `report.pdf: no such file or folder (ENOENT)`, for Node's file-system errors. */
-export function describeFileError(err: unknown): string | undefined {
+function describeFileError(err: unknown): string | undefined {
   const e = err as { code?: unknown; path?: unknown; dest?: unknown };
   if (typeof e?.code !== 'string' || !Object.hasOwn(FILE_PROBLEMS, e.code)) return undefined;
   // A rename names both files; the one it could not write is the destination.

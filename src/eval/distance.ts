@@ -81,7 +81,7 @@ export function editDistanceShort(a: string, b: string): number {
  * many times the truth's length and the rest counted as insertions: the score is the same
  * (near 0) and the time stays bounded.
  */
-export const MAX_OUTPUT_FACTOR = 4;
+const MAX_OUTPUT_FACTOR = 4;
 /** Short truths still get compared in full against outputs up to this length. */
 const MIN_COMPARED_CHARS = 1000;
 

@@ -86,7 +86,7 @@ function preferredStart(candidate: number, current: number, previous: number): b
 }
 
 /** Length of the longest strictly increasing subsequence (patience sorting). */
-export function longestIncreasingRun(values: number[]): number {
+function longestIncreasingRun(values: number[]): number {
   const tails: number[] = [];
   for (const v of values) {
     let lo = 0;

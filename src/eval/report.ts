@@ -36,12 +36,6 @@ export function documentName(result: DocumentResult): string {
   return result.missing ? `${result.id}*` : result.id;
 }
 
-export function formatEvaluation(evaluation: Evaluation): string {
-  const width = nameWidth(evaluation.documents.map((d) => d.id));
-  const rows = evaluation.documents.map((d) => formatRow(documentName(d), d.scores, width));
-  return [formatHeader(width), ...rows, formatFooter(evaluation, width)].join('\n');
-}
-
 /** What follows the documents' rows: a rule, the means per kind of truth, the missing outputs. */
 export function formatFooter(evaluation: Evaluation, width: number): string {
   const lines = ['-'.repeat(formatHeader(width).length)];

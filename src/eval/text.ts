@@ -52,7 +52,7 @@ export function decodeEntities(text: string): string {
 }
 
 /** Typographic variants folded to one spelling; line breaks kept. */
-export function foldTypography(text: string): string {
+function foldTypography(text: string): string {
   return text
     .normalize('NFKC')
     .replace(/[\u2018\u2019\u201A\u201B\u2032\u00B4]/g, "'")

@@ -69,8 +69,8 @@ answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by C
     const explicitConcurrency = values.concurrency === undefined ? undefined : wholeNumber(values.concurrency, 'concurrency', 1, 256);
     const retries = values.retries === undefined ? 8 : wholeNumber(values.retries, 'retries', 0, 100);
     const timeoutS = values.timeout === undefined ? 300 : wholeNumber(values.timeout, 'timeout', 1, 86_400);
-    const stallS = values.stall === undefined ? 30 : wholeNumber(values.stall, 'stall', 1, 86_400);
-    const giveUpS = values['give-up'] === undefined ? 60 : wholeNumber(values['give-up'], 'give-up', 1, 86_400);
+    const stallMs = values.stall === undefined ? undefined : wholeNumber(values.stall, 'stall', 1, 86_400) * 1000;
+    const giveUpMs = values['give-up'] === undefined ? undefined : wholeNumber(values['give-up'], 'give-up', 1, 86_400) * 1000;
 
     // Loaded on use: `docmark --help` and the other commands don't pay for undici and friends.
     const { NoServerError, checkServers, totalConcurrency } = await import('../../batch/preflight.js');
@@ -104,8 +104,8 @@ answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by C
         format: format as OutputFormat,
         retries,
         timeoutMs: timeoutS * 1000,
-        stallMs: stallS * 1000,
-        giveUpMs: giveUpS * 1000,
+        stallMs,
+        giveUpMs,
         force: values.force ?? false,
         signal: stop.signal,
         apiKey: setting('DOCMARK_API_KEY') || undefined,

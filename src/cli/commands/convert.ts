@@ -64,6 +64,7 @@ wrong value, an input that is not there).`,
     const result = await convertPdf(bytes, options);
     // Images first: the Markdown refers to them by file name, relative to its own folder.
     const imageDir = out && out !== '-' ? path.dirname(out) : '.';
+    if (result.images?.length) await fs.mkdir(imageDir, { recursive: true });
     for (const image of result.images ?? []) await fs.writeFile(path.join(imageDir, image.id), Buffer.from(image.data, 'base64'));
     if (!out || out === '-') process.stdout.write(result.output);
     else await writeAtomically(out, result.output);
