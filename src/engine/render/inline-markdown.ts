@@ -23,6 +23,8 @@ export type InlineNode =
 const ESCAPABLE = new Set('\\`*_{}[]()#+-.!|<>~&');
 const DELIMITERS = { strong_em: '***', strong: '**', em: '*' } as const;
 const STYLE_STOP = new Set('*[]`');
+/** Where syntax may start: everything between two of these is plain text. */
+const SPECIAL = /[\\`[*]/g;
 /** Characters of a link target as the engine writes it: no space, no parenthesis. */
 const TARGET_CHAR = /[^\s()]/;
 
@@ -89,8 +91,11 @@ class InlineParser {
           continue;
         }
       }
-      literal(c, i, i + 1, false);
-      i++;
+      // Plain text up to the next character that may start syntax, in one piece.
+      SPECIAL.lastIndex = i + 1;
+      const next = SPECIAL.test(s) ? Math.min(SPECIAL.lastIndex - 1, to) : to;
+      literal(s.slice(i, next), i, next, false);
+      i = next;
     }
     return nodes;
   }
