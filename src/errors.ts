@@ -16,7 +16,11 @@ export type ErrorCode =
   | 'unreadable_pdf'
   | 'too_many_pages'
   | 'page_too_large'
+  | 'decompression_limit'
   | 'unauthorized'
+  | 'headers_too_large'
+  | 'malformed_request'
+  | 'request_timeout'
   | 'not_found'
   | 'method_not_allowed'
   | 'queue_full'
@@ -39,7 +43,11 @@ const STATUS: Record<ErrorCode, number> = {
   unreadable_pdf: 422,
   too_many_pages: 422,
   page_too_large: 422,
+  decompression_limit: 422,
   unauthorized: 401,
+  headers_too_large: 431,
+  malformed_request: 400,
+  request_timeout: 408,
   not_found: 404,
   method_not_allowed: 405,
   queue_full: 503,

@@ -22,6 +22,8 @@ export interface ConvertOptions {
   password?: string;
   /** Refuse documents with more pages than this. */
   maxPages?: number;
+  /** Most a document may decompress to open it, and then per page (default 512 MB). */
+  maxInflateBytes?: number;
 }
 
 export const DEFAULT_OPTIONS: ConvertOptions = {
