@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // OCR benchmark (`npm run bench -- ocr`): the scanned corpus through the real pipeline.
-// Prints: cold start (model load), CER per document (bench/score.mjs), s/page, peak RSS,
+// Prints: cold start (model load), CER per document (`docmark eval`), s/page, peak RSS,
 // RSS growth over OCR_BENCH_PAGES (default 300) OCR'd pages after warm-up, and the same
 // corpus read by Debian's tesseract (300 dpi) when it is installed.
 // Run after `npm run build`; `node --expose-gc` makes the RSS figures steadier.
@@ -148,13 +148,12 @@ async function* renderPagePng(bytes, dpi) {
   }
 }
 
-/** CER per scanned document, from bench/score.mjs. */
+/** CER per scanned document, from `docmark eval` (exit 1 when an output is missing: read its JSON anyway). */
 function score(predDir) {
-  const json = JSON.parse(
-    execFileSync(process.execPath, [path.join(here, 'score.mjs'), corpus, predDir, '--json', '--only', ids.join(',')], {
-      encoding: 'utf8',
-      maxBuffer: 64 << 20,
-    }),
-  );
-  return new Map(json.rows.filter((r) => r.kind === 'scanned' && !r.missing).map((r) => [r.id, r.cer]));
+  const res = spawnSync(process.execPath, [path.join(root, 'bin/docmark.js'), 'eval', corpus, predDir, '--json', '--only', ids.join(',')], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const json = JSON.parse(res.stdout);
+  return new Map(json.documents.filter((d) => d.kind === 'text' && !d.missing).map((d) => [d.id, d.scores.cer]));
 }

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { levenshtein, mdToText, normText } from '../bench/score.mjs';
 import { convertPdf } from '../src/engine/convert.ts';
 import { isGarbageText } from '../src/engine/extract/needs-ocr.ts';
 import { renderScale } from '../src/engine/extract/ocr-page.ts';
+import { scoreOutput } from '../src/eval/score.ts';
 import { closeOcr } from '../src/ocr/index.ts';
 import { multipart, rawRequest } from './helpers/http.ts';
 import { makePdf } from './helpers/pdf.ts';
@@ -20,11 +20,9 @@ import { CORPUS, startServerProcess, type ServerProcess } from './helpers/server
 const scanned = (id: string) => fs.readFileSync(path.join(CORPUS, `${id}.scanned.pdf`));
 const truth = (id: string) => fs.readFileSync(path.join(CORPUS, `${id}.scanned.txt`), 'utf8');
 
-/** Character error rate as bench/score.mjs computes it. */
+/** Character error rate as `docmark eval` computes it. */
 function cer(expected: string, markdown: string): number {
-  const t = normText(expected);
-  const p = normText(mdToText(markdown));
-  return levenshtein(t, p) / t.length;
+  return scoreOutput(expected, markdown, 'text').cer as number;
 }
 
 /** A page of the scan with a text layer of junk on top (a font whose glyphs map to nonsense). */
