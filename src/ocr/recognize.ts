@@ -1,3 +1,4 @@
+import { checkpoint } from '../engine/cancel.js';
 import ort from 'onnxruntime-node';
 import type { RotatedRect } from './geometry.js';
 import { sampleBilinear, type GrayImage } from './image.js';
@@ -14,12 +15,12 @@ const MIN_BATCH_WIDTH = 320;
 /** Longest crop: a full-width line at 48 px is ~2500 px; anything longer is squeezed. */
 const MAX_CROP_WIDTH = 3200;
 /**
- * Crops are batched only with crops of nearly the same width: the model's cost is linear in
- * the padded width, so padding a short crop to a long one's width costs more than a run.
+ * Padded columns per batch. The model's cost per column is the same alone or batched, so
+ * batching saves only the per-run overhead, while a bigger batch means bigger activations
+ * (the arena keeps the largest) and padding: long lines run alone, short ones together.
  */
+const MAX_BATCH_COLUMNS = 2560;
 const MAX_BATCH = 8;
-const BATCH_WIDTH_SLACK = 1.1;
-
 export interface Crop {
   width: number;
   /** CROP_HEIGHT rows of `width` grey pixels. */
@@ -60,12 +61,13 @@ export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[
   const order = crops.map((_, i) => i).sort((a, b) => crops[a].width - crops[b].width);
   const results: Recognized[] = new Array(crops.length);
   for (let start = 0; start < order.length; ) {
-    const first = Math.max(MIN_BATCH_WIDTH, crops[order[start]].width);
+    checkpoint();
+    // Sorted by width: the batch's last crop is its widest, and padding stays small.
     let end = start + 1;
-    while (end < order.length && end - start < MAX_BATCH && crops[order[end]].width <= first * BATCH_WIDTH_SLACK) end++;
+    while (end < order.length && end - start < MAX_BATCH && (end - start + 1) * paddedWidth(crops[order[end]]) <= MAX_BATCH_COLUMNS) end++;
     const batch = order.slice(start, end);
     start = end;
-    const width = Math.max(MIN_BATCH_WIDTH, ...batch.map((i) => crops[i].width));
+    const width = paddedWidth(crops[batch[batch.length - 1]]);
     const input = new ort.Tensor(
       'float32',
       toBatchTensor(
@@ -92,6 +94,10 @@ export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[
     }
   }
   return results;
+}
+
+function paddedWidth(crop: Crop): number {
+  return Math.max(MIN_BATCH_WIDTH, crop.width);
 }
 
 /** Normalise to [-1, 1] like PaddleOCR; padding stays 0 (mid-grey), as there. */

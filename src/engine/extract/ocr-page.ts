@@ -2,6 +2,7 @@ import { createCanvas } from '@napi-rs/canvas';
 import { DocmarkError } from '../../errors.js';
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { ocrImage, rgbaToGray, type OcrLine } from '../../ocr/index.js';
+import { uninterruptible } from '../cancel.js';
 import type { Line, Page, TextRun } from '../types.js';
 
 /**
@@ -41,7 +42,7 @@ export async function extractOcrPage(page: PDFPageProxy, index: number): Promise
   canvas.height = 1;
   let ocrLines: OcrLine[];
   try {
-    ocrLines = await ocrImage(gray);
+    ocrLines = await uninterruptible(() => ocrImage(gray));
   } catch (err) {
     // Not the PDF's fault: don't let it be reported as a damaged page.
     throw new DocmarkError('internal_error', `OCR failed on page ${index + 1}: ${(err as Error)?.message ?? err}`);
