@@ -1,8 +1,9 @@
 import { checkpoint } from '../engine/cancel.js';
 import { detectText, type DetectedBox } from './detect.js';
-import { rectBounds, type RotatedRect } from './geometry.js';
+import type { RotatedRect } from './geometry.js';
 import type { GrayImage } from './image.js';
 import { closeModels, loadModels, type OcrModels } from './models.js';
+import { inkProfile } from './ink.js';
 import { cropBox, recognizeCrops } from './recognize.js';
 import { lineText } from './text.js';
 
@@ -15,12 +16,24 @@ export { rgbaToGray } from './image.js';
 
 export interface OcrLine {
   text: string;
-  /** The detected (rotated) box, in page-image pixels. */
+  /**
+   * The line's box in page-image pixels, turned with the text: the detector's height (which
+   * includes a margin around the glyphs) and the ink's own left and right ends.
+   */
   rect: RotatedRect;
-  /** Its axis-aligned bounds. */
-  bbox: { x0: number; y0: number; x1: number; y1: number };
   /** Mean probability of the line's characters, 0–1. */
   confidence: number;
+  /** Set in a monospaced face; undefined when the line is too short to tell. */
+  monospace: boolean | undefined;
+}
+
+export interface OcrPage {
+  /** In reading order of their tops. */
+  lines: OcrLine[];
+  /** The text's angle on the page (radians, clockwise positive in image coordinates): how much the scan is turned. */
+  skew: number;
+  /** Text regions the detector found, read or not. */
+  regions: number;
 }
 
 /** Boxes read with less confidence than this are noise; callers filter further. */
@@ -37,7 +50,7 @@ const TARGET_DETECTED_TEXT_HEIGHT = 20;
 /** ...but never above this side (memory and time grow with its square). */
 const DETECTION_LIMIT_SIDE = 2048;
 
-export async function ocrImage(image: GrayImage): Promise<OcrLine[]> {
+export async function ocrImage(image: GrayImage): Promise<OcrPage> {
   const models = await loadModels();
   const boxes = await detectAtTextScale(models, image);
   checkpoint();
@@ -45,11 +58,40 @@ export async function ocrImage(image: GrayImage): Promise<OcrLine[]> {
   const read = await recognizeCrops(models.recognition, crops, models.charset);
   const lines: OcrLine[] = [];
   boxes.forEach((box, i) => {
-    const text = lineText(read[i].chars, read[i].crop);
-    if (!text || read[i].confidence < MIN_CONFIDENCE) return;
-    lines.push({ text, rect: box.rect, bbox: rectBounds(box.rect), confidence: read[i].confidence });
+    const { chars, confidence, crop } = read[i];
+    const ink = inkProfile(crop);
+    const { text, monospace } = lineText(chars, ink);
+    if (!text || confidence < MIN_CONFIDENCE || ink.left < 0) return;
+    lines.push({ text, rect: inkWidth(box.rect, ink.left, ink.right + 1, crop.width), confidence, monospace });
   });
-  return lines.sort((a, b) => a.bbox.y0 - b.bbox.y0 || a.bbox.x0 - b.bbox.x0);
+  const top = (l: OcrLine) => Math.min(l.rect.origin.y, l.rect.origin.y + l.rect.width * l.rect.u.y);
+  return { lines: lines.sort((a, b) => top(a) - top(b)), skew: pageSkew(boxes.map((b) => b.rect)), regions: boxes.length };
+}
+
+/** The box cut to the ink's columns (crop pixels `from`–`to` of a crop `width` wide), keeping its height. */
+function inkWidth(rect: RotatedRect, from: number, to: number, width: number): RotatedRect {
+  const step = rect.width / width;
+  return {
+    origin: { x: rect.origin.x + from * step * rect.u.x, y: rect.origin.y + from * step * rect.u.y },
+    u: rect.u,
+    v: rect.v,
+    width: (to - from) * step,
+    height: rect.height,
+  };
+}
+
+/** Only boxes this many times longer than high say which way the text runs; short ones are words, marks or noise. */
+const MIN_SKEW_ASPECT = 4;
+
+/** The page's skew: the median angle of its long boxes, weighted by length (0 when there are none). */
+function pageSkew(rects: RotatedRect[]): number {
+  const long = rects.filter((r) => r.width >= r.height * MIN_SKEW_ASPECT).map((r) => ({ angle: Math.atan2(r.u.y, r.u.x), weight: r.width }));
+  if (long.length === 0) return 0;
+  long.sort((a, b) => a.angle - b.angle);
+  const half = long.reduce((s, l) => s + l.weight, 0) / 2;
+  let seen = 0;
+  for (const l of long) if ((seen += l.weight) >= half) return l.angle;
+  return 0;
 }
 
 /**

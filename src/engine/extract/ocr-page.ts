@@ -1,15 +1,13 @@
 import { createCanvas } from '@napi-rs/canvas';
 import { DocmarkError } from '../../errors.js';
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
-import { ocrImage, rgbaToGray, type OcrLine } from '../../ocr/index.js';
+import { ocrImage, rgbaToGray, type OcrLine, type OcrPage } from '../../ocr/index.js';
 import { uninterruptible } from '../cancel.js';
 import type { Line, Page, TextRun } from '../types.js';
 
-/**
- * Extract step, OCR: render a pdfjs page to pixels, read it with the OCR models, and return
- * the same Page a text layer gives (lines of runs in PDF points), so the layout steps
- * after this one treat scans and born-digital pages alike.
- */
+// Extract step, OCR: render a pdfjs page to pixels, read it with the OCR models, and return
+// the same Page a text layer gives (lines of runs in PDF points, straightened when the scan is
+// turned), so the layout steps after this one treat scans and born-digital pages alike.
 
 /** 200 dpi: enough for 8 pt text, and what the models read best at for body text. */
 const RENDER_DPI = 200;
@@ -40,21 +38,23 @@ export async function extractOcrPage(page: PDFPageProxy, index: number): Promise
   // Drop the canvas's pixels now rather than when the GC gets to it.
   canvas.width = 1;
   canvas.height = 1;
-  let ocrLines: OcrLine[];
+  let ocr: OcrPage;
   try {
-    ocrLines = await uninterruptible(() => ocrImage(gray));
+    ocr = await uninterruptible(() => ocrImage(gray));
   } catch (err) {
     // Not the PDF's fault: don't let it be reported as a damaged page.
     throw new DocmarkError('internal_error', `OCR failed on page ${index + 1}: ${(err as Error)?.message ?? err}`);
   }
+  const lines = toLines(ocr, { width, height }, 1 / scale);
   return {
     index,
     width: base.width,
     height: base.height,
-    lines: toLines(ocrLines, 1 / scale),
+    lines,
     rects: [],
     images: [],
     source: 'ocr',
+    ...(isLowConfidence(ocr) ? { lowConfidence: true } : {}),
   };
 }
 
@@ -81,29 +81,44 @@ interface OcrRun {
   confidence: number;
 }
 
-/** OCR boxes → runs in points → lines: boxes side by side at the same height form one line. */
-function toLines(ocr: OcrLine[], pointsPerPixel: number): Line[] {
-  const items: OcrRun[] = ocr.map((l) => ({
-    run: {
-      text: l.text,
-      bbox: {
-        x0: l.bbox.x0 * pointsPerPixel,
-        y0: l.bbox.y0 * pointsPerPixel,
-        x1: l.bbox.x1 * pointsPerPixel,
-        y1: l.bbox.y1 * pointsPerPixel,
+/**
+ * OCR boxes → runs in points → lines: boxes side by side at the same height form one line.
+ * A turned scan is straightened first: each box is turned back about the page's centre, so
+ * that lines are level and their left edges (which say indentation) line up as on paper.
+ */
+function toLines(ocr: OcrPage, image: { width: number; height: number }, pointsPerPixel: number): Line[] {
+  const straighten = levelling(ocr.skew, image.width / 2, image.height / 2);
+  const boxes = ocr.lines.map(straighten);
+  const monospace = faces(ocr.lines, boxes);
+  const items: OcrRun[] = ocr.lines.map((l, i) => {
+    const box = boxes[i];
+    return {
+      run: {
+        text: l.text,
+        bbox: {
+          x0: box.x0 * pointsPerPixel,
+          y0: box.y0 * pointsPerPixel,
+          x1: box.x1 * pointsPerPixel,
+          y1: box.y1 * pointsPerPixel,
+        },
+        fontSize: l.rect.height * pointsPerPixel * BOX_HEIGHT_TO_FONT_SIZE,
+        // One name per face: the layout compares line pitches within a face.
+        fontName: monospace[i] ? 'ocr-monospace' : 'ocr',
+        bold: false,
+        italic: false,
+        monospace: monospace[i],
+        link: undefined,
       },
-      fontSize: l.rect.height * pointsPerPixel * BOX_HEIGHT_TO_FONT_SIZE,
-      fontName: 'ocr',
-      bold: false,
-      italic: false,
-      monospace: false,
-      link: undefined,
-    },
-    confidence: l.confidence,
-  }));
+      confidence: l.confidence,
+    };
+  });
+  // Two columns are found before lines are formed: a row of the left column must not take in
+  // the right column's line at the same height.
+  const gutter = findGutter(items.map((i) => i.run.bbox));
+  const side = (run: TextRun) => (gutter === undefined ? 0 : Math.sign(run.bbox.x0 + run.bbox.x1 - 2 * gutter));
   const rows: OcrRun[][] = [];
   for (const item of [...items].sort((a, b) => a.run.bbox.y0 - b.run.bbox.y0)) {
-    const row = rows.find((r) => sameLine(r[r.length - 1].run, item.run));
+    const row = rows.find((r) => sameLine(r[r.length - 1].run, item.run) && side(r[r.length - 1].run) === side(item.run));
     if (row) row.push(item);
     else rows.push([item]);
   }
@@ -120,14 +135,67 @@ function toLines(ocr: OcrLine[], pointsPerPixel: number): Line[] {
     if (texts.length) kept.push(texts);
   }
   snapFontSizes(kept.flat());
-  return readingOrder(kept.map(makeLine));
+  return readingOrder(kept.map(makeLine), gutter);
 }
 
 /**
- * Top to bottom, and left to right within a visual row: cells of a table row have slightly
- * different tops, so sorting by top alone would shuffle them.
+ * The order a text layer would draw the lines in: column by column where the page has two
+ * columns, and within a column (or a page of one) top to bottom and left to right within a
+ * visual row (cells of a table row have slightly different tops).
  */
-function readingOrder(lines: Line[]): Line[] {
+function readingOrder(lines: Line[], gutter: number | undefined): Line[] {
+  if (gutter === undefined) return rowsInOrder(lines);
+  // Lines that cross the gutter (titles, full-width figures' captions) cut the page into bands;
+  // each band is read left column first.
+  const out: Line[] = [];
+  let band: Line[] = [];
+  const flush = () => {
+    out.push(...rowsInOrder(band.filter((l) => l.bbox.x1 <= gutter)), ...rowsInOrder(band.filter((l) => l.bbox.x1 > gutter)));
+    band = [];
+  };
+  for (const line of rowsInOrder(lines)) {
+    if (line.bbox.x0 < gutter && line.bbox.x1 > gutter) {
+      flush();
+      out.push(line);
+    } else band.push(line);
+  }
+  flush();
+  return out;
+}
+
+/** Share of the lines that must sit wholly on each side of a gutter... */
+const MIN_COLUMN_SHARE = 0.2;
+/** ...being text lines, not table cells: at least this share of the text's width, at the median... */
+const MIN_COLUMN_LINE_WIDTH = 0.3;
+/** ...while at most this share of the lines crosses it. */
+const MAX_CROSSING_SHARE = 0.1;
+
+/** The x of the blank strip between two columns of text, if the page has two. */
+function findGutter(boxes: Box[]): number | undefined {
+  if (boxes.length < 6) return undefined;
+  const left = Math.min(...boxes.map((b) => b.x0));
+  const right = Math.max(...boxes.map((b) => b.x1));
+  const width = right - left;
+  let best: { x: number; crossing: number } | undefined;
+  for (let x = left + width * 0.3; x <= left + width * 0.7; x += width / 100) {
+    const crossing = boxes.filter((b) => b.x0 < x && b.x1 > x).length;
+    if (!best || crossing < best.crossing) best = { x, crossing };
+  }
+  if (!best || best.crossing > boxes.length * MAX_CROSSING_SHARE) return undefined;
+  const x = best.x;
+  const sides = [boxes.filter((b) => b.x1 <= x), boxes.filter((b) => b.x0 >= x)];
+  const isColumn = (side: Box[]) =>
+    side.length >= boxes.length * MIN_COLUMN_SHARE && medianOf(side.map((b) => b.x1 - b.x0)) >= width * MIN_COLUMN_LINE_WIDTH;
+  return sides.every(isColumn) ? x : undefined;
+}
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** Top to bottom, and left to right within a visual row. */
+function rowsInOrder(lines: Line[]): Line[] {
   const centre = (l: Line) => (l.bbox.y0 + l.bbox.y1) / 2;
   const sorted = [...lines].sort((a, b) => centre(a) - centre(b));
   const out: Line[] = [];
@@ -141,6 +209,86 @@ function readingOrder(lines: Line[]): Line[] {
   }
   out.push(...band.sort((a, b) => a.bbox.x0 - b.bbox.x0));
   return out;
+}
+
+/** A line's box turned by -skew about (cx, cy): its bounds on the straightened page, in image pixels. */
+function levelling(skew: number, cx: number, cy: number): (line: OcrLine) => Box {
+  const cos = Math.cos(-skew);
+  const sin = Math.sin(-skew);
+  return ({ rect }) => {
+    let x0 = Infinity;
+    let y0 = Infinity;
+    let x1 = -Infinity;
+    let y1 = -Infinity;
+    for (const [a, b] of [
+      [0, 0],
+      [rect.width, 0],
+      [0, rect.height],
+      [rect.width, rect.height],
+    ]) {
+      const dx = rect.origin.x + a * rect.u.x + b * rect.v.x - cx;
+      const dy = rect.origin.y + a * rect.u.y + b * rect.v.y - cy;
+      const x = cx + dx * cos - dy * sin;
+      const y = cy + dx * sin + dy * cos;
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
+    }
+    return { x0, y0, x1, y1 };
+  };
+}
+
+type Box = { x0: number; y0: number; x1: number; y1: number };
+
+/** Lines closer than this many line heights belong to one block (code lines follow each other at about 1.4). */
+const MAX_BLOCK_LINE_STEP = 1.8;
+
+/**
+ * Each line's face. A line too short to tell (`}`, `});`) takes the face of the lines it sits
+ * between in its block, or of the one it follows or precedes when that is the only neighbour.
+ */
+function faces(lines: OcrLine[], boxes: Box[]): boolean[] {
+  const neighbour = (i: number, direction: 1 | -1): boolean | undefined => {
+    for (let j = i + direction; j >= 0 && j < lines.length; j += direction) {
+      const [upper, lower] = direction === 1 ? [boxes[i], boxes[j]] : [boxes[j], boxes[i]];
+      const height = upper.y1 - upper.y0;
+      if (lower.y0 - upper.y0 > height * MAX_BLOCK_LINE_STEP) return undefined;
+      // Side by side (another column or cell): not a neighbour in the block.
+      if (lower.x0 > upper.x1 || upper.x0 > lower.x1) continue;
+      if (lines[j].monospace !== undefined) return lines[j].monospace;
+    }
+    return undefined;
+  };
+  return lines.map((line, i) => {
+    if (line.monospace !== undefined) return line.monospace;
+    const above = neighbour(i, -1);
+    const below = neighbour(i, 1);
+    return above === undefined ? below === true : above && below !== false;
+  });
+}
+
+/** Below this share of characters read with confidence, a page's text is mostly guesses... */
+const MIN_CONFIDENT_SHARE = 0.7;
+/** ...or below this share of the text regions found were read at all (handwriting, photographs, drawings). */
+const MIN_READ_SHARE = 0.5;
+/** A page with fewer regions than this is judged by its characters alone. */
+const MIN_REGIONS_TO_JUDGE = 4;
+
+/**
+ * Pages the models cannot read (handwriting, photographs, drawings) are reported instead of
+ * passed off as text: most characters read without confidence, or most regions unread.
+ */
+function isLowConfidence(ocr: OcrPage): boolean {
+  let chars = 0;
+  let confident = 0;
+  for (const line of ocr.lines) {
+    const n = line.text.replace(/\s/g, '').length;
+    chars += n;
+    if (line.confidence >= MIN_CONFIDENCE) confident += n;
+  }
+  if (ocr.regions >= MIN_REGIONS_TO_JUDGE && ocr.lines.length < ocr.regions * MIN_READ_SHARE) return true;
+  return chars > 0 && confident < chars * MIN_CONFIDENT_SHARE;
 }
 
 /** A small box, a single mark, just left of the text it introduces. */
