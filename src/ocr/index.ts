@@ -1,11 +1,12 @@
 import { checkpoint } from '../engine/cancel.js';
 import { detectText, type DetectedBox } from './detect.js';
-import type { RotatedRect } from './geometry.js';
+import { settleFaces } from './faces.js';
+import { type Bounds, levelledBounds, type RotatedRect } from './geometry.js';
 import type { GrayImage } from './image.js';
 import { closeModels, loadModels, type OcrModels } from './models.js';
-import { inkProfile } from './ink.js';
-import { cropBox, recognizeCrops } from './recognize.js';
-import { lineText } from './text.js';
+import { type InkProfile, inkProfile } from './ink.js';
+import { CROP_HEIGHT, cropBox, recognizeCrops } from './recognize.js';
+import { faceFit, lineFace, lineText } from './text.js';
 
 // OCR of one page image: detect text boxes at a resolution chosen from the text's height,
 // read each one, return lines in reading order with their boxes (page-image pixels) and
@@ -21,10 +22,12 @@ export interface OcrLine {
    * includes a margin around the glyphs) and the ink's own left and right ends.
    */
   rect: RotatedRect;
+  /** The box's bounds on the page turned straight (see OcrPage.skew), in page-image pixels. */
+  bounds: Bounds;
   /** Mean probability of the line's characters, 0–1. */
   confidence: number;
-  /** Set in a monospaced face; undefined when the line is too short to tell. */
-  monospace: boolean | undefined;
+  /** Set in a monospaced face (code). */
+  monospace: boolean;
 }
 
 export interface OcrPage {
@@ -56,26 +59,45 @@ export async function ocrImage(image: GrayImage): Promise<OcrPage> {
   checkpoint();
   const crops = boxes.map((b) => cropBox(image, b.rect));
   const read = await recognizeCrops(models.recognition, crops, models.charset);
-  const lines: OcrLine[] = [];
-  boxes.forEach((box, i) => {
+  const skew = pageSkew(boxes.map((b) => b.rect));
+  const centre = { x: image.width / 2, y: image.height / 2 };
+  const found = boxes.flatMap((box, i) => {
     const { chars, confidence, crop } = read[i];
     const ink = inkProfile(crop);
-    const { text, monospace } = lineText(chars, ink);
-    if (!text || confidence < MIN_CONFIDENCE || ink.left < 0) return;
-    lines.push({ text, rect: inkWidth(box.rect, ink.left, ink.right + 1, crop.width), confidence, monospace });
+    if (chars.length === 0 || confidence < MIN_CONFIDENCE || ink.left < 0) return [];
+    const rect = fitToInk(box.rect, ink, crop.width);
+    const fit = faceFit(chars);
+    return [{ chars, confidence, ink, rect, fit, face: lineFace(fit), bounds: levelledBounds(rect, skew, centre) }];
   });
-  const top = (l: OcrLine) => Math.min(l.rect.origin.y, l.rect.origin.y + l.rect.width * l.rect.u.y);
-  return { lines: lines.sort((a, b) => top(a) - top(b)), skew: pageSkew(boxes.map((b) => b.rect)), regions: boxes.length };
+  const faces = settleFaces(
+    found.map((f) => f.face),
+    found.map((f) => f.bounds),
+  );
+  const lines: OcrLine[] = [];
+  found.forEach((f, i) => {
+    const text = lineText(f.chars, f.ink, faces[i] ? f.fit?.pitch : undefined);
+    if (text) lines.push({ text, rect: f.rect, bounds: f.bounds, confidence: f.confidence, monospace: faces[i] });
+  });
+  return { lines: lines.sort((a, b) => a.bounds.y0 - b.bounds.y0 || a.bounds.x0 - b.bounds.x0), skew, regions: boxes.length };
 }
 
-/** The box cut to the ink's columns (crop pixels `from`–`to` of a crop `width` wide), keeping its height. */
-function inkWidth(rect: RotatedRect, from: number, to: number, width: number): RotatedRect {
-  const step = rect.width / width;
+/**
+ * The box cut to the ink's columns, and moved across the text so that its middle is the text's
+ * core: lines then line up on their baselines whatever letters they hold. Its height is kept.
+ */
+function fitToInk(rect: RotatedRect, ink: InkProfile, cropWidth: number): RotatedRect {
+  const along = rect.width / cropWidth;
+  const across = rect.height / CROP_HEIGHT;
+  const shift = (ink.coreMiddle - CROP_HEIGHT / 2) * across;
+  const from = ink.left * along;
   return {
-    origin: { x: rect.origin.x + from * step * rect.u.x, y: rect.origin.y + from * step * rect.u.y },
+    origin: {
+      x: rect.origin.x + from * rect.u.x + shift * rect.v.x,
+      y: rect.origin.y + from * rect.u.y + shift * rect.v.y,
+    },
     u: rect.u,
     v: rect.v,
-    width: (to - from) * step,
+    width: (ink.right + 1 - ink.left) * along,
     height: rect.height,
   };
 }

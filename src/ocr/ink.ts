@@ -13,6 +13,11 @@ export interface InkProfile {
   right: number;
   /** Rows from the highest to the lowest ink (ascender to descender), at least 30 % of the crop. */
   textHeight: number;
+  /**
+   * Middle of the rows where most of the ink is (between the x-height and the baseline), in
+   * crop rows: unlike the box's middle it does not move with ascenders and descenders.
+   */
+  coreMiddle: number;
 }
 
 /**
@@ -59,7 +64,25 @@ export function inkProfile(crop: Crop): InkProfile {
     }
   }
   const textHeight = first < 0 ? CROP_HEIGHT : Math.max(CROP_HEIGHT * 0.3, last - first + 1);
-  return { columns, left, right, textHeight };
+  return { columns, left, right, textHeight, coreMiddle: coreMiddle(rowInk) };
+}
+
+/** Rows with at least this share of the inkiest row's ink are the text's core (x-height band). */
+const CORE_ROW_SHARE = 0.4;
+
+function coreMiddle(rowInk: Int32Array): number {
+  let peak = 0;
+  for (const count of rowInk) peak = Math.max(peak, count);
+  if (peak === 0) return CROP_HEIGHT / 2;
+  let top = -1;
+  let bottom = -1;
+  for (let y = 0; y < rowInk.length; y++) {
+    if (rowInk[y] >= peak * CORE_ROW_SHARE) {
+      if (top < 0) top = y;
+      bottom = y;
+    }
+  }
+  return (top + bottom + 1) / 2;
 }
 
 /** Halfway between paper and ink (scans are grey, noisy and of any contrast). */

@@ -49,7 +49,35 @@ export function cropBox(image: GrayImage, rect: RotatedRect): Crop {
       data[y * width + x] = Math.round(sum / (samples * samples));
     }
   }
+  stretchContrast(data);
   return { width, data };
+}
+
+/** Darkest share of a crop's pixels taken as ink, and the share below which paper starts. */
+const INK_PERCENTILE = 0.02;
+const PAPER_PERCENTILE = 0.5;
+/** Crops with less contrast than this (grey levels) are left alone: blank paper or a flat patch, whose noise must not be blown up. */
+const MIN_CONTRAST = 24;
+
+/**
+ * Faded, grey or dark scans: ink to black and paper to white, per crop (the page's lighting and
+ * toner vary across it), as the recogniser saw most text when it learnt.
+ */
+function stretchContrast(data: Uint8Array): void {
+  const histogram = new Uint32Array(256);
+  for (const value of data) histogram[value]++;
+  const level = (share: number) => {
+    const target = data.length * share;
+    let seen = 0;
+    for (let v = 0; v < 256; v++) if ((seen += histogram[v]) >= target) return v;
+    return 255;
+  };
+  const ink = level(INK_PERCENTILE);
+  const paper = level(PAPER_PERCENTILE);
+  if (paper - ink < MIN_CONTRAST) return;
+  const lut = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = Math.max(0, Math.min(255, Math.round(((v - ink) * 255) / (paper - ink))));
+  for (let i = 0; i < data.length; i++) data[i] = lut[data[i]];
 }
 
 export interface Recognized extends DecodedText {

@@ -47,26 +47,26 @@ const MIN_UNSEEN_WORD_GAP = 0.3;
 /** clearly wider than the gaps between letters of a word. */
 const WORD_TO_LETTER_GAP = 1.6;
 
-export interface LineText {
-  text: string;
-  /** Set in a monospaced face (code): characters sit on a grid of equal cells; undefined when the line cannot tell. */
-  monospace: boolean | undefined;
+/**
+ * The line's face as its characters show it: monospaced (code), proportional, or undefined
+ * when the line cannot tell (short lines, code mixed into prose); see faceFit.
+ */
+export function lineFace(fit: FaceFit | undefined): boolean | undefined {
+  const ratio = fit ? fit.monospaceMisfit / fit.proportionalMisfit : Number.NaN;
+  return ratio < MONOSPACE_FIT_RATIO ? true : ratio >= PROPORTIONAL_FIT_RATIO ? false : undefined;
 }
 
 /**
  * The recogniser often drops spaces, and in code reads the wide blank around narrow glyphs
- * (`"a", "b"`) as spaces. In a monospaced line every character takes one cell, so the spaces
- * between two characters are the cells between them. Elsewhere a space goes between two
- * characters when the blank run between them is word-sized for this line: the threshold comes
- * from the spaces the model did read when there are some, else from the widest jump between
- * gap sizes.
+ * (`"a", "b"`) as spaces. In a monospaced line (`pitch`: its cell width) every character takes
+ * one cell, so the spaces between two characters are the cells between them. Elsewhere a space
+ * goes between two characters when the blank run between them is word-sized for this line: the
+ * threshold comes from the spaces the model did read when there are some, else from the widest
+ * jump between gap sizes.
  */
-export function lineText(chars: DecodedChar[], ink: InkProfile): LineText {
-  const fit = faceFit(chars);
-  const ratio = fit ? fit.monospaceMisfit / fit.proportionalMisfit : Number.NaN;
-  const monospace = ratio < MONOSPACE_FIT_RATIO ? true : ratio >= PROPORTIONAL_FIT_RATIO ? false : undefined;
-  const text = fit && monospace ? gridText(chars, fit.pitch) : gapText(chars, ink);
-  return { text: fixCapitalI(toAscii(text).replace(/\s+/g, ' ').trim()), monospace };
+export function lineText(chars: DecodedChar[], ink: InkProfile, pitch: number | undefined): string {
+  const text = pitch ? gridText(chars, pitch) : gapText(chars, ink);
+  return fixCapitalI(toAscii(text).replace(/\s+/g, ' ').trim());
 }
 
 function gapText(chars: DecodedChar[], profile: InkProfile): string {

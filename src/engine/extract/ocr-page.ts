@@ -45,7 +45,7 @@ export async function extractOcrPage(page: PDFPageProxy, index: number): Promise
     // Not the PDF's fault: don't let it be reported as a damaged page.
     throw new DocmarkError('internal_error', `OCR failed on page ${index + 1}: ${(err as Error)?.message ?? err}`);
   }
-  const lines = toLines(ocr, { width, height }, 1 / scale);
+  const lines = toLines(ocr, 1 / scale);
   return {
     index,
     width: base.width,
@@ -83,15 +83,12 @@ interface OcrRun {
 
 /**
  * OCR boxes → runs in points → lines: boxes side by side at the same height form one line.
- * A turned scan is straightened first: each box is turned back about the page's centre, so
- * that lines are level and their left edges (which say indentation) line up as on paper.
+ * Boxes come straightened (a turned scan's boxes turned back about the page's centre), so
+ * lines are level and their left edges (which say indentation) line up as on paper.
  */
-function toLines(ocr: OcrPage, image: { width: number; height: number }, pointsPerPixel: number): Line[] {
-  const straighten = levelling(ocr.skew, image.width / 2, image.height / 2);
-  const boxes = ocr.lines.map(straighten);
-  const monospace = faces(ocr.lines, boxes);
-  const items: OcrRun[] = ocr.lines.map((l, i) => {
-    const box = boxes[i];
+function toLines(ocr: OcrPage, pointsPerPixel: number): Line[] {
+  const items: OcrRun[] = ocr.lines.map((l) => {
+    const box = l.bounds;
     return {
       run: {
         text: l.text,
@@ -103,10 +100,10 @@ function toLines(ocr: OcrPage, image: { width: number; height: number }, pointsP
         },
         fontSize: l.rect.height * pointsPerPixel * BOX_HEIGHT_TO_FONT_SIZE,
         // One name per face: the layout compares line pitches within a face.
-        fontName: monospace[i] ? 'ocr-monospace' : 'ocr',
+        fontName: l.monospace ? 'ocr-monospace' : 'ocr',
         bold: false,
         italic: false,
-        monospace: monospace[i],
+        monospace: l.monospace,
         link: undefined,
       },
       confidence: l.confidence,
@@ -135,6 +132,7 @@ function toLines(ocr: OcrPage, image: { width: number; height: number }, pointsP
     if (texts.length) kept.push(texts);
   }
   snapFontSizes(kept.flat());
+  for (const run of kept.flat()) levelHeight(run);
   return readingOrder(kept.map(makeLine), gutter);
 }
 
@@ -211,66 +209,13 @@ function rowsInOrder(lines: Line[]): Line[] {
   return out;
 }
 
-/** A line's box turned by -skew about (cx, cy): its bounds on the straightened page, in image pixels. */
-function levelling(skew: number, cx: number, cy: number): (line: OcrLine) => Box {
-  const cos = Math.cos(-skew);
-  const sin = Math.sin(-skew);
-  return ({ rect }) => {
-    let x0 = Infinity;
-    let y0 = Infinity;
-    let x1 = -Infinity;
-    let y1 = -Infinity;
-    for (const [a, b] of [
-      [0, 0],
-      [rect.width, 0],
-      [0, rect.height],
-      [rect.width, rect.height],
-    ]) {
-      const dx = rect.origin.x + a * rect.u.x + b * rect.v.x - cx;
-      const dy = rect.origin.y + a * rect.u.y + b * rect.v.y - cy;
-      const x = cx + dx * cos - dy * sin;
-      const y = cy + dx * sin + dy * cos;
-      x0 = Math.min(x0, x);
-      y0 = Math.min(y0, y);
-      x1 = Math.max(x1, x);
-      y1 = Math.max(y1, y);
-    }
-    return { x0, y0, x1, y1 };
-  };
-}
-
 type Box = { x0: number; y0: number; x1: number; y1: number };
 
-/** Lines closer than this many line heights belong to one block (code lines follow each other at about 1.4). */
-const MAX_BLOCK_LINE_STEP = 1.8;
-
-/**
- * Each line's face. A line too short to tell (`}`, `});`) takes the face of the lines it sits
- * between in its block, or of the one it follows or precedes when that is the only neighbour.
- */
-function faces(lines: OcrLine[], boxes: Box[]): boolean[] {
-  const neighbour = (i: number, direction: 1 | -1): boolean | undefined => {
-    for (let j = i + direction; j >= 0 && j < lines.length; j += direction) {
-      const [upper, lower] = direction === 1 ? [boxes[i], boxes[j]] : [boxes[j], boxes[i]];
-      const height = upper.y1 - upper.y0;
-      if (lower.y0 - upper.y0 > height * MAX_BLOCK_LINE_STEP) return undefined;
-      // Side by side (another column or cell): not a neighbour in the block.
-      if (lower.x0 > upper.x1 || upper.x0 > lower.x1) continue;
-      if (lines[j].monospace !== undefined) return lines[j].monospace;
-    }
-    return undefined;
-  };
-  return lines.map((line, i) => {
-    if (line.monospace !== undefined) return line.monospace;
-    const above = neighbour(i, -1);
-    const below = neighbour(i, 1);
-    return above === undefined ? below === true : above && below !== false;
-  });
-}
-
-/** Below this share of characters read with confidence, a page's text is mostly guesses... */
-const MIN_CONFIDENT_SHARE = 0.7;
-/** ...or below this share of the text regions found were read at all (handwriting, photographs, drawings). */
+/** A line read with at least this mean probability is text the models know (scribbles read as text score lower)... */
+const CONFIDENT_LINE = 0.8;
+/** ...and a page where less than this share of the characters are in such lines is mostly guesses... */
+const MIN_CONFIDENT_SHARE = 0.5;
+/** ...as is one where less than this share of the text regions found were read at all. */
 const MIN_READ_SHARE = 0.5;
 /** A page with fewer regions than this is judged by its characters alone. */
 const MIN_REGIONS_TO_JUDGE = 4;
@@ -285,7 +230,7 @@ function isLowConfidence(ocr: OcrPage): boolean {
   for (const line of ocr.lines) {
     const n = line.text.replace(/\s/g, '').length;
     chars += n;
-    if (line.confidence >= MIN_CONFIDENCE) confident += n;
+    if (line.confidence >= CONFIDENT_LINE) confident += n;
   }
   if (ocr.regions >= MIN_REGIONS_TO_JUDGE && ocr.lines.length < ocr.regions * MIN_READ_SHARE) return true;
   return chars > 0 && confident < chars * MIN_CONFIDENT_SHARE;
@@ -326,12 +271,21 @@ function makeLine(runs: TextRun[]): Line {
 }
 
 /**
- * Box heights vary with the letters in a line (ascenders, descenders), text-layer font sizes
- * do not: put sizes within ~12 % of each other in one group and give them the group's median,
- * so the layout steps see one body size and a few heading sizes.
+ * Box heights vary with the letters in a line (ascenders, descenders) by more than a heading
+ * differs from the text after it, text-layer font sizes do not: sizes near the page's body size
+ * (the most characters') become the body size; the others are put in groups within ~12 % of
+ * each other and given the group's median, so the layout steps see one body size and a few
+ * heading sizes.
  */
 function snapFontSizes(runs: TextRun[]): void {
-  const sorted = [...runs].sort((a, b) => a.fontSize - b.fontSize);
+  if (runs.length === 0) return;
+  const body = bodySize(runs);
+  const others: TextRun[] = [];
+  for (const run of runs) {
+    if (run.fontSize < body * BODY_SIZE_BAND && run.fontSize > body / BODY_SIZE_BAND) run.fontSize = body;
+    else others.push(run);
+  }
+  const sorted = others.sort((a, b) => a.fontSize - b.fontSize);
   let group: TextRun[] = [];
   const close = () => {
     const median = group[Math.floor(group.length / 2)].fontSize;
@@ -343,4 +297,27 @@ function snapFontSizes(runs: TextRun[]): void {
     group.push(run);
   }
   if (group.length) close();
+}
+
+/**
+ * A run's box as high as its (snapped) size says, about the box's middle (the text's core): a
+ * text layer's lines of one size have boxes of one height, and the layout reads line pitch and
+ * paragraph gaps from them.
+ */
+function levelHeight(run: TextRun): void {
+  const middle = (run.bbox.y0 + run.bbox.y1) / 2;
+  const half = run.fontSize / BOX_HEIGHT_TO_FONT_SIZE / 2;
+  run.bbox = { ...run.bbox, y0: middle - half, y1: middle + half };
+}
+
+/** Box heights within this factor of the body size are body text (headings are set at least 1.2 times larger). */
+const BODY_SIZE_BAND = 1.18;
+
+/** The size most characters are set in: the character-weighted median. */
+function bodySize(runs: TextRun[]): number {
+  const sorted = [...runs].sort((a, b) => a.fontSize - b.fontSize);
+  const half = sorted.reduce((n, r) => n + r.text.length, 0) / 2;
+  let seen = 0;
+  for (const run of sorted) if ((seen += run.text.length) >= half) return Math.round(run.fontSize * 10) / 10;
+  return sorted[sorted.length - 1].fontSize;
 }
