@@ -2,11 +2,9 @@ import ort from 'onnxruntime-node';
 import { minAreaRect, scaleRect, unclip, type Point, type RotatedRect } from './geometry.js';
 import { resizeGray, type GrayImage } from './image.js';
 
-/**
- * Text detection with the DB (differentiable binarisation) model: page image → probability
- * map of "text here" → threshold → connected components → rotated boxes → unclip.
- * Parameters are PaddleOCR's defaults for PP-OCRv4 (thresh 0.3, box_thresh 0.6, unclip 1.5).
- */
+// Text detection with the DB (differentiable binarisation) model: page image → probability
+// map of "text here" → threshold → connected components → rotated boxes → unclip.
+// Parameters are PaddleOCR's defaults for PP-OCRv4 (thresh 0.3, box_thresh 0.6, unclip 1.5).
 
 export interface DetectionOptions {
   /** Model input pixels per page-image pixel (at most 1); memory and time grow with its square. */

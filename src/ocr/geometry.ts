@@ -1,7 +1,6 @@
-/**
- * Geometry for text boxes: convex hull, minimum-area rectangle, unclip.
- * A text box is a rectangle, possibly slightly rotated (scans are never perfectly straight).
- */
+// Geometry for text boxes: convex hull, minimum-area rectangle, unclip, straightening.
+// A text box is a rectangle, possibly slightly rotated (scans are never perfectly straight).
+
 export interface Point {
   x: number;
   y: number;

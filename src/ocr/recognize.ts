@@ -4,10 +4,8 @@ import type { RotatedRect } from './geometry.js';
 import { sampleBilinear, type GrayImage } from './image.js';
 import { decodeCtc, type DecodedText } from './ctc.js';
 
-/**
- * Text recognition (PP-OCRv4 SVTR + CTC): each detected box is cut out of the page,
- * straightened and scaled to 48 px high, and read in small batches.
- */
+// Text recognition (PP-OCRv4 SVTR + CTC): each detected box is cut out of the page,
+// straightened and scaled to 48 px high, and read in small batches.
 
 export const CROP_HEIGHT = 48;
 /** Narrowest batch width, as PaddleOCR pads (3:20 → 320 px at height 48). */

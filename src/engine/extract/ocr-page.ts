@@ -1,7 +1,7 @@
 import { createCanvas } from '@napi-rs/canvas';
 import { DocmarkError } from '../../errors.js';
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
-import { ocrImage, rgbaToGray, type OcrLine, type OcrPage } from '../../ocr/index.js';
+import { ocrImage, rgbaToGray, type OcrPage } from '../../ocr/index.js';
 import { uninterruptible } from '../cancel.js';
 import type { Line, Page, TextRun } from '../types.js';
 
@@ -14,7 +14,7 @@ const RENDER_DPI = 200;
 /** Never rasterise more than this many pixels (an A4 page at 200 dpi is 3.9 M). */
 const MAX_PIXELS = 6_000_000;
 const MAX_SIDE = 4096;
-/** OCR box height (after unclip) → font size: body text of the scanned corpus (10.5 pt) gives ~11.7 pt boxes. */
+/** OCR box height (after unclip) → font size: the detector's box is a little taller than the type size (unclip margin). */
 const BOX_HEIGHT_TO_FONT_SIZE = 0.9;
 
 export async function extractOcrPage(page: PDFPageProxy, index: number): Promise<Page> {
