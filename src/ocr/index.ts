@@ -66,8 +66,7 @@ export async function ocrImage(image: GrayImage): Promise<OcrPage> {
     const ink = inkProfile(crop);
     if (chars.length === 0 || confidence < MIN_CONFIDENCE || ink.left < 0) return [];
     const rect = fitToInk(box.rect, ink, crop.width);
-    const fit = faceFit(chars);
-    return [{ chars, confidence, ink, rect, fit, face: lineFace(fit), bounds: levelledBounds(rect, skew, centre) }];
+    return [{ chars, confidence, ink, rect, face: lineFace(faceFit(chars)), bounds: levelledBounds(rect, skew, centre) }];
   });
   const faces = settleFaces(
     found.map((f) => f.face),
@@ -75,7 +74,7 @@ export async function ocrImage(image: GrayImage): Promise<OcrPage> {
   );
   const lines: OcrLine[] = [];
   found.forEach((f, i) => {
-    const text = lineText(f.chars, f.ink, faces[i] ? f.fit?.pitch : undefined);
+    const text = lineText(f.chars, f.ink);
     if (text) lines.push({ text, rect: f.rect, bounds: f.bounds, confidence: f.confidence, monospace: faces[i] });
   });
   return { lines: lines.sort((a, b) => a.bounds.y0 - b.bounds.y0 || a.bounds.x0 - b.bounds.x0), skew, regions: boxes.length };

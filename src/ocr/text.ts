@@ -2,9 +2,8 @@ import type { DecodedChar } from './ctc.js';
 import type { InkProfile } from './ink.js';
 
 // From decoded characters to the line's text: full-width punctuation (the model's dictionary
-// is Chinese) becomes ASCII, and spaces the model swallowed are put back: in a line set in a
-// monospaced face by counting character cells, elsewhere where the crop shows a word-sized
-// gap between two characters.
+// is Chinese) becomes ASCII, and spaces the model swallowed are put back where the crop shows a
+// word-sized gap between two characters. And the line's face: monospaced (code) or not.
 
 const FULL_WIDTH: Record<string, string> = {
   '。': '.',
@@ -57,16 +56,13 @@ export function lineFace(fit: FaceFit | undefined): boolean | undefined {
 }
 
 /**
- * The recogniser often drops spaces, and in code reads the wide blank around narrow glyphs
- * (`"a", "b"`) as spaces. In a monospaced line (`pitch`: its cell width) every character takes
- * one cell, so the spaces between two characters are the cells between them. Elsewhere a space
- * goes between two characters when the blank run between them is word-sized for this line: the
- * threshold comes from the spaces the model did read when there are some, else from the widest
- * jump between gap sizes.
+ * The recogniser often drops spaces in proportional text. Put a space between two characters
+ * when the blank run between them is word-sized for this line: the threshold comes from the
+ * spaces the model did read when there are some, else from the widest jump between gap sizes
+ * (monospaced code has wide letter gaps around narrow glyphs, prose has narrow ones).
  */
-export function lineText(chars: DecodedChar[], ink: InkProfile, pitch: number | undefined): string {
-  const text = pitch ? gridText(chars, pitch) : gapText(chars, ink);
-  return fixCapitalI(toAscii(text).replace(/\s+/g, ' ').trim());
+export function lineText(chars: DecodedChar[], ink: InkProfile): string {
+  return fixCapitalI(toAscii(gapText(chars, ink)).replace(/\s+/g, ' ').trim());
 }
 
 function gapText(chars: DecodedChar[], profile: InkProfile): string {
@@ -92,17 +88,6 @@ function gapText(chars: DecodedChar[], profile: InkProfile): string {
     if (prev && prev.text !== ' ' && c.text !== ' ' && gapBetween(ink, prev.x, c.x) >= threshold) text += ' ';
     text += c.text;
   }
-  return text;
-}
-
-/** Monospaced: one space per empty cell between two characters, whatever the model read. */
-function gridText(chars: DecodedChar[], pitch: number): string {
-  const glyphs = chars.filter((c) => c.text !== ' ');
-  let text = '';
-  glyphs.forEach((c, i) => {
-    if (i > 0) text += ' '.repeat(Math.max(0, Math.round((c.x - glyphs[i - 1].x) / pitch) - 1));
-    text += c.text;
-  });
   return text;
 }
 
