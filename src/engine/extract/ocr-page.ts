@@ -277,7 +277,10 @@ function makeLine(runs: TextRun[]): Line {
  * each other and given the group's median, so the layout steps see one body size and a few
  * heading sizes.
  */
-function snapFontSizes(runs: TextRun[]): void {
+function snapFontSizes(all: TextRun[]): void {
+  // A few characters give the detector little to size its box on (`});` gets a box as high as its
+  // glyphs): such runs take the size of the nearest longer run above or below.
+  const runs = all.filter((r) => r.text.length > MAX_SHORT_RUN);
   if (runs.length === 0) return;
   const body = bodySize(runs);
   const others: TextRun[] = [];
@@ -297,7 +300,16 @@ function snapFontSizes(runs: TextRun[]): void {
     group.push(run);
   }
   if (group.length) close();
+  const middle = (r: TextRun) => (r.bbox.y0 + r.bbox.y1) / 2;
+  for (const short of all.filter((r) => r.text.length <= MAX_SHORT_RUN)) {
+    let nearest = runs[0];
+    for (const run of runs) if (Math.abs(middle(run) - middle(short)) < Math.abs(middle(nearest) - middle(short))) nearest = run;
+    short.fontSize = nearest.fontSize;
+  }
 }
+
+/** Runs of at most this many characters are sized from their neighbours. */
+const MAX_SHORT_RUN = 4;
 
 /**
  * A run's box as high as its (snapped) size says, about the box's middle (the text's core): a
