@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'queue_full'
   | 'draining'
   | 'timeout'
+  | 'cancelled'
   | 'out_of_memory'
   | 'worker_crashed'
   | 'internal_error';
@@ -53,6 +54,8 @@ const STATUS: Record<ErrorCode, number> = {
   queue_full: 503,
   draining: 503,
   timeout: 504,
+  // The client went away (closed the connection, or aborted its upload): nobody reads the answer.
+  cancelled: 499,
   out_of_memory: 422,
   worker_crashed: 500,
   internal_error: 500,

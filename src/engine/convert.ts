@@ -60,6 +60,7 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
         page_count: loaded.pageCount,
         duration_ms: Math.round(performance.now() - started),
         ocr_pages: pages.filter((p) => p.source === 'ocr').map((p) => p.index),
+        low_confidence_pages: pages.filter((p) => p.lowConfidence).map((p) => p.index),
         failed_pages: failed.map((p) => ({ page: p.index, ...p.failure! })),
         ...(loaded.title ? { title: loaded.title } : {}),
         ...(loaded.author ? { author: loaded.author } : {}),
