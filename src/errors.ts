@@ -15,7 +15,11 @@ export type ErrorCode =
   | 'damaged_pdf'
   | 'unreadable_pdf'
   | 'too_many_pages'
+  | 'decompression_limit'
   | 'unauthorized'
+  | 'headers_too_large'
+  | 'malformed_request'
+  | 'request_timeout'
   | 'not_found'
   | 'method_not_allowed'
   | 'queue_full'
@@ -38,7 +42,11 @@ const STATUS: Record<ErrorCode, number> = {
   damaged_pdf: 422,
   unreadable_pdf: 422,
   too_many_pages: 422,
+  decompression_limit: 422,
   unauthorized: 401,
+  headers_too_large: 431,
+  malformed_request: 400,
+  request_timeout: 408,
   not_found: 404,
   method_not_allowed: 405,
   queue_full: 503,

@@ -31,7 +31,12 @@ export interface ConvertHooks {
 export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions> = {}, hooks: ConvertHooks = {}): Promise<ConvertResult> {
   const options: ConvertOptions = { ...DEFAULT_OPTIONS, ...opts };
   const started = performance.now();
-  const loaded = await loadPdf(bytes, { password: options.password, maxPages: options.maxPages, handOver: hooks.handOver });
+  const loaded = await loadPdf(bytes, {
+    password: options.password,
+    maxPages: options.maxPages,
+    maxInflateBytes: options.maxInflateBytes,
+    handOver: hooks.handOver,
+  });
   try {
     const indexes = checkPageRange(options.pageRange, loaded.pageCount);
     // All the pages' links in one request, answered while the first pages are read.
@@ -41,7 +46,10 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
     const pages: Page[] = [];
     for (const index of indexes) {
       checkpoint();
-      pages.push(await extractPage(loaded.pdf, index, pageLinks(links, index), options, hooks));
+      loaded.inflateBudget.beginPage();
+      const page = await extractPage(loaded.pdf, index, pageLinks(links, index), options, hooks);
+      // pdfjs carries on past a stream it could not decode: a page over the budget is lost whole.
+      pages.push(loaded.inflateBudget.exceeded ? unreadablePage(index, loaded.inflateBudget.error()) : page);
     }
     checkpoint();
     // One damaged page costs that page, not the document; a document with no readable page fails.
@@ -62,6 +70,7 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
         page_count: loaded.pageCount,
         duration_ms: Math.round(performance.now() - started),
         ocr_pages: pages.filter((p) => p.source === 'ocr').map((p) => p.index),
+        low_confidence_pages: pages.filter((p) => p.lowConfidence).map((p) => p.index),
         failed_pages: failed.map((p) => ({ page: p.index, ...p.failure! })),
         ...(loaded.title ? { title: loaded.title } : {}),
         ...(loaded.author ? { author: loaded.author } : {}),

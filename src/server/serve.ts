@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../config.js';
 import { cores } from '../settings.js';
 import { capacityOf } from './capacity.js';
 import { createApp } from './app.js';
+import { answerClientError } from './client-error.js';
 import type { Converter } from './converter.js';
 import { HostSampler } from './host-stats.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
@@ -56,6 +57,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const app = createApp({ config, converter, lifecycle, host, metrics, log });
 
   const server = http.createServer(app.callback());
+  server.on('clientError', answerClientError);
   // Slow or stuck clients must not hold sockets for ever; conversions may be long.
   server.requestTimeout = config.timeoutMs + 60_000;
   server.headersTimeout = 60_000;

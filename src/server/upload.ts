@@ -2,7 +2,6 @@ import Busboy from 'busboy';
 import type { Context } from 'koa';
 import { DocmarkError } from '../errors.js';
 import type { RawOptions } from '../engine/options.js';
-import { OPTION_NAMES } from '../engine/options.js';
 
 // The uploaded PDF, read into memory (no temporary files) with a hard size limit: either a
 // multipart form with a `file` field or the raw body. The route checks the headers before the
@@ -143,7 +142,7 @@ function readMultipart(ctx: Context, maxBytes: number): Promise<Upload> {
       return;
     }
     const declared = declaredLength(ctx);
-    const fields: RawOptions = {};
+    const fields: RawOptions = Object.create(null);
     let sink: ByteSink | undefined;
     let filename: string | undefined;
     let settled = false;
@@ -162,7 +161,7 @@ function readMultipart(ctx: Context, maxBytes: number): Promise<Upload> {
       reject(err);
     };
     bb.on('field', (name, value) => {
-      if ((OPTION_NAMES as readonly string[]).includes(name)) fields[name] = value;
+      fields[name] = value;
     });
     bb.on('file', (name, stream, info) => {
       if (name !== 'file' || sink) {

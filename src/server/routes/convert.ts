@@ -27,15 +27,16 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
     let pages = 0;
     let code = 'ok';
     try {
-      const query: RawOptions = {};
+      const query: RawOptions = Object.create(null);
       for (const [k, v] of Object.entries(ctx.query)) query[k] = Array.isArray(v) ? v[v.length - 1] : v;
-      parseOptions(query);
+      // Options in the query are checked before the request takes a place or its body is read.
+      parseOptions(query, { maxPages: config.maxPages });
       checkUploadHeaders(ctx, config.maxUploadBytes);
       admission = converter.admit();
       inviteBody(ctx);
       stopHeartbeat = heartbeat(ctx);
       const upload = await readUpload(ctx, config.maxUploadBytes);
-      const options = { ...parseOptions({ ...query, ...upload.fields }), maxPages: config.maxPages };
+      const options = { ...parseOptions({ ...query, ...upload.fields }, { maxPages: config.maxPages }), maxInflateBytes: config.maxInflateBytes };
       assertPdfBytes(upload.bytes);
       counted = true;
       const result = await admission.convert(upload.bytes, options, clientGone.signal);
