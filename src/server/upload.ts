@@ -36,17 +36,18 @@ export function checkUploadHeaders(ctx: Context, maxBytes: number): void {
 export async function readUpload(ctx: Context, maxBytes: number): Promise<Upload> {
   if (isMultipart(ctx)) return readMultipart(ctx, maxBytes);
   const declared = declaredLength(ctx);
-  const bytes = await readRaw(ctx, new ByteSink(declared ?? maxBytes), maxBytes);
+  const bytes = await readRaw(ctx, new ByteSink(Math.min(maxBytes, declared ?? maxBytes)), maxBytes);
   if (bytes.length === 0) throw noFile();
   return { bytes, fields: {} };
 }
 
 const isMultipart = (ctx: Context): boolean => (ctx.get('content-type') || '').toLowerCase().startsWith('multipart/form-data');
 
+/** The declared body length; past 15 digits (beyond any limit, and past exact doubles) it is Infinity. */
 function declaredLength(ctx: Context): number | undefined {
   const raw = ctx.get('content-length');
-  if (!/^\d{1,15}$/.test(raw)) return undefined;
-  return Number(raw);
+  if (!/^\d+$/.test(raw)) return undefined;
+  return raw.length > 15 ? Number.POSITIVE_INFINITY : Number(raw);
 }
 
 /**
