@@ -1,4 +1,4 @@
-import { SettingError, isSet, readSettings, SETTINGS } from './settings.js';
+import { SettingError, instancesHere, isSet, readSettings, SETTINGS } from './settings.js';
 
 /**
  * The server's configuration, built from the settings schema (src/settings.js), which is the
@@ -17,6 +17,10 @@ export interface Config {
   drainTimeoutMs: number;
   /** Per-conversion time limit. */
   timeoutMs: number;
+  /** Added to the time limit for each page read with OCR. */
+  ocrPageMs: number;
+  /** Server instances on this machine (PM2 cluster instances, or 1). */
+  instances: number;
   workers: number;
   workerMaxTasks: number;
   workerHeapMb: number;
@@ -66,6 +70,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     maxConversions: supervised || isSet('DOCMARK_MAX_CONVERSIONS', env) ? s.DOCMARK_MAX_CONVERSIONS : 0,
     drainTimeoutMs: s.DOCMARK_DRAIN_TIMEOUT_S * 1000,
     timeoutMs: s.DOCMARK_TIMEOUT_S * 1000,
+    ocrPageMs: s.DOCMARK_OCR_PAGE_S * 1000,
+    instances: instancesHere(env),
     workers: s.DOCMARK_WORKERS,
     workerMaxTasks: s.DOCMARK_WORKER_MAX_TASKS,
     workerHeapMb: s.DOCMARK_WORKER_HEAP_MB,

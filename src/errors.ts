@@ -15,7 +15,6 @@ export type ErrorCode =
   | 'damaged_pdf'
   | 'unreadable_pdf'
   | 'too_many_pages'
-  | 'page_too_large'
   | 'decompression_limit'
   | 'unauthorized'
   | 'headers_too_large'
@@ -43,7 +42,6 @@ const STATUS: Record<ErrorCode, number> = {
   damaged_pdf: 422,
   unreadable_pdf: 422,
   too_many_pages: 422,
-  page_too_large: 422,
   decompression_limit: 422,
   unauthorized: 401,
   headers_too_large: 431,

@@ -214,6 +214,9 @@ function createTracker(options = {}) {
     rec.restarts = s.online.restartTime;
     s.pending = { record: rec, cause, deadline: at + settleMs };
     reset(s);
+    // An 'online' pairs with one exit only: after `pm2 reset` lowers restart_time, an old one
+    // would otherwise look newer than the next exit and pair with it before its process starts.
+    s.online = undefined;
     if (!TENTATIVE.has(cause) && newPid !== null) out.push(finish(s));
   }
 

@@ -1,10 +1,9 @@
 import client from 'prom-client';
 import { appInstance } from './recycle.js';
 
-/**
- * Prometheus metrics for GET /metrics. One registry per server instance (tests start
- * several in one process); process-level figures come from prom-client's defaults.
- */
+// Prometheus metrics for GET /metrics. One registry per server instance (tests start
+// several in one process); process-level figures come from prom-client's defaults.
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly conversions: client.Counter<'outcome' | 'code'>;
@@ -73,7 +72,20 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         const stats = gauges.converter?.() ?? {};
-        for (const event of ['tasks_done', 'recycled', 'timeouts', 'crashes', 'out_of_memory', 'busy', 'workers']) {
+        for (const event of [
+          'tasks_done',
+          'ocr_pages',
+          'recycled',
+          'timeouts',
+          'cancelled',
+          'replaced',
+          'crashes',
+          'out_of_memory',
+          'busy',
+          'queued',
+          'uploading',
+          'workers',
+        ]) {
           const value = stats[event];
           if (typeof value === 'number') this.set({ event }, value);
         }

@@ -97,6 +97,8 @@ export function assertPdfBytes(bytes: Uint8Array): void {
 export interface LoadOptions {
   password?: string;
   maxPages?: number;
+  /** The caller hands the bytes over: pdfjs takes them without a copy (they are emptied). */
+  handOver?: boolean;
   /** Most the document may decompress to open it, and then per page (see inflate.ts). */
   maxInflateBytes?: number;
 }
@@ -122,7 +124,7 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
   const budget = openInflateBudget(options.maxInflateBytes);
   const worker = openWorker(lib, workerModule);
   // pdfjs transfers (detaches) the buffer it is given: hand it a copy so callers keep theirs.
-  const data = new Uint8Array(bytes);
+  const data = options.handOver ? bytes : new Uint8Array(bytes);
   const task = lib.getDocument({
     data,
     worker,
