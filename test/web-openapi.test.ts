@@ -25,7 +25,7 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 ajv.addFormat('date-time', (s: string) => /^\d{4}-\d\d-\d\dT/.test(s) && !Number.isNaN(Date.parse(s)));
 ajv.addSchema(OPENAPI as object, 'openapi');
 
-const escape = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
+const pointerPart = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** Operations and statuses the document promises, as "METHOD path status". */
 function documented(): Set<string> {
@@ -54,7 +54,7 @@ function check(method: string, docPath: string, res: RawResponse): void {
   const contentType = response.content[type] ? type : response.content['*/*'] ? '*/*' : undefined;
   assert.ok(contentType, `${method} ${docPath} ${res.status}: content type ${type} is documented`);
   if (contentType !== 'application/json') return;
-  const pointer = `openapi#/paths/${escape(docPath)}/${method.toLowerCase()}/responses/${res.status}/content/${escape(contentType)}/schema`;
+  const pointer = `openapi#/paths/${pointerPart(docPath)}/${method.toLowerCase()}/responses/${res.status}/content/${pointerPart(contentType)}/schema`;
   const validate = ajv.getSchema(pointer);
   assert.ok(validate, `schema at ${pointer}`);
   assert.ok(
