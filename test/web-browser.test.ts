@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
