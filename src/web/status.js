@@ -39,8 +39,7 @@ function render(s) {
   $('card-inflight').textContent = String(s.queue.in_flight);
   $('card-queued').textContent = String(s.queue.queued);
   $('card-busy').textContent = `${s.queue.busy_workers} / ${s.queue.workers}`;
-  const last5 = s.conversions_per_minute.slice(-5);
-  $('card-rate').textContent = last5.length ? (last5.reduce((n, m) => n + m[1], 0) / last5.length).toFixed(1) : '0';
+  $('card-rate').textContent = String(s.conversions_per_minute.slice(-5).reduce((n, m) => n + m[1], 0));
   $('card-restarts').textContent = s.restarts.available ? String(s.restarts.total) : 'no log';
   $('card-jobs-box').hidden = s.jobs === null;
   if (s.jobs)
@@ -142,9 +141,9 @@ function restartMarks(restarts) {
           const { top, height } = u.bbox;
           ctx.save();
           ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-          for (const r of restarts) {
+          restarts.forEach((r, i) => {
             const x = u.valToPos(Date.parse(r.time) / 1000, 'x', true);
-            if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+            if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
             ctx.strokeStyle = CAUSE_COLORS[r.cause] ?? '#333';
             ctx.fillStyle = ctx.strokeStyle;
             ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
@@ -152,8 +151,10 @@ function restartMarks(restarts) {
             ctx.moveTo(x, top);
             ctx.lineTo(x, top + height);
             ctx.stroke();
-            ctx.fillText(`${r.cause}${r.instance === null ? '' : ` (#${r.instance})`}`, x + 3 * devicePixelRatio, top + 12 * devicePixelRatio);
-          }
+            // Labels step down so that restarts close together stay readable.
+            const y = top + (12 + (i % 4) * 13) * devicePixelRatio;
+            ctx.fillText(`${r.cause}${r.instance === null ? '' : ` (#${r.instance})`}`, x + 3 * devicePixelRatio, y);
+          });
           ctx.restore();
         },
       ],
@@ -166,7 +167,7 @@ function chartWidth(el) {
 }
 
 /** From the first thing to show (oldest point or restart, at least MIN_SPAN_S ago) to now, within the window. */
-const MIN_SPAN_S = 600;
+const MIN_SPAN_S = 120;
 function xRange(s, times) {
   const end = Date.parse(s.generated_at) / 1000;
   const starts = [...times, ...s.restarts.recent.map((r) => Date.parse(r.time) / 1000)];
@@ -209,6 +210,8 @@ function drawRss(s) {
     `Last ${duration(s.window_s)}; the dashed red line is the memory limit (${limit} MB, PM2 max_memory_restart); dashed verticals are restarts, by cause.`;
 }
 
+const bars = uPlot.paths.bars({ size: [0.8, 24] });
+
 function drawRate(s) {
   const el = $('rate-chart');
   const rows = s.conversions_per_minute;
@@ -221,8 +224,8 @@ function drawRate(s) {
       height: 180,
       series: [
         {},
-        { label: 'conversions', stroke: '#1f4e79', fill: 'rgba(31,78,121,.15)', width: 1.5 },
-        { label: 'failures', stroke: '#b3261e', fill: 'rgba(179,38,30,.15)', width: 1.5 },
+        { label: 'conversions', stroke: '#1f4e79', fill: 'rgba(31,78,121,.35)', width: 1, paths: bars },
+        { label: 'failures', stroke: '#b3261e', fill: 'rgba(179,38,30,.6)', width: 1, paths: bars },
       ],
       scales: { x: { time: true, range: () => [from, to] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [{}, { label: 'per minute', size: 60 }],

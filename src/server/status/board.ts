@@ -9,8 +9,10 @@ import type { StatusFolder } from './folder.js';
 import type { RestartLog } from './restart-log.js';
 import type { HistorySample, HostStatus, InstanceStatus } from './types.js';
 
-/** How often an instance writes its status and an RSS sample: fresh enough to watch, cheap enough to forget. */
-export const STATUS_INTERVAL_MS = 5_000;
+/** How often an instance rewrites its status file: what a sibling reports of it is never older than this. */
+export const STATUS_INTERVAL_MS = 1_000;
+/** How often an RSS sample goes into the history: fine enough for a chart of hours, a few hundred KB per instance. */
+export const SAMPLE_INTERVAL_MS = 5_000;
 /** How far back the charts reach. */
 export const WINDOW_MS = 6 * 3600_000;
 /** Points per instance in one answer: the chart's width in pixels, roughly; keeps /status.json small. */
@@ -33,6 +35,7 @@ export interface StatusBoardOptions {
   /** Job counts by state, once the server runs asynchronous jobs. */
   jobCounts?: () => Record<string, number>;
   intervalMs?: number;
+  sampleIntervalMs?: number;
   now?: () => number;
 }
 
@@ -41,7 +44,8 @@ export class StatusBoard {
   private failuresByCode: Record<string, number> = {};
   /** Outside PM2, this process's own history (under PM2 the files hold it). */
   private readonly memory: HistorySample[] = [];
-  private sinceTrim = 0;
+  private lastSample = 0;
+  private lastTrim = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: StatusBoardOptions) {
@@ -94,19 +98,22 @@ export class StatusBoard {
     try {
       this.failuresByCode = await failuresByCode(this.options.metrics);
       const self = this.self();
-      const sample: HistorySample = { t: this.now(), pid: self.pid, rss: self.rss_mb, c: self.conversions, f: self.failures };
+      const now = this.now();
       const { folder, instance } = this.options;
+      folder?.write(self);
+      if (now - this.lastSample < (this.options.sampleIntervalMs ?? SAMPLE_INTERVAL_MS)) return;
+      this.lastSample = now;
+      const sample: HistorySample = { t: now, pid: self.pid, rss: self.rss_mb, c: self.conversions, f: self.failures };
       if (!folder) {
         this.memory.push(sample);
-        while (this.memory.length && this.memory[0].t < sample.t - WINDOW_MS) this.memory.shift();
+        while (this.memory.length && this.memory[0].t < now - WINDOW_MS) this.memory.shift();
         return;
       }
-      folder.write(self);
       folder.append(instance, sample);
       // Trimmed a few times per window, so a history file never holds much more than the window.
-      if (++this.sinceTrim * (this.options.intervalMs ?? STATUS_INTERVAL_MS) >= WINDOW_MS / 4) {
-        this.sinceTrim = 0;
-        folder.trim(instance, sample.t - WINDOW_MS);
+      if (now - this.lastTrim >= WINDOW_MS / 4) {
+        if (this.lastTrim) folder.trim(instance, now - WINDOW_MS);
+        this.lastTrim = now;
       }
     } catch {
       // A full disk or a removed folder must not take the server down: the page shows stale data.

@@ -17,16 +17,42 @@ interface Raw {
   rss_mb?: number | null;
 }
 
+/** Restarts marked on the chart at most: a crash loop must not make every answer large. */
+export const MAX_RECENT = 200;
+
+interface Parsed {
+  key: string;
+  summary: Omit<HostStatus['restarts'], 'recent'>;
+  /** Every restart in the tail, oldest first. */
+  marks: RestartMark[];
+}
+
 export class RestartLog {
-  private cached: { key: string; text: string } | undefined;
+  private cached: Parsed | undefined;
 
   constructor(readonly file: string) {}
 
   read(since: number): HostStatus['restarts'] {
-    const text = this.tail();
-    if (text === undefined) return { available: false, total: 0, mean_interval_s: null, first: null, by_cause: [], recent: [] };
+    const parsed = this.parse();
+    if (!parsed) return { available: false, total: 0, mean_interval_s: null, first: null, by_cause: [], recent: [] };
+    const recent = parsed.marks.filter((m) => Date.parse(m.time) >= since);
+    return { ...parsed.summary, recent: recent.slice(-MAX_RECENT) };
+  }
+
+  /** The tail, parsed once per change of the file. */
+  private parse(): Parsed | undefined {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(this.file);
+    } catch {
+      this.cached = undefined;
+      return undefined;
+    }
+    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    if (this.cached?.key === key) return this.cached;
+    const text = this.tail(st.size);
     const summary = summarize(text, this.file);
-    const recent: RestartMark[] = [];
+    const marks: RestartMark[] = [];
     for (const line of text.split('\n')) {
       if (!line) continue;
       let r: Raw;
@@ -35,9 +61,8 @@ export class RestartLog {
       } catch {
         continue;
       }
-      const t = Date.parse(r.time);
-      if (typeof r.cause !== 'string' || !(t >= since)) continue;
-      recent.push({
+      if (typeof r.cause !== 'string' || Number.isNaN(Date.parse(r.time))) continue;
+      marks.push({
         time: r.time,
         cause: r.cause,
         instance: r.instance ?? null,
@@ -46,29 +71,25 @@ export class RestartLog {
         rss_mb: r.rss_mb ?? null,
       });
     }
-    recent.sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
-    return {
-      available: true,
-      total: summary.total,
-      mean_interval_s: summary.mean_interval_s,
-      first: summary.first,
-      by_cause: summary.by_cause.map((c) => ({ cause: c.cause, count: c.count, mean_interval_s: c.mean_interval_s })),
-      recent,
+    marks.sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    this.cached = {
+      key,
+      summary: {
+        available: true,
+        total: summary.total,
+        mean_interval_s: summary.mean_interval_s,
+        first: summary.first,
+        by_cause: summary.by_cause.map((c) => ({ cause: c.cause, count: c.count, mean_interval_s: c.mean_interval_s })),
+      },
+      marks,
     };
+    return this.cached;
   }
 
-  /** The last RESTART_TAIL_BYTES of the log, from its first whole line; undefined if there is no log. */
-  private tail(): string | undefined {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(this.file);
-    } catch {
-      return undefined;
-    }
-    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    if (this.cached?.key === key) return this.cached.text;
-    const start = Math.max(0, st.size - RESTART_TAIL_BYTES);
-    const buf = Buffer.alloc(st.size - start);
+  /** The last RESTART_TAIL_BYTES of the log, from its first whole line. */
+  private tail(size: number): string {
+    const start = Math.max(0, size - RESTART_TAIL_BYTES);
+    const buf = Buffer.alloc(size - start);
     const fd = fs.openSync(this.file, 'r');
     let text: string;
     try {
@@ -77,8 +98,6 @@ export class RestartLog {
     } finally {
       fs.closeSync(fd);
     }
-    if (start > 0) text = text.slice(text.indexOf('\n') + 1);
-    this.cached = { key, text };
-    return text;
+    return start > 0 ? text.slice(text.indexOf('\n') + 1) : text;
   }
 }
