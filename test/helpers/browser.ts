@@ -18,6 +18,7 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(): Promise<TestBrowser> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install -y chromium (as .ci/run does)`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-chromium-'));
   // A persistent context is how playwright takes a --user-data-dir: a fresh one per launch.
   const context = await chromium.launchPersistentContext(profile, {
