@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PDFDocument, PDFName, PDFString, StandardFonts } from 'pdf-lib';
+import { ERROR_CODES } from '../src/server/routes/openapi.ts';
 import { dropFile, launchBrowser, type TestBrowser } from './helpers/browser.ts';
+import { corruptStream, makePdf, numberedLinesStream, pdfWithContentStreams } from './helpers/pdf.ts';
 import { CORPUS, ROOT, startServerProcess, type ServerProcess } from './helpers/server.ts';
 
 // The try-it page in a real browser (Debian's chromium) against the real server: a PDF dropped
@@ -91,6 +93,33 @@ describe('try-it page in chromium', () => {
     await page.close();
   });
 
+  it('marks a page that could not be read, and a page read by OCR, in both panes', async () => {
+    const { page, problems } = await browser.page();
+    await page.goto(`${server.url}/`);
+    const damaged = pdfWithContentStreams([{ content: numberedLinesStream(5) }, { content: corruptStream(numberedLinesStream(5)) }]);
+    await page.setInputFiles('#file', { name: 'damaged.pdf', mimeType: 'application/pdf', buffer: damaged });
+    await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
+    for (const pane of ['#pdf-pages', '#result']) {
+      const badge = await page.textContent(`${pane} section[data-page="1"] .badge.failed`);
+      assert.equal(badge, 'failed: damaged_pdf', pane);
+      assert.equal(await page.$(`${pane} section[data-page="0"] .badge`), null, `${pane}: page 1 is fine`);
+    }
+    assert.match((await page.textContent('#summary')) ?? '', /could not be read: page 2/);
+    // force_ocr from the form reaches the server; the OCR'd page is marked.
+    await page.check('#force_ocr');
+    await page.setInputFiles('#file', {
+      name: 'ocr.pdf',
+      mimeType: 'application/pdf',
+      buffer: Buffer.from(await makePdf([{ heading: 'Read Twice', paragraphs: ['Every page read by OCR on request.'] }])),
+    });
+    await page.waitForFunction(() => document.body.dataset.state === 'done' && document.querySelector('#result .badge.ocr'), undefined, {
+      timeout: 120_000,
+    });
+    assert.equal(await page.textContent('#pdf-pages section[data-page="0"] .badge.ocr'), 'OCR');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
   it('a file that is not a PDF shows the error code and message', async () => {
     const { page } = await browser.page();
     await page.goto(`${server.url}/`);
@@ -132,6 +161,37 @@ describe('try-it page in chromium', () => {
     const link = await page.$('#result a');
     if (link) await link.click();
     assert.equal(dialogs, 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
+
+describe('API reference page in chromium', () => {
+  let server: ServerProcess;
+  let browser: TestBrowser;
+
+  before(async () => {
+    [server, browser] = await Promise.all([startServerProcess({ DOCMARK_WORKERS: '1' }), launchBrowser()]);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('renders every operation and every error code from /openapi.json', async () => {
+    const { page, problems } = await browser.page();
+    await page.goto(`${server.url}/docs`);
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 20_000 });
+    const codes = await page.$$eval('#error-codes tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent));
+    assert.deepEqual(codes.sort(), Object.keys(ERROR_CODES).sort());
+    const ops = await page.$$eval('details.op summary', (ss) => ss.map((s) => s.textContent ?? ''));
+    for (const op of ['POST /convert', 'GET /health', 'GET /status.json', 'GET /openapi.json']) {
+      assert.ok(
+        ops.some((o) => o.replace(/\s+/g, ' ').toUpperCase().includes(op.toUpperCase())),
+        `${op} in ${JSON.stringify(ops)}`,
+      );
+    }
+    if (SCREENSHOTS) await page.screenshot({ path: path.join(ROOT, 'docs/images/docs.png') });
     assert.deepEqual(problems, []);
     await page.close();
   });

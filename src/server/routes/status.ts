@@ -16,14 +16,21 @@ export function statusDir(app: string, port: number, env: NodeJS.ProcessEnv = pr
   return path.join(pm2Home(env), 'docmark-status', `${app}-${port}`.replace(/[^A-Za-z0-9_.-]/g, '_'));
 }
 
-export function statusRoutes(deps: AppDeps, env: NodeJS.ProcessEnv = process.env): Routes {
+export interface StatusRouteOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Job counts by state for the page, once the server runs asynchronous jobs. */
+  jobCounts?: () => Record<string, number>;
+}
+
+export function statusRoutes(deps: AppDeps, { env = process.env, jobCounts }: StatusRouteOptions = {}): Routes {
   const { config, lifecycle, converter, metrics } = deps;
   // Only PM2's instances share a host view; a server run by hand is a host of one.
   const underPm2 = env.pm_id !== undefined;
   const board = new StatusBoard({
     app: config.pm2.name,
     instance: underPm2 ? (appInstance(env) ?? null) : null,
-    folder: underPm2 ? new StatusFolder(statusDir(config.pm2.name, config.port, env)) : undefined,
+    folder: underPm2 ? sharedFolder(statusDir(config.pm2.name, config.port, env), deps.log) : undefined,
+    jobCounts,
     restartLog: new RestartLog(config.pm2.restartLog),
     memoryLimitMb: memoryLimitMb(config.pm2.maxMemory),
     lifecycle,
@@ -38,4 +45,14 @@ export function statusRoutes(deps: AppDeps, env: NodeJS.ProcessEnv = process.env
       },
     },
   };
+}
+
+/** A folder that cannot be made (read-only PM2 home) leaves the page with this instance alone, not the server down. */
+function sharedFolder(dir: string, log: AppDeps['log']): StatusFolder | undefined {
+  try {
+    return new StatusFolder(dir);
+  } catch (err) {
+    log?.({ level: 'warn', msg: 'status folder unavailable: /status.json shows this instance only', dir, error: String(err) });
+    return undefined;
+  }
 }
