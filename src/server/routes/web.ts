@@ -31,13 +31,10 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Library files change only with a dependency update; an hour keeps reloads cheap and updates visible. */
-const ASSET_MAX_AGE_S = 3600;
-
 interface Asset {
   file: string;
   type: string;
-  /** Pages are read anew on each request (small; the auth hint is filled in); assets are cached. */
+  /** A page (HTML, never cached by the browser: it names the assets); the rest are assets. */
   page?: boolean;
 }
 
@@ -119,11 +116,13 @@ export function webRoutes({ config }: Pick<AppDeps, 'config'>): Routes {
 }
 
 function pageRoute(asset: Asset, auth: string): Koa.Middleware {
+  let html: string | undefined;
   return (ctx) => {
+    html ??= fs.readFileSync(asset.file, 'utf8').replace('{{AUTH}}', auth);
     setPageHeaders(ctx);
     ctx.set('Cache-Control', 'no-cache');
     ctx.type = asset.type;
-    ctx.body = fs.readFileSync(asset.file, 'utf8').replace('{{AUTH}}', auth);
+    ctx.body = html;
   };
 }
 
@@ -133,7 +132,8 @@ function assetRoute(asset: Asset): Koa.Middleware {
   return (ctx) => {
     cached ??= load(asset.file);
     setPageHeaders(ctx);
-    ctx.set('Cache-Control', `public, max-age=${ASSET_MAX_AGE_S}`);
+    // Kept, but checked on every use: an upgrade shows at once, and an unchanged file costs a 304.
+    ctx.set('Cache-Control', 'no-cache');
     ctx.set('ETag', cached.etag);
     ctx.type = asset.type;
     if (ctx.get('if-none-match') === cached.etag) {

@@ -157,11 +157,13 @@ export function memoryLimitMb(value: string): number {
 
 /** At most MAX_POINTS per slot: the highest RSS of each bucket (a peak must not vanish from the chart). */
 export function downsample(samples: HistorySample[], since: number, now: number): Array<[number, number, number]> {
-  const width = Math.max(1, (now - since) / MAX_POINTS);
+  // Slices of the span the samples cover: a young history is shown in full detail.
+  const from = Math.max(since, samples[0]?.t ?? since);
+  const width = Math.max(1, (now - from) / MAX_POINTS);
   const out: Array<[number, number, number]> = [];
   let bucket = -1;
   for (const s of samples) {
-    const b = Math.floor((s.t - since) / width);
+    const b = Math.floor((s.t - from) / width);
     const last = out[out.length - 1];
     // A new pid starts its own point, so the chart shows where a restart happened.
     if (b !== bucket || !last || last[2] !== s.pid) {
