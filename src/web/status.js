@@ -188,6 +188,7 @@ function drawRss(s) {
     ...s.rss.map((r, i) => ({
       label: r.instance === null ? 'this server' : `instance ${r.instance}`,
       stroke: PALETTE[i % PALETTE.length],
+      spanGaps: true,
       width: 1.5,
     })),
     { label: 'memory limit', stroke: '#d62728', dash: [6, 4], width: 1.5, points: { show: false } },
