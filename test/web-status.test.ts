@@ -16,7 +16,7 @@ import { launchBrowser, type TestBrowser } from './helpers/browser.ts';
 import { rawRequest } from './helpers/http.ts';
 import { makePdf } from './helpers/pdf.ts';
 import { Pm2Sandbox } from './helpers/pm2.ts';
-import { ROOT } from './helpers/server.ts';
+import { CORPUS, ROOT } from './helpers/server.ts';
 import { waitFor } from './helpers/wait.ts';
 
 // GET /status.json and the /status page: the shared files in PM2's home (unit), then two real
@@ -191,7 +191,9 @@ describe('the cost of one /status.json', () => {
       memoryLimitMb: 8192,
       lifecycle,
       converter: {
-        convert: () => Promise.reject(new Error('unused')),
+        admit: () => {
+          throw new Error('unused');
+        },
         stats: () => ({ kind: 'stub', busy: 1, queued: 0, workers: 1 }),
         close: async () => {},
       },
@@ -220,8 +222,6 @@ describe('the cost of one /status.json', () => {
   });
 });
 
-const hooked = (pdf: Buffer, hook: string): Buffer => Buffer.concat([pdf, Buffer.from(`\n%DOCMARK-TEST:${hook}\n`)]);
-
 describe('/status.json and /status under PM2 (two instances)', () => {
   const sandbox = new Pm2Sandbox();
   let browser: TestBrowser;
@@ -238,7 +238,6 @@ describe('/status.json and /status under PM2 (two instances)', () => {
         DOCMARK_INSTANCES: '2',
         DOCMARK_WORKERS: '1',
         DOCMARK_MAX_CONVERSIONS: '4',
-        DOCMARK_TEST_HOOKS: '1',
         DOCMARK_CRON_RESTART: '',
       }),
       launchBrowser().then((b) => (browser = b)),
@@ -262,8 +261,9 @@ describe('/status.json and /status under PM2 (two instances)', () => {
       assert.deepEqual(s.instances.map((x: any) => x.instance).sort(), [0, 1]);
       assert.equal(s.memory_limit_mb, 8192);
     }
-    // Four CPU-bound conversions: each instance's worker busy, one more queued behind each.
-    const busy = Array.from({ length: 4 }, () => convert(hooked(pdf, 'spin=6000')));
+    // Four scans read with OCR (seconds of CPU each): each instance's worker busy, one more queued behind each.
+    const scan = fs.readFileSync(path.join(CORPUS, 'fast-glob.scanned.pdf'));
+    const busy = Array.from({ length: 4 }, () => convert(scan));
     await waitFor(
       async () => {
         const s = await statusJson();

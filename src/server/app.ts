@@ -12,6 +12,7 @@ import { metricsRoute } from './routes/metrics.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { statusRoutes } from './routes/status.js';
 import { webRoutes } from './routes/web.js';
+import { discardUnreadBody } from './upload.js';
 
 export interface AppDeps {
   config: Config;
@@ -72,6 +73,7 @@ function errorBoundary(deps: AppDeps): Koa.Middleware {
       if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
       ctx.type = 'application/json';
       ctx.body = { success: false, error: error.toJSON() };
+      discardUnreadBody(ctx);
     }
   };
 }
