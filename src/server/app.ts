@@ -9,6 +9,9 @@ import type { Metrics } from './metrics.js';
 import { convertRoute } from './routes/convert.js';
 import { healthRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
+import { openapiRoutes } from './routes/openapi.js';
+import { statusRoutes } from './routes/status.js';
+import { webRoutes } from './routes/web.js';
 import { discardUnreadBody } from './upload.js';
 
 export interface AppDeps {
@@ -36,6 +39,9 @@ export function createApp(deps: AppDeps): Koa {
     '/convert': { POST: convertRoute(deps) },
     '/health': { GET: healthRoute(deps) },
     '/metrics': { GET: metricsRoute(deps) },
+    ...statusRoutes(deps),
+    ...openapiRoutes(),
+    ...webRoutes(deps),
   };
 
   app.use(errorBoundary(deps));
