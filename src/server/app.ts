@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import { convertRoute } from './routes/convert.js';
 import { healthRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
+import { readyRoute } from './routes/ready.js';
 import { discardUnreadBody } from './upload.js';
 
 export interface AppDeps {
@@ -36,13 +37,15 @@ export function createApp(deps: AppDeps): Koa {
     '/convert': { POST: convertRoute(deps) },
     '/health': { GET: healthRoute(deps) },
     '/metrics': { GET: metricsRoute(deps) },
+    '/ready': { GET: readyRoute(deps) },
   };
 
   app.use(errorBoundary(deps));
   app.use(apiKeyAuth(deps.config.apiKey));
   app.use(async (ctx, next) => {
     const methods = routes[ctx.path];
-    if (!methods) throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: POST /convert, GET /health, GET /metrics.`);
+    if (!methods)
+      throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: POST /convert, GET /health, GET /ready, GET /metrics.`);
     const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
     const handler = methods[method];
     if (!handler) {
