@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
+import YAML from 'yaml';
 import { loadConfig } from '../src/config.ts';
 import { type RunningServer, startServer } from '../src/server/serve.ts';
+import { readSettings, SETTINGS } from '../src/settings.js';
+import { copyArgs, envPairs, type Instruction, parseDockerfile, type Stage } from './helpers/dockerfile.ts';
 import { rawRequest } from './helpers/http.ts';
+import { ROOT } from './helpers/server.ts';
 import { waitFor } from './helpers/wait.ts';
 
 /**
@@ -14,6 +23,20 @@ import { waitFor } from './helpers/wait.ts';
  * conversion worker is up), the Dockerfile and its runtime stage replayed for real, compose.yaml
  * and the Kubernetes manifests against their schemas.
  */
+
+/** Settings the manifests already set for the job store on Redis (issue 20), not yet in src/settings.js. */
+const PENDING_SETTINGS = new Set(['DOCMARK_DATA_DIR', 'DOCMARK_REDIS_URL']);
+
+/** The schema (kubernetes-models) of every kind deploy/kubernetes uses, by apiVersion/kind. */
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  'apps/v1/Deployment': Deployment,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'v1/ConfigMap': ConfigMap,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+};
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-deploy-'));
 after(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -96,5 +119,278 @@ parentPort.on('message', () => {});
     } finally {
       await keyed.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The image, compose and Kubernetes files.
+
+const read = (rel: string): string => fs.readFileSync(path.join(ROOT, rel), 'utf8');
+const dockerfile = parseDockerfile(read('Dockerfile'));
+const runtime = dockerfile.stages[dockerfile.stages.length - 1];
+const byKeyword = (stage: Stage, keyword: string): Instruction[] => stage.instructions.filter((i) => i.keyword === keyword);
+const lastOf = (stage: Stage, keyword: string): Instruction | undefined => byKeyword(stage, keyword).at(-1);
+const stageEnv = (stage: Stage): Record<string, string> => Object.fromEntries(byKeyword(stage, 'ENV').flatMap((i) => envPairs(i.args)));
+
+/** The kill_timeout (ms) ecosystem.config.js gives the server under these settings. */
+function killTimeoutMs(env: Record<string, string>): number {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'ecosystem.config.js')).href)}); console.log(m.apps[0].kill_timeout)`,
+    ],
+    { env: { PATH: process.env.PATH, HOME: scratch, ...env }, encoding: 'utf8' },
+  );
+  return Number(out.trim());
+}
+
+/** Kubernetes / compose memory quantities in bytes: 4Gi, 3584Mi, 4g, 1536M (PM2: M = MiB). */
+function bytesOf(quantity: string, binaryDecimal = false): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|k|K|M|G|T|m|g|b)?$/.exec(quantity.trim());
+  assert.ok(m, `not a quantity: ${quantity}`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? '';
+  const binary: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    k: 2 ** 10,
+    K: 2 ** 10,
+    m: 2 ** 20,
+    M: 2 ** 20,
+    g: 2 ** 30,
+    G: 2 ** 30,
+    b: 1,
+    '': 1,
+  };
+  const decimal: Record<string, number> = { ...binary, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+  return n * (binaryDecimal ? decimal : binary)[unit];
+}
+
+describe('Dockerfile', () => {
+  it('builds in one stage and runs a slim production install in another', () => {
+    assert.ok(dockerfile.stages.length >= 2, 'multi-stage');
+    const build = dockerfile.stages.find((s) => s.name === 'build');
+    assert.ok(build, 'a stage named build');
+    assert.equal(runtime.name, 'runtime');
+    for (const stage of dockerfile.stages) assert.match(stage.base, /^node:20\.\d+\.\d+-\w+-slim$/, 'a pinned slim Node 20 base');
+    const runs = (stage: Stage): string =>
+      byKeyword(stage, 'RUN')
+        .map((i) => i.args)
+        .join('\n');
+    assert.match(runs(build), /npm ci\b/);
+    assert.match(runs(build), /npm run build/);
+    assert.match(runs(runtime), /npm ci --omit=dev\b/);
+    assert.doesNotMatch(runs(runtime), /npm run build|npm install\b|tsc\b/, 'the runtime stage compiles nothing');
+  });
+
+  it('copies only what runs into the runtime stage, the install skipping the CUDA download', () => {
+    const copies = byKeyword(runtime, 'COPY').map((i) => ({ from: i.flags.from, ...copyArgs(i) }));
+    const sources = copies.flatMap((c) => c.sources.map((s) => (c.from ? `${c.from}:${s}` : s)));
+    assert.ok(sources.includes('build:/app/dist'), 'the compiled server comes from the build stage');
+    for (const s of sources) {
+      assert.doesNotMatch(s, /^(src|test|bench|docs|node_modules|\.)\/?$|node_modules|\/src$/, `${s} is not needed at run time`);
+    }
+    // The restart logger and ecosystem.config.js import the settings schema from src/settings.js.
+    for (const needed of ['ecosystem.config.js', 'src/settings.js', 'ops/restart-logger', 'bin', 'package-lock.json', '.npmrc']) {
+      assert.ok(sources.includes(needed), `${needed} is copied`);
+    }
+    assert.match(read('.npmrc'), /^onnxruntime-node-install=skip$/m);
+    const install = byKeyword(runtime, 'RUN').find((i) => /npm ci/.test(i.args));
+    assert.ok(install);
+    const npmrcCopy = byKeyword(runtime, 'COPY').find((i) => copyArgs(i).sources.includes('.npmrc'));
+    assert.ok(npmrcCopy && npmrcCopy.line < install.line, '.npmrc is in place before the install');
+  });
+
+  it('runs pm2-runtime as a non-root user with a health check, configured by environment only', () => {
+    const user = lastOf(runtime, 'USER');
+    assert.ok(user, 'USER is set');
+    assert.doesNotMatch(user.args.trim(), /^(root|0)(:|$)/);
+    const cmd = lastOf(runtime, 'CMD');
+    assert.deepEqual(cmd?.exec, ['pm2-runtime', 'ecosystem.config.js']);
+    assert.ok(user.line < cmd!.line);
+    const health = lastOf(runtime, 'HEALTHCHECK');
+    assert.ok(health?.exec, 'HEALTHCHECK CMD in exec form');
+    assert.match(health.exec.join(' '), /\/health\b/);
+    const env = stageEnv(runtime);
+    assert.equal(env.DOCMARK_HOST, '0.0.0.0');
+    assert.equal(env.NODE_ENV, 'production');
+    assert.match(env.PATH, /^\/app\/node_modules\/\.bin:/, 'pm2-runtime is found on PATH');
+    assert.equal(lastOf(runtime, 'WORKDIR')?.args, '/app');
+    // Every DOCMARK_* variable it sets is a setting, with a value the schema accepts.
+    const docmark = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('DOCMARK_')));
+    for (const name of Object.keys(docmark))
+      assert.ok(
+        SETTINGS.some((s) => s.name === name),
+        `${name} is a setting`,
+      );
+    readSettings(docmark);
+    assert.equal(byKeyword(runtime, 'EXPOSE')[0]?.args, env.DOCMARK_PORT);
+    assert.equal(byKeyword(runtime, 'VOLUME').length, 0, 'volumes are the platform’s choice');
+  });
+
+  it('keeps the build context small (.dockerignore)', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const p of ['.git', 'node_modules', 'dist', 'test']) assert.ok(ignored.includes(p), `${p} is ignored`);
+    // Nothing the Dockerfile copies may be ignored.
+    const copied = dockerfile.stages.flatMap((s) =>
+      byKeyword(s, 'COPY')
+        .filter((i) => !i.flags.from)
+        .flatMap((i) => copyArgs(i).sources),
+    );
+    for (const c of copied) assert.ok(!ignored.some((p) => c === p || c.startsWith(`${p}/`)), `${c} is copied but ignored`);
+  });
+});
+
+describe('compose.yaml', () => {
+  const compose = YAML.parse(read('compose.yaml'));
+  const docmark = compose.services?.docmark;
+  const env: Record<string, string> = docmark?.environment ?? {};
+
+  it('runs two docmark replicas built from this Dockerfile, with Redis and a shared data volume', () => {
+    assert.ok(docmark, 'a docmark service');
+    assert.equal(docmark.build, '.');
+    assert.equal(docmark.deploy?.replicas, 2);
+    // One host port per replica: a range as wide as the replicas.
+    const [range, target] = String(docmark.ports[0]).split(':');
+    const [lo, hi] = range.split('-').map(Number);
+    assert.equal(hi - lo + 1, docmark.deploy.replicas);
+    assert.equal(target, '8002');
+    const redis = compose.services.redis;
+    assert.match(redis?.image, /^redis:\d/);
+    assert.ok(redis.command.includes('noeviction'), 'BullMQ needs maxmemory-policy noeviction');
+    assert.ok(redis.healthcheck, 'Redis has a health check the replicas wait on');
+    assert.equal(docmark.depends_on?.redis?.condition, 'service_healthy');
+    const redisUrl = new URL(env.DOCMARK_REDIS_URL);
+    assert.equal(redisUrl.hostname, 'redis');
+    // The data folder is a named volume mounted in every replica.
+    const mount = docmark.volumes.map((v: string) => v.split(':')).find(([, target]: string[]) => target === env.DOCMARK_DATA_DIR);
+    assert.ok(mount, 'DOCMARK_DATA_DIR is a mounted volume');
+    assert.ok(mount[0] in compose.volumes, 'a named volume (shared), not a bind mount');
+    const owner = Object.values<any>(compose.services).find((s) => s.volumes?.some((v: string) => v.startsWith(`${mount[0]}:`)) && s.user === 'root');
+    assert.match(owner?.entrypoint.join(' '), /chown 1000:1000/, 'the volume is handed to the image’s user');
+    assert.equal(
+      docmark.depends_on[Object.keys(compose.services).find((k) => compose.services[k] === owner)!]?.condition,
+      'service_completed_successfully',
+    );
+  });
+
+  it('sets valid settings, memory for every instance, and a stop grace period past kill_timeout', () => {
+    const docmarkEnv = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('DOCMARK_') && !PENDING_SETTINGS.has(k)));
+    const s = readSettings(docmarkEnv);
+    const limit = bytesOf(docmark.deploy.resources.limits.memory);
+    assert.ok(limit >= s.DOCMARK_INSTANCES * bytesOf(s.DOCMARK_MAX_MEMORY) + 2 ** 30, 'instances × max memory + 1 GiB');
+    assert.ok(Number(docmark.deploy.resources.limits.cpus) >= s.DOCMARK_INSTANCES * s.DOCMARK_WORKERS * s.DOCMARK_OCR_THREADS);
+    const grace = /^(\d+)s$/.exec(docmark.stop_grace_period);
+    assert.ok(grace);
+    assert.ok(Number(grace[1]) * 1000 > killTimeoutMs(docmarkEnv), 'Docker waits for PM2 to drain');
+  });
+});
+
+describe('deploy/kubernetes', () => {
+  const DIR = path.join(ROOT, 'deploy/kubernetes');
+  const files = fs.readdirSync(DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+  const docs = files.flatMap((file) => YAML.parseAllDocuments(fs.readFileSync(path.join(DIR, file), 'utf8')).map((d) => ({ file, doc: d.toJS() })));
+  const one = (kind: string, file?: string): any => {
+    const found = docs.filter((d) => d.doc?.kind === kind && (file ? d.file === file : !d.file.startsWith('optional/')));
+    assert.equal(found.length, 1, `one ${kind}${file ? ` in ${file}` : ''}`);
+    return found[0].doc;
+  };
+
+  it('every manifest is valid against the Kubernetes schemas', () => {
+    assert.ok(docs.length >= 7);
+    for (const { file, doc } of docs) {
+      const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+      assert.ok(Model, `${file}: ${doc.apiVersion} ${doc.kind} is a known kind`);
+      assert.doesNotThrow(() => new Model(doc).validate(), `${file} is valid`);
+    }
+    // And the validator does reject a broken one.
+    const broken = structuredClone(one('Deployment'));
+    broken.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+    assert.throws(() => new MODELS['apps/v1/Deployment'](broken).validate(), /containerPort/);
+  });
+
+  it('kustomization.yaml applies every manifest but the examples and optional variants', () => {
+    const k = YAML.parse(fs.readFileSync(path.join(DIR, 'kustomization.yaml'), 'utf8'));
+    const expected = files.filter((f) => !f.startsWith('optional/') && !f.includes('.example.')).sort();
+    assert.deepEqual([...k.resources].sort(), expected);
+  });
+
+  it('the Deployment probes /ready and /health, runs unprivileged, and mounts what it writes', () => {
+    const deployment = one('Deployment');
+    const pod = deployment.spec.template.spec;
+    const [c] = pod.containers;
+    const labels = deployment.spec.template.metadata.labels;
+    assert.deepEqual(deployment.spec.selector.matchLabels, labels);
+    assert.equal(c.readinessProbe.httpGet.path, '/ready');
+    assert.equal(c.livenessProbe.httpGet.path, '/health');
+    assert.equal(c.startupProbe.httpGet.path, '/health', 'liveness starts only once the server is up');
+    const portNames = c.ports.map((p: any) => p.name);
+    for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) assert.ok(portNames.includes(probe.httpGet.port));
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.notEqual(pod.securityContext.runAsUser, 0);
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    const config = one('ConfigMap');
+    assert.deepEqual(c.envFrom, [{ configMapRef: { name: config.metadata.name } }]);
+    // A read-only image: PM2's home, /tmp and the data folder are volumes.
+    const pm2Home = c.env.find((e: any) => e.name === 'PM2_HOME')?.value ?? '/home/node/.pm2';
+    const mounts = c.volumeMounts.map((m: any) => m.mountPath);
+    for (const p of [pm2Home, '/tmp', config.data.DOCMARK_DATA_DIR]) assert.ok(mounts.includes(p), `${p} is mounted`);
+    const claim = pod.volumes.find((v: any) => v.persistentVolumeClaim)?.persistentVolumeClaim.claimName;
+    const pvc = one('PersistentVolumeClaim');
+    assert.equal(claim, pvc.metadata.name);
+    assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany'], 'every pod shares the data folder');
+    // Redis is external: its URL comes from a Secret.
+    const redis = c.env.find((e: any) => e.name === 'DOCMARK_REDIS_URL');
+    const example = one('Secret', 'redis-secret.example.yaml');
+    assert.equal(redis.valueFrom.secretKeyRef.name, example.metadata.name);
+    assert.ok(redis.valueFrom.secretKeyRef.key in example.stringData);
+    assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 0);
+  });
+
+  it('the ConfigMap holds valid settings; resources and grace period follow from them', () => {
+    const data: Record<string, string> = one('ConfigMap').data;
+    for (const name of Object.keys(data)) assert.ok(SETTINGS.some((s) => s.name === name) || PENDING_SETTINGS.has(name), `${name} is a setting`);
+    const env = Object.fromEntries(Object.entries(data).filter(([k]) => !PENDING_SETTINGS.has(k)));
+    const s = readSettings(env);
+    const pod = one('Deployment').spec.template.spec;
+    const { requests, limits } = pod.containers[0].resources;
+    const needed = s.DOCMARK_INSTANCES * bytesOf(s.DOCMARK_MAX_MEMORY) + 2 ** 30;
+    assert.ok(bytesOf(limits.memory) >= needed, `memory limit ${limits.memory} ≥ instances × DOCMARK_MAX_MEMORY + 1 GiB`);
+    assert.equal(requests.memory, limits.memory);
+    const cpus = s.DOCMARK_INSTANCES * s.DOCMARK_WORKERS * s.DOCMARK_OCR_THREADS;
+    assert.equal(Number(limits.cpu), cpus, 'instances × workers × OCR threads = the CPUs of the pod');
+    assert.equal(requests.cpu, limits.cpu);
+    const preStopS = Number(pod.containers[0].lifecycle.preStop.exec.command.at(-1));
+    const killTimeoutS = killTimeoutMs(env) / 1000;
+    assert.ok(killTimeoutS >= s.DOCMARK_TIMEOUT_S + s.DOCMARK_DRAIN_TIMEOUT_S);
+    assert.ok(
+      pod.terminationGracePeriodSeconds > preStopS + killTimeoutS,
+      `grace ${pod.terminationGracePeriodSeconds} s > preStop ${preStopS} s + kill_timeout ${killTimeoutS} s`,
+    );
+  });
+
+  it('the Service, PodDisruptionBudget and autoscalers select the Deployment', () => {
+    const deployment = one('Deployment');
+    const labels = deployment.spec.template.metadata.labels;
+    const service = one('Service');
+    assert.deepEqual(service.spec.selector, labels);
+    assert.ok(deployment.spec.template.spec.containers[0].ports.some((p: any) => p.name === service.spec.ports[0].targetPort));
+    const pdb = one('PodDisruptionBudget');
+    assert.deepEqual(pdb.spec.selector.matchLabels, labels);
+    for (const hpa of docs.filter((d) => d.doc.kind === 'HorizontalPodAutoscaler').map((d) => d.doc)) {
+      assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+      assert.ok(hpa.spec.minReplicas > pdb.spec.maxUnavailable, 'a disruption never takes the last pod');
+      assert.ok(hpa.spec.metrics.some((m: any) => m.type === 'Resource' && m.resource.name === 'cpu'));
+    }
+    const queue = one('HorizontalPodAutoscaler', 'optional/hpa-queue-depth.yaml');
+    assert.ok(queue.spec.metrics.some((m: any) => m.type === 'External' && /^docmark_/.test(m.external.metric.name)));
   });
 });
