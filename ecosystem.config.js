@@ -41,8 +41,8 @@ const appEnv = {
 export const apps = [
   {
     name,
-    script: path.join(ROOT, 'dist/cli/main.js'),
-    args: 'serve',
+    // `docmark serve` without arguments: pm2-runtime hands its own to cluster instances.
+    script: path.join(ROOT, 'dist/cli/pm2-entry.js'),
     cwd: ROOT,
     exec_mode: 'cluster',
     instances: s.DOCMARK_INSTANCES,

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'queue_full'
   | 'draining'
+  | 'not_ready'
   | 'timeout'
   | 'cancelled'
   | 'out_of_memory'
@@ -51,6 +52,7 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   queue_full: 503,
   draining: 503,
+  not_ready: 503,
   timeout: 504,
   // The client went away (closed the connection, or aborted its upload): nobody reads the answer.
   cancelled: 499,

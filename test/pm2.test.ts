@@ -108,8 +108,8 @@ describe('ecosystem.config.js', () => {
     const res = await load({});
     assert.equal(res.code, 0, res.stderr);
     const [app, logger] = JSON.parse(res.stdout);
-    assert.match(app.script, /dist\/cli\/main\.js$/);
-    assert.equal(app.args, 'serve');
+    assert.match(app.script, /dist\/cli\/pm2-entry\.js$/);
+    assert.equal(app.args, undefined);
     assert.equal(app.exec_mode, 'cluster');
     assert.equal(app.instances, 2);
     assert.equal(app.max_memory_restart, '8G');

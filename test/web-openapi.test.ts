@@ -86,7 +86,7 @@ describe('OpenAPI document', () => {
     const convert = OPENAPI.paths['/convert'].post.responses as Record<string, unknown>;
     for (const c of listed) {
       // Answered on any route (404, 405, 408), or never sent (499: the client has left).
-      if (['not_found', 'method_not_allowed', 'request_timeout', 'cancelled'].includes(c.code)) continue;
+      if (['not_found', 'method_not_allowed', 'request_timeout', 'cancelled', 'not_ready'].includes(c.code)) continue;
       assert.ok(convert[String(c.status)], `/convert documents status ${c.status} (${c.code})`);
     }
   });
@@ -114,7 +114,8 @@ describe('every documented answer, produced and validated', () => {
     // A converter that fails as a bug would (500 internal_error), behind an API key (401).
     const broken: Converter = {
       admit: () => ({ convert: () => Promise.reject(new Error('stand-in converter: a bug')), release: () => undefined }),
-      stats: () => ({ kind: 'broken', busy: 0, queued: 0 }),
+      // And no worker ready: /ready answers 503 not_ready.
+      stats: () => ({ kind: 'broken', busy: 0, queued: 0, ready: 0 }),
       close: () => Promise.resolve(),
     };
     stand = await startServer({
@@ -190,8 +191,12 @@ describe('every documented answer, produced and validated', () => {
     assert.equal(failed.json.error.code, 'internal_error');
   });
 
-  it('GET /health, /metrics, /status.json, /openapi.json', async () => {
+  it('GET /health, /ready, /metrics, /status.json, /openapi.json', async () => {
     check('GET', '/health', await get(`${server.url}/health`));
+    check('GET', '/ready', await get(`${server.url}/ready`));
+    const notReady = await get(`${stand.url}/ready`);
+    checkError(notReady, 503, 'not_ready');
+    check('GET', '/ready', notReady);
     const metrics = await get(`${server.url}/metrics`);
     check('GET', '/metrics', metrics);
     assert.match(metrics.body, /docmark_conversions_total/);

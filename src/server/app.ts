@@ -12,6 +12,7 @@ import { metricsRoute } from './routes/metrics.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { statusRoutes } from './routes/status.js';
 import { webRoutes } from './routes/web.js';
+import { readyRoute } from './routes/ready.js';
 import { discardUnreadBody } from './upload.js';
 
 export interface AppDeps {
@@ -42,13 +43,15 @@ export function createApp(deps: AppDeps): Koa {
     ...statusRoutes(deps),
     ...openapiRoutes(),
     ...webRoutes(deps),
+    '/ready': { GET: readyRoute(deps) },
   };
 
   app.use(errorBoundary(deps));
   app.use(apiKeyAuth(deps.config.apiKey));
   app.use(async (ctx, next) => {
     const methods = routes[ctx.path];
-    if (!methods) throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: POST /convert, GET /health, GET /metrics.`);
+    if (!methods)
+      throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: POST /convert, GET /health, GET /ready, GET /metrics.`);
     const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
     const handler = methods[method];
     if (!handler) {

@@ -153,6 +153,7 @@ export class WorkerPool implements Converter {
     return {
       kind: 'worker-pool',
       workers: this.slots.length,
+      ready: this.slots.filter((s) => s.ready && !s.ending).length,
       busy: this.slots.filter((s) => s.task).length,
       queued: this.queue.length,
       uploading: this.reserved,

@@ -27,6 +27,7 @@ export const ERROR_CODES: Record<ErrorCode, string> = {
   method_not_allowed: 'The route exists but not for this method; `Allow` lists the right ones.',
   queue_full: 'Every worker is busy and the queue is full: retry after `Retry-After` seconds.',
   draining: 'This instance is restarting: retry after `Retry-After` seconds (another instance answers).',
+  not_ready: 'No conversion worker of this instance is ready yet (`GET /ready` only): retry after `Retry-After` seconds.',
   timeout: 'The conversion took longer than `DOCMARK_TIMEOUT_S` (plus `DOCMARK_OCR_PAGE_S` for each page read with OCR).',
   cancelled: 'The client left before its answer: logged and counted with this code, never sent.',
   out_of_memory: "The conversion needed more than a worker's heap (`DOCMARK_WORKER_HEAP_MB`); only its worker was ended.",
@@ -279,6 +280,20 @@ export const OPENAPI = {
         tags: ['operations'],
         description: 'Cheap by design: counters and the last background host sample.',
         responses: { 200: { description: 'Healthy or draining.', content: json(ref('Health')) } },
+      },
+    },
+    '/ready': {
+      get: {
+        summary: 'Whether this instance takes work now (readiness probe)',
+        tags: ['operations'],
+        description: '503 while draining or before a conversion worker is ready; `/health` is the liveness probe.',
+        responses: {
+          200: {
+            description: 'Ready.',
+            content: json(obj({ status: { const: 'ready' }, ready_workers: int(), busy: int(), queued: int() })),
+          },
+          503: { ...errorResponse(503, 'Draining or not ready yet.'), headers: retryAfter },
+        },
       },
     },
     '/metrics': {
