@@ -104,9 +104,7 @@ export type BlockType =
   | 'table'
   | 'code'
   | 'blockquote'
-  | 'rule'
   | 'image'
-  | 'page_break'
   /** Stands where a page that could not be read was; text is the reason. */
   | 'unreadable_page';
 

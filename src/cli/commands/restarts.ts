@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { formatDuration } from '../../duration.js';
 import { loadConfig } from '../../config.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -219,15 +220,6 @@ export async function summarizeLog(log: string, sinceMs?: number): Promise<Resta
     }
   }
   return summarizer.result(log, read);
-}
-
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null) return '-';
-  const s = Math.round(seconds);
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  if (s < 172800) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(s / 86400)}d ${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }
 
 export function formatTable(summary: RestartSummary): string {

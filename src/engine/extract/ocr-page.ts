@@ -133,7 +133,7 @@ function toLines(ocr: OcrPage, pointsPerPixel: number): Line[] {
   }
   snapFontSizes(kept.flat());
   for (const run of kept.flat()) levelHeight(run);
-  return readingOrder(kept.map(makeLine), gutter);
+  return readingOrder(kept.map(lineOfWords), gutter);
 }
 
 /**
@@ -257,7 +257,7 @@ function sameLine(a: TextRun, b: TextRun): boolean {
   return gap < size * 3;
 }
 
-function makeLine(runs: TextRun[]): Line {
+function lineOfWords(runs: TextRun[]): Line {
   const bbox = runs.reduce(
     (u, r) => ({
       x0: Math.min(u.x0, r.bbox.x0),

@@ -62,8 +62,6 @@ function renderBlock(block: Block): string {
       return `<pre><code>${escapeHtml(block.text ?? '')}</code></pre>`;
     case 'blockquote':
       return `<blockquote>\n${(block.children ?? []).map(renderBlock).join('\n')}\n</blockquote>`;
-    case 'rule':
-      return '<hr>';
     case 'list': {
       const tag = block.ordered ? 'ol' : 'ul';
       const start = block.ordered && Number.isInteger(block.start) && block.start !== 1 ? ` start="${block.start}"` : '';

@@ -49,16 +49,12 @@ export function renderBlock(block: Block, indent = ''): string {
         .split('\n')
         .map((l) => (l ? `> ${l}` : '>'))
         .join('\n');
-    case 'rule':
-      return '---';
     case 'list':
       return renderList(block, indent);
     case 'table':
       return renderTable(block.rows ?? []);
     case 'image':
       return block.imageId ? `![](${block.imageId})` : '';
-    case 'page_break':
-      return '';
     case 'unreadable_page':
       return unreadableComment(block);
     default:
