@@ -70,7 +70,10 @@ docmark did not start: ${why}
 }
 
 console.log(`
-docmark is up under PM2: ${url}  (try ${url}/health)
+docmark is up under PM2: ${url}
+  try it    ${url}/                 drop a PDF, see its Markdown beside its pages
+  status    ${url}/status           every instance, memory, restarts by cause
+  API       ${url}/docs             the reference (OpenAPI at ${url}/openapi.json)
   logs      npx pm2 logs ${name}            restarts: npx pm2 logs ${name}-restart-logger
   monitor   npx pm2 monit                  status: npx pm2 ls
   restarts  node bin/docmark.js restarts   (summary of the restart log)

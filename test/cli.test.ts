@@ -268,6 +268,7 @@ describe('npm start (ops/start.mjs) under a real PM2', { timeout: 5 * 60_000 }, 
       timeout: 120_000,
     });
     assert.equal(res.status, 0, res.stderr);
-    assert.match(res.stdout, new RegExp(`docmark is up under PM2: http://127\\.0\\.0\\.1:${port} `));
+    assert.match(res.stdout, new RegExp(`docmark is up under PM2: http://127\\.0\\.0\\.1:${port}\n`));
+    assert.match(res.stdout, new RegExp(`try it +http://127\\.0\\.0\\.1:${port}/ `));
   });
 });
