@@ -123,6 +123,9 @@ export interface Block {
   /** List items while building: nesting depth (0 = top level) and the number a numbered item shows. */
   depth?: number;
   number?: number;
+  /** List items while building: where the item's text starts from its column's margin, and the marker drawn before it. */
+  indent?: number;
+  marker?: string;
   /** Images: reference to Page.images. */
   imageId?: string;
   children?: Block[];

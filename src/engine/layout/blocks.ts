@@ -3,7 +3,8 @@ import { markFontStyles } from '../extract/fonts.js';
 import { inlineMarkdown } from './inline.js';
 import { analyseLayout, columnIndexOf, type Column, type Layout } from './columns.js';
 import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
-import { removeRunningLines } from './furniture.js';
+import { removeFurniture } from './furniture.js';
+import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
 import { columnStarts, detectTables, type FoundTable } from './tables.js';
 
 /**
@@ -13,10 +14,11 @@ import { columnStarts, detectTables, type FoundTable } from './tables.js';
  * Headings, list nesting and joins across pages are decided later by the structure steps.
  */
 export function layoutBlocks(pages: Page[]): Block[] {
-  removeRunningLines(pages);
+  removeFurniture(pages);
   markFontStyles(pages);
   const layout = analyseLayout(pages);
   const pitch = codeLinePitch(pages);
+  const bulletsAsText = writesBullets(pages);
   const blocks: Block[] = [];
   for (const page of pages) {
     if (page.failure)
@@ -25,7 +27,7 @@ export function layoutBlocks(pages: Page[]): Block[] {
       // A table that ends a page may go on at the top of the next one.
       const last = blocks[blocks.length - 1];
       const carried = last?.type === 'table' && last.lines ? columnStarts(last.lines, layout.bodySize) : undefined;
-      blocks.push(...withImages(pageBlocks(page, layout, pitch, carried), page));
+      blocks.push(...withImages(pageBlocks(page, layout, pitch, carried, bulletsAsText), page));
     }
   }
   return blocks;
@@ -48,39 +50,22 @@ interface LineInfo {
   columnIndex: number;
   /** Where the text starts relative to the column's left margin (after a list marker). */
   indent: number;
-  /** "3." / "3)" drawn before a numbered item's text. */
-  number?: number;
+  /** The bullet or number drawn before a list item's text. */
+  marker?: ListMarker;
   mono: boolean;
   bold: boolean;
 }
 
-const NUMBER_MARKER = /^(\d{1,3})[.)]$/;
-
 function describe(line: Line, layout: Layout): LineInfo {
   const columnIndex = columnIndexOf(layout.columns, line);
   const column = layout.columns[columnIndex];
-  const first = line.runs[0];
-  const second = line.runs[1];
-  let start = line.bbox.x0;
-  let number: number | undefined;
-  const m = first.text.trim().match(NUMBER_MARKER);
-  if (m && second && second.bbox.x0 - first.bbox.x1 > first.fontSize * 0.15) {
-    number = Number(m[1]);
-    start = second.bbox.x0;
-  } else {
-    // Some producers write the marker and the text as one run: trust it only on an inset line.
-    const inRun = first.text.match(/^(\d{1,3})[.)]\s+(?=\S)/);
-    if (inRun && line.bbox.x0 - column.left >= layout.bodySize * 0.5) {
-      number = Number(inRun[1]);
-      start = first.bbox.x0 + ((first.bbox.x1 - first.bbox.x0) * inRun[0].length) / first.text.length;
-    }
-  }
+  const marker = listMarker(line, column.left, layout.bodySize);
   return {
     line,
     column,
     columnIndex,
-    indent: start - column.left,
-    number,
+    indent: (marker?.start ?? line.bbox.x0) - column.left,
+    marker,
     mono: isMonospaceLine(line),
     bold: line.runs.every((r) => r.bold || r.monospace) && line.runs.some((r) => r.bold),
   };
@@ -102,11 +87,12 @@ function isMonospaceLine(line: Line): boolean {
   return mono > 0 && mono >= other * 3;
 }
 
-function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carried: number[] | undefined): Block[] {
+function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carried: number[] | undefined, bulletsAsText: boolean): Block[] {
   const body = layout.bodySize;
   const infos = page.lines.map((l) => describe(l, layout));
   const tables = detectTables(
-    infos.map((i) => ({ line: i.line, left: i.column.left })),
+    // A list marker is no table cell.
+    infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
     body,
     carried,
   );
@@ -130,8 +116,18 @@ function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carri
       continue;
     }
     let end = i + 1;
-    while (end < infos.length && !tables.has(end) && continuesText(infos[end - 1], infos[end], body)) end++;
-    blocks.push(textBlock(infos.slice(i, end), page.index, body));
+    while (end < infos.length && !tables.has(end) && continuesText(infos[i], infos[end - 1], infos[end], body)) end++;
+    const block = textBlock(infos.slice(i, end), page.index, body, bulletsAsText);
+    const prev = blocks[blocks.length - 1];
+    if (bulletsAsText && continuesItem(prev, block, body)) {
+      const more = block.children?.[0]?.text ?? '';
+      blocks[blocks.length - 1] = {
+        ...prev,
+        text: `${prev.text} ${more}`,
+        lines: [...prev.lines!, ...block.lines!],
+        bbox: unionBoxes([prev.bbox, block.bbox]),
+      };
+    } else blocks.push(block);
     i = end;
   }
   return blocks;
@@ -141,17 +137,40 @@ function hasProse(table: FoundTable | undefined): boolean {
   return !!table?.block.lines?.some((l) => l.runs.some((r) => !r.monospace));
 }
 
-/** Code blocks are monospace lines inset from the text by the block's padding. */
+/** Monospace lines closer to the margin than this (body sizes) are set flush with the text. */
+const FLUSH_CODE_INSET = 0.3;
+
+/**
+ * Code blocks are monospace lines, either set flush with the text (LaTeX, word processors) or
+ * inset from it by the block's padding (browsers). A monospace line that goes on with the prose
+ * of the line before it is inline code wrapped onto a line of its own.
+ */
 function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
   // Code blocks are set at or below the body size; code alone in a heading is larger.
   if (!info.mono || info.line.fontSize > body * 1.02) return false;
+  if (prev && continuesProse(prev, info)) return false;
   const inset = info.line.bbox.x0 - info.column.left;
+  if (inset < body * FLUSH_CODE_INSET) return true;
   // The first line of a column may continue a block cut by the break, at any indentation.
   const firstInColumn = !prev || prev.columnIndex !== info.columnIndex || prev.line.bbox.y0 > info.line.bbox.y0;
   if (firstInColumn && inset > body * 0.3) return true;
   const step = body * 2;
   const offset = ((inset % step) + step) % step;
   return offset > step * 0.2 && offset < step * 0.7;
+}
+
+/**
+ * Does `next` go on with the prose of `prev`: set right under it, after a line of prose that was
+ * full (the next line's first word did not fit on it)?
+ */
+function continuesProse(prev: LineInfo, next: LineInfo): boolean {
+  if (prev.mono || prev.columnIndex !== next.columnIndex) return false;
+  const a = prev.line;
+  const b = next.line;
+  const size = Math.max(textSize(a), b.fontSize);
+  const gap = b.bbox.y0 - a.bbox.y1;
+  if (gap < -size * 0.5 || gap > size * 0.45) return false;
+  return a.bbox.x1 + firstWordWidth(b) + size >= prev.column.wrap;
 }
 
 /**
@@ -291,8 +310,8 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
   return { type: 'code', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: out.join('\n'), lines };
 }
 
-/** Does `next` continue the text block that `prev` is in? */
-function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
+/** Does `next` continue the text block that `prev` is in (whose first line is `first`)? */
+function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: number): boolean {
   if (next.mono && startsCode(next, body, prev)) return false;
   if (next.columnIndex !== prev.columnIndex) return false;
   const a = prev.line;
@@ -303,9 +322,11 @@ function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
   if (Math.abs(sizeA - sizeB) > size * 0.08) return false;
   const gap = b.bbox.y0 - a.bbox.y1;
   if (gap < -size * 0.5 || gap > size * 0.45) return false;
-  if (next.number !== undefined) return false;
+  if (next.marker) return false;
   if (prev.bold !== next.bold) return false;
   if (Math.abs(next.indent - prev.indent) > body * 0.5) return false;
+  // An item whose marker is drawn as text goes on until the next marker.
+  if (first.marker) return true;
   if (next.indent > body * 0.9) {
     // Inside a list (bullets are drawn, not written): a new item starts where the previous line
     // stopped short of the column's edge, or after the small extra space between items.
@@ -314,25 +335,60 @@ function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
   return true;
 }
 
-function textBlock(infos: LineInfo[], page: number, body: number): Block {
+/** List items start this far in (body sizes) when their bullets are drawn as shapes: the list's padding. */
+const DRAWN_ITEM_INSET = 1.6;
+/** Block quotes are inset by at least this (body sizes), less than a list item. */
+const QUOTE_INSET = 0.9;
+/** Nesting step of lists (body sizes): browsers and word processors indent each level by about two. */
+const LIST_LEVEL_STEP = 2;
+
+/**
+ * A quotation is inset on both sides: its full lines, justified, stop at one x short of the
+ * column's edge (a list item's lines run to the edge or end ragged).
+ */
+function insetBothSides(infos: LineInfo[], body: number): boolean {
+  if (infos.length < 3) return false;
+  const ends = infos.slice(0, -1).map((i) => i.line.bbox.x1);
+  const right = Math.max(...ends);
+  return Math.min(...ends) > right - JUSTIFIED_SLACK && infos[0].column.wrap - right >= body * QUOTE_INSET;
+}
+
+/** How far apart (pt) the ends of justified lines may be. */
+const JUSTIFIED_SLACK = 1.5;
+
+/**
+ * `bulletsAsText`: the document draws its list bullets as text, so an inset paragraph without
+ * one is no list item.
+ */
+function textBlock(infos: LineInfo[], page: number, body: number, bulletsAsText: boolean): Block {
   const lines = infos.map((i) => i.line);
   const first = infos[0];
   const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: inlineMarkdown(lines), lines };
-  if (first.number !== undefined) {
-    // Drop the marker: a run of its own, or the start of the first run.
-    const [head, ...rest] = first.line.runs;
-    const marker = /^\d{1,3}[.)]\s*$/.test(head.text) ? [] : [{ ...head, text: head.text.replace(/^\d{1,3}[.)]\s+/, '') }];
-    block.text = inlineMarkdown([{ ...first.line, runs: [...marker, ...rest] }, ...lines.slice(1)]);
-  }
-  const unit = body * 2;
-  if (first.number !== undefined || first.indent >= body * 1.6) {
+  const { marker } = first;
+  if (marker) block.text = inlineMarkdown([withoutMarker(first.line, marker), ...lines.slice(1)]);
+  const drawnItem = !marker && first.indent >= body * DRAWN_ITEM_INSET && !bulletsAsText && !insetBothSides(infos, body);
+  if (marker || drawnItem) {
     block.type = 'list_item';
-    block.depth = Math.max(0, Math.round(first.indent / unit) - 1);
-    if (first.number !== undefined) block.number = first.number;
-  } else if (first.indent >= body * 0.9) {
+    block.depth = Math.max(0, Math.round(first.indent / (body * LIST_LEVEL_STEP)) - 1);
+    block.indent = first.indent;
+    if (marker?.number !== undefined) block.number = marker.number;
+    if (marker) block.marker = marker.text;
+  } else if (first.indent >= body * QUOTE_INSET) {
     block.type = 'blockquote';
+    block.indent = first.indent;
     block.children = [{ type: 'paragraph', page, bbox: block.bbox, text: block.text }];
     delete block.text;
   }
   return block;
+}
+
+/**
+ * A paragraph set at the text indent of the list item just above it, in a document whose
+ * bullets are text: more of that item (its next paragraph).
+ */
+function continuesItem(prev: Block | undefined, block: Block, body: number): boolean {
+  if (prev?.type !== 'list_item' || block.type !== 'blockquote' || prev.page !== block.page) return false;
+  if (Math.abs((prev.indent ?? 0) - (block.indent ?? 0)) > body * 0.5) return false;
+  const gap = block.bbox.y0 - prev.bbox.y1;
+  return gap >= 0 && gap < body * 2;
 }

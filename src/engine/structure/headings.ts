@@ -16,8 +16,8 @@ export const detectHeadings: Processor = (doc) => {
     if (!level) return block;
     let text = plainHeadingText(block.text ?? '');
     // A numbered heading keeps its number, which the list step took for an item's marker.
-    if (block.type === 'list_item') text = `${block.lines![0].runs[0].text.match(/^\d{1,3}[.)]/)?.[0] ?? `${block.number}.`} ${text}`;
-    const { number: _number, depth: _depth, ...rest } = block;
+    if (block.type === 'list_item') text = `${block.marker ?? `${block.number}.`} ${text}`;
+    const { number: _number, depth: _depth, indent: _indent, marker: _marker, ...rest } = block;
     return { ...rest, type: 'heading' as const, level, text };
   });
   return { ...doc, blocks };
