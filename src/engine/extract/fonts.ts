@@ -12,7 +12,12 @@ import type { Page, TextRun } from '../types.js';
 /** Set this much wider than the body face would set the same text: a bold face. */
 const BOLD_WIDER = 0.035;
 /** Set this much narrower: an italic face (italics of most serif families are narrower). */
-const ITALIC_NARROWER = 0.02;
+const ITALIC_NARROWER = 0.015;
+/**
+ * Within this of the body's widths: the body face's own italic (sans families and metric-
+ * compatible ones keep the upright widths), or the body face itself in another encoding.
+ */
+const SAME_WIDTHS = 0.008;
 /** Fewer characters than this say nothing about a font's widths. */
 const MIN_CHARS = 3;
 /** Runs of the body face used for the fit: plenty to estimate some 90 letter widths. */
@@ -37,7 +42,7 @@ export function markFontStyles(pages: Page[]): void {
   for (const { runs, ratio } of fontWidths(pages).values()) {
     if (ratio === undefined) continue;
     const bold = ratio > 1 + BOLD_WIDER;
-    const italic = !bold && (ratio < 1 - ITALIC_NARROWER || !mostlySymbols(runs));
+    const italic = !bold && (ratio < 1 - ITALIC_NARROWER || (Math.abs(ratio - 1) <= SAME_WIDTHS && !mostlySymbols(runs)));
     for (const run of runs) {
       run.bold = bold;
       run.italic = italic;

@@ -1,8 +1,8 @@
 import type { Block, Line, Page } from '../types.js';
 import { markFontStyles } from '../extract/fonts.js';
-import { inlineMarkdown } from './inline.js';
+import { type InlineOptions, inlineCodeGap, inlineMarkdown } from './inline.js';
 import { analyseLayout, columnIndexOf, type Column, type Layout } from './columns.js';
-import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
+import { firstWordWidth, inlineCodeScale, textSize, unionBoxes } from '../extract/lines.js';
 import { removeFurniture } from './furniture.js';
 import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
 import { columnStarts, detectTables, type FoundTable } from './tables.js';
@@ -19,6 +19,10 @@ export function layoutBlocks(pages: Page[]): Block[] {
   const layout = analyseLayout(pages);
   const pitch = codeLinePitch(pages);
   const bulletsAsText = writesBullets(pages);
+  const flush = setsCodeFlush(pages, layout);
+  const allLines = pages.flatMap((p) => p.lines);
+  const inline: InlineOptions = { codeGap: inlineCodeGap(allLines) };
+  const codeScale = inlineCodeScale(allLines);
   const blocks: Block[] = [];
   for (const page of pages) {
     if (page.failure)
@@ -27,7 +31,7 @@ export function layoutBlocks(pages: Page[]): Block[] {
       // A table that ends a page may go on at the top of the next one.
       const last = blocks[blocks.length - 1];
       const carried = last?.type === 'table' && last.lines ? columnStarts(last.lines, layout.bodySize) : undefined;
-      blocks.push(...withImages(pageBlocks(page, layout, pitch, carried, bulletsAsText), page));
+      blocks.push(...withImages(pageBlocks(page, { layout, pitch, carried, bulletsAsText, flush, inline, codeScale }), page));
     }
   }
   return blocks;
@@ -54,9 +58,11 @@ interface LineInfo {
   marker?: ListMarker;
   mono: boolean;
   bold: boolean;
+  /** The size the line's text is set in (see textSize). */
+  size: number;
 }
 
-function describe(line: Line, layout: Layout): LineInfo {
+function describe(line: Line, layout: Layout, codeScale: number): LineInfo {
   const columnIndex = columnIndexOf(layout.columns, line);
   const column = layout.columns[columnIndex];
   const marker = listMarker(line, column.left, layout.bodySize);
@@ -68,6 +74,7 @@ function describe(line: Line, layout: Layout): LineInfo {
     marker,
     mono: isMonospaceLine(line),
     bold: line.runs.every((r) => r.bold || r.monospace) && line.runs.some((r) => r.bold),
+    size: textSize(line, codeScale),
   };
 }
 
@@ -87,9 +94,26 @@ function isMonospaceLine(line: Line): boolean {
   return mono > 0 && mono >= other * 3;
 }
 
-function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carried: number[] | undefined, bulletsAsText: boolean): Block[] {
+/** What the layout step knows of the whole document when it cuts a page into blocks. */
+interface DocumentLook {
+  layout: Layout;
+  /** The document's code line pitch, in font sizes (see codeLinePitch). */
+  pitch: number | undefined;
+  /** Column starts of a table that ended the page before. */
+  carried: number[] | undefined;
+  /** List bullets are drawn as text (see writesBullets). */
+  bulletsAsText: boolean;
+  /** Code blocks are set flush with the text rather than inset in a padded box. */
+  flush: boolean;
+  inline: InlineOptions;
+  /** Inline code's size over the prose's (see inlineCodeScale). */
+  codeScale: number;
+}
+
+function pageBlocks(page: Page, look: DocumentLook): Block[] {
+  const { layout, pitch, carried, bulletsAsText, flush, inline } = look;
   const body = layout.bodySize;
-  const infos = page.lines.map((l) => describe(l, layout));
+  const infos = page.lines.map((l) => describe(l, layout, look.codeScale));
   const tables = detectTables(
     // A list marker is no table cell.
     infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
@@ -105,7 +129,7 @@ function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carri
       i = table.end;
       continue;
     }
-    const codeEnds = codeStartingAt(infos, i, body, pitch);
+    const codeEnds = codeStartingAt(infos, i, body, pitch, flush);
     if (codeEnds !== undefined) {
       let end = codeEnds;
       // A table starting inside it ends it (a table cell of code can look like a code line),
@@ -116,8 +140,8 @@ function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carri
       continue;
     }
     let end = i + 1;
-    while (end < infos.length && !tables.has(end) && continuesText(infos[i], infos[end - 1], infos[end], body)) end++;
-    const block = textBlock(infos.slice(i, end), page.index, body, bulletsAsText);
+    while (end < infos.length && !tables.has(end) && continuesText(infos[i], infos[end - 1], infos[end], body, flush)) end++;
+    const block = textBlock(infos.slice(i, end), page.index, body, bulletsAsText, inline);
     const prev = blocks[blocks.length - 1];
     if (bulletsAsText && continuesItem(prev, block, body)) {
       const more = block.children?.[0]?.text ?? '';
@@ -145,12 +169,12 @@ const FLUSH_CODE_INSET = 0.3;
  * inset from it by the block's padding (browsers). A monospace line that goes on with the prose
  * of the line before it is inline code wrapped onto a line of its own.
  */
-function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
+function startsCode(info: LineInfo, body: number, flush: boolean, prev?: LineInfo): boolean {
   // Code blocks are set at or below the body size; code alone in a heading is larger.
   if (!info.mono || info.line.fontSize > body * 1.02) return false;
   if (prev && continuesProse(prev, info)) return false;
   const inset = info.line.bbox.x0 - info.column.left;
-  if (inset < body * FLUSH_CODE_INSET) return true;
+  if (inset < body * FLUSH_CODE_INSET) return flush;
   // The first line of a column may continue a block cut by the break, at any indentation.
   const firstInColumn = !prev || prev.columnIndex !== info.columnIndex || prev.line.bbox.y0 > info.line.bbox.y0;
   if (firstInColumn && inset > body * 0.3) return true;
@@ -167,7 +191,7 @@ function continuesProse(prev: LineInfo, next: LineInfo): boolean {
   if (prev.mono || prev.columnIndex !== next.columnIndex) return false;
   const a = prev.line;
   const b = next.line;
-  const size = Math.max(textSize(a), b.fontSize);
+  const size = Math.max(prev.size, b.fontSize);
   const gap = b.bbox.y0 - a.bbox.y1;
   if (gap < -size * 0.5 || gap > size * 0.45) return false;
   return a.bbox.x1 + firstWordWidth(b) + size >= prev.column.wrap;
@@ -178,11 +202,26 @@ function continuesProse(prev: LineInfo, next: LineInfo): boolean {
  * line whose inset looks like a list's (code indented by two characters can sit where a list item
  * would) still starts one when a later line of the same run of code lines has a code block's inset.
  */
-function codeStartingAt(infos: LineInfo[], start: number, body: number, pitch: number | undefined): number | undefined {
+function codeStartingAt(infos: LineInfo[], start: number, body: number, pitch: number | undefined, flush: boolean): number | undefined {
   if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return undefined;
   const end = codeEnd(infos, start, body, pitch);
-  for (let k = start; k < end; k++) if (startsCode(infos[k], body, infos[k - 1])) return end;
+  if (end === start + 1 && flush && headingSpaced(infos[start - 1], infos[start], infos[start + 1], body)) return undefined;
+  for (let k = start; k < end; k++) if (startsCode(infos[k], body, flush, infos[k - 1])) return end;
   return undefined;
+}
+
+/** More space above than below (body sizes): a heading, where code has the same on both sides. */
+const HEADING_SPACE = 0.3;
+
+/**
+ * A line of code alone, with more space above it than below: a heading set in the code font
+ * (where code is set flush with the text, nothing else tells them apart).
+ */
+function headingSpaced(prev: LineInfo | undefined, info: LineInfo, next: LineInfo | undefined, body: number): boolean {
+  if (!prev || !next || prev.columnIndex !== info.columnIndex || next.columnIndex !== info.columnIndex) return false;
+  const above = info.line.bbox.y0 - prev.line.bbox.y1;
+  const below = next.line.bbox.y0 - info.line.bbox.y1;
+  return above > 0 && below > 0 && above - below >= body * HEADING_SPACE;
 }
 
 /**
@@ -227,6 +266,33 @@ function baseline(line: Line): number {
  */
 function tightPitch(lines: Line[]): number | undefined {
   return tightest(lineSteps(lines));
+}
+
+/**
+ * Does the document set its code blocks flush with the text (LaTeX, word processors) rather than
+ * inset in a padded box (browsers)? Told by its runs of two or more monospace lines: where most
+ * of them start. Then a monospace line at the margin is code unless it goes on with prose.
+ */
+function setsCodeFlush(pages: Page[], layout: Layout): boolean {
+  let flush = 0;
+  let inset = 0;
+  for (const page of pages) {
+    let run: Line[] = [];
+    for (const line of [...page.lines, undefined]) {
+      const prev = run[run.length - 1];
+      if (line && isMonospaceLine(line) && (!prev || (line.bbox.y0 > prev.bbox.y0 && line.bbox.y0 - prev.bbox.y1 < line.fontSize))) {
+        run.push(line);
+        continue;
+      }
+      if (run.length >= 2) {
+        const left = layout.columns[columnIndexOf(layout.columns, run[0])].left;
+        if (Math.min(...run.map((l) => l.bbox.x0)) - left < layout.bodySize * FLUSH_CODE_INSET) flush++;
+        else inset++;
+      }
+      run = line && isMonospaceLine(line) ? [line] : [];
+    }
+  }
+  return flush >= inset;
 }
 
 /** The document's code line pitch (see tightPitch), from each page's monospace lines that follow each other. */
@@ -311,13 +377,13 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
 }
 
 /** Does `next` continue the text block that `prev` is in (whose first line is `first`)? */
-function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: number): boolean {
-  if (next.mono && startsCode(next, body, prev)) return false;
+function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: number, flush: boolean): boolean {
+  if (next.mono && startsCode(next, body, flush, prev)) return false;
   if (next.columnIndex !== prev.columnIndex) return false;
   const a = prev.line;
   const b = next.line;
-  const sizeA = textSize(a);
-  const sizeB = textSize(b);
+  const sizeA = prev.size;
+  const sizeB = next.size;
   const size = Math.max(sizeA, sizeB);
   if (Math.abs(sizeA - sizeB) > size * 0.08) return false;
   const gap = b.bbox.y0 - a.bbox.y1;
@@ -360,12 +426,12 @@ const JUSTIFIED_SLACK = 1.5;
  * `bulletsAsText`: the document draws its list bullets as text, so an inset paragraph without
  * one is no list item.
  */
-function textBlock(infos: LineInfo[], page: number, body: number, bulletsAsText: boolean): Block {
+function textBlock(infos: LineInfo[], page: number, body: number, bulletsAsText: boolean, inline: InlineOptions): Block {
   const lines = infos.map((i) => i.line);
   const first = infos[0];
-  const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: inlineMarkdown(lines), lines };
   const { marker } = first;
-  if (marker) block.text = inlineMarkdown([withoutMarker(first.line, marker), ...lines.slice(1)]);
+  const text = inlineMarkdown(marker ? [withoutMarker(first.line, marker), ...lines.slice(1)] : lines, inline);
+  const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text, lines };
   const drawnItem = !marker && first.indent >= body * DRAWN_ITEM_INSET && !bulletsAsText && !insetBothSides(infos, body);
   if (marker || drawnItem) {
     block.type = 'list_item';

@@ -15,12 +15,23 @@ interface Span {
   link?: string;
 }
 
-export function inlineMarkdown(lines: Line[]): string {
+export interface InlineOptions {
+  /** The gap (in font sizes) beside inline code above which a space is read (see inlineCodeGap). */
+  codeGap?: number;
+}
+
+/** Browsers pad inline code: beside it, a space shows as a gap of about this (font sizes). */
+const PADDED_CODE_GAP = 0.3;
+/** Between runs of one kind, a space is a gap wider than this (font sizes). */
+const WORD_GAP = 0.15;
+
+export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): string {
+  const codeGap = options.codeGap ?? PADDED_CODE_GAP;
   const spans: Span[] = [];
   let prevRun: TextRun | undefined;
   for (const line of lines) {
     for (const run of line.runs) {
-      const sep = prevRun ? separator(prevRun, run, spans) : '';
+      const sep = prevRun ? separator(prevRun, run, spans, codeGap) : '';
       const span: Span = {
         text: run.text,
         code: run.monospace,
@@ -44,18 +55,41 @@ export function inlineMarkdown(lines: Line[]): string {
 }
 
 /** What goes between two runs: nothing, a space, or '-' meaning "drop the hyphen and join". */
-function separator(prev: TextRun, run: TextRun, spans: Span[]): string {
+function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number): string {
   const sameLine = Math.abs(prev.bbox.y1 - run.bbox.y1) < Math.min(prev.fontSize, run.fontSize) * 0.5 && run.bbox.x0 >= prev.bbox.x0;
   if (sameLine) {
     const gap = run.bbox.x0 - prev.bbox.x1;
-    // Inline code is padded: next to it, only a wider gap holds a space.
-    const threshold = prev.monospace !== run.monospace ? 0.3 : 0.15;
+    // Inline code may be padded: next to it, only a wider gap holds a space.
+    const threshold = prev.monospace !== run.monospace ? codeGap : WORD_GAP;
     return gap > Math.max(prev.fontSize, run.fontSize) * threshold ? ' ' : '';
   }
   const text = spans[spans.length - 1]?.text ?? '';
   // The last two characters only: the span may be a whole paragraph.
   if (!prev.monospace && /^[a-z]-$/.test(text.slice(-2)) && /^[a-z]/.test(run.text)) return '-';
   return ' ';
+}
+
+/** How much wider than the tightest gaps beside inline code a gap holding a space is (font sizes). */
+const SPACE_OVER_TIGHT = 0.12;
+
+/**
+ * The gap beside inline code above which a space is read: a little over the tightest gaps
+ * between code and prose on one line (code touching a comma, or its box's padding in a
+ * browser's print), within the word gap and a browser's padded gap.
+ */
+export function inlineCodeGap(lines: Iterable<Line>): number {
+  const gaps: number[] = [];
+  for (const line of lines)
+    for (let k = 1; k < line.runs.length; k++) {
+      const [a, b] = [line.runs[k - 1], line.runs[k]];
+      if (a.monospace === b.monospace) continue;
+      const gap = (b.bbox.x0 - a.bbox.x1) / Math.max(a.fontSize, b.fontSize);
+      if (gap > -0.1 && gap < 1) gaps.push(gap);
+    }
+  if (gaps.length < 10) return PADDED_CODE_GAP;
+  gaps.sort((x, y) => x - y);
+  const tight = gaps[Math.floor(gaps.length * 0.05)];
+  return Math.min(PADDED_CODE_GAP, Math.max(WORD_GAP, tight + SPACE_OVER_TIGHT));
 }
 
 function sameStyle(a: Span, b: Span): boolean {
