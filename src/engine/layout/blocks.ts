@@ -419,6 +419,26 @@ function insetBothSides(infos: LineInfo[], body: number): boolean {
   return Math.min(...ends) > right - JUSTIFIED_SLACK && infos[0].column.wrap - right >= body * QUOTE_INSET;
 }
 
+/** A centred line's middle is this close to its column's (body sizes). */
+const CENTRE_SLACK = 0.5;
+/** A single centred line stands at least this far in (body sizes, and share of the column): nearer, it may be a list item by chance. */
+const CENTRED_LINE_INSET = 3;
+const CENTRED_LINE_SHARE = 0.25;
+
+/**
+ * Centred text (titles, authors, captions, a heading over a centred table): each line's middle at
+ * the column's middle. A paragraph, not a quotation or a list item.
+ */
+function centered(infos: LineInfo[], body: number): boolean {
+  const { column } = infos[0];
+  const middle = (column.left + column.wrap) / 2;
+  if (!infos.every((i) => Math.abs((i.line.bbox.x0 + i.line.bbox.x1) / 2 - middle) <= body * CENTRE_SLACK)) return false;
+  const widths = infos.map((i) => i.line.bbox.x1 - i.line.bbox.x0);
+  const ragged = Math.max(...widths) - Math.min(...widths) > body;
+  const inset = infos[0].line.bbox.x0 - column.left;
+  return ragged || (inset >= body * CENTRED_LINE_INSET && inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE);
+}
+
 /** How far apart (pt) the ends of justified lines may be. */
 const JUSTIFIED_SLACK = 1.5;
 
@@ -433,6 +453,7 @@ function textBlock(infos: LineInfo[], page: number, body: number, bulletsAsText:
   const text = inlineMarkdown(marker ? [withoutMarker(first.line, marker), ...lines.slice(1)] : lines, inline);
   const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text, lines };
   const drawnItem = !marker && first.indent >= body * DRAWN_ITEM_INSET && !bulletsAsText && !insetBothSides(infos, body);
+  if (!marker && centered(infos, body)) return block;
   if (marker || drawnItem) {
     block.type = 'list_item';
     block.depth = Math.max(0, Math.round(first.indent / (body * LIST_LEVEL_STEP)) - 1);

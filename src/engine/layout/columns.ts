@@ -75,6 +75,12 @@ export function analyseLayout(pages: Page[]): Layout {
   return { columns, bodySize };
 }
 
+/**
+ * Share of the lines left of a gutter that may run across it: tables and code that overflow
+ * their column (LaTeX lets a too-wide tabular run into the next column).
+ */
+const GUTTER_CROSSING = 0.1;
+
 /** A second column starts at x when the text of the column before it (almost) never crosses x. */
 function isGutter(lines: Line[], from: number, x: number): boolean {
   let before = 0;
@@ -84,7 +90,7 @@ function isGutter(lines: Line[], from: number, x: number): boolean {
     before++;
     if (line.bbox.x1 > x + 2) crossing++;
   }
-  return before > 0 && crossing <= before * 0.03;
+  return before > 0 && crossing <= before * GUTTER_CROSSING;
 }
 
 export function columnIndexOf(columns: Column[], line: Line): number {
