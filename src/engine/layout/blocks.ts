@@ -19,7 +19,7 @@ export function layoutBlocks(pages: Page[]): Block[] {
   const layout = analyseLayout(pages);
   const pitch = codeLinePitch(pages);
   const bulletsAsText = writesBullets(pages);
-  const flush = setsCodeFlush(pages, layout);
+  const { flush, fonts: codeFonts } = codeSetting(pages, layout);
   const allLines = pages.flatMap((p) => p.lines);
   const inline: InlineOptions = { codeGap: inlineCodeGap(allLines) };
   const codeScale = inlineCodeScale(allLines);
@@ -31,7 +31,7 @@ export function layoutBlocks(pages: Page[]): Block[] {
       // A table that ends a page may go on at the top of the next one.
       const last = blocks[blocks.length - 1];
       const carried = last?.type === 'table' && last.lines ? columnStarts(last.lines, layout.bodySize) : undefined;
-      blocks.push(...withImages(pageBlocks(page, { layout, pitch, carried, bulletsAsText, flush, inline, codeScale }), page));
+      blocks.push(...withImages(pageBlocks(page, { layout, pitch, carried, bulletsAsText, flush, codeFonts, inline, codeScale }), page));
     }
   }
   return blocks;
@@ -72,7 +72,8 @@ function describe(line: Line, layout: Layout, codeScale: number): LineInfo {
     columnIndex,
     indent: (marker?.start ?? line.bbox.x0) - column.left,
     marker,
-    mono: isMonospaceLine(line),
+    // A list item's text in code is an item, not a line of code.
+    mono: !marker && isMonospaceLine(line),
     bold: line.runs.every((r) => r.bold || r.monospace) && line.runs.some((r) => r.bold),
     size: textSize(line, codeScale),
   };
@@ -105,6 +106,8 @@ interface DocumentLook {
   bulletsAsText: boolean;
   /** Code blocks are set flush with the text rather than inset in a padded box. */
   flush: boolean;
+  /** The fonts of its code blocks (see codeSetting). */
+  codeFonts: Set<string>;
   inline: InlineOptions;
   /** Inline code's size over the prose's (see inlineCodeScale). */
   codeScale: number;
@@ -129,7 +132,7 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
       i = table.end;
       continue;
     }
-    const codeEnds = codeStartingAt(infos, i, body, pitch, flush);
+    const codeEnds = codeStartingAt(infos, i, body, pitch, flush, look.codeFonts);
     if (codeEnds !== undefined) {
       let end = codeEnds;
       // A table starting inside it ends it (a table cell of code can look like a code line),
@@ -161,6 +164,8 @@ function hasProse(table: FoundTable | undefined): boolean {
   return !!table?.block.lines?.some((l) => l.runs.some((r) => !r.monospace));
 }
 
+/** Share of the code blocks' characters a font must carry to be one of their fonts. */
+const CODE_FONT_SHARE = 0.05;
 /** Monospace lines closer to the margin than this (body sizes) are set flush with the text. */
 const FLUSH_CODE_INSET = 0.3;
 
@@ -202,8 +207,17 @@ function continuesProse(prev: LineInfo, next: LineInfo): boolean {
  * line whose inset looks like a list's (code indented by two characters can sit where a list item
  * would) still starts one when a later line of the same run of code lines has a code block's inset.
  */
-function codeStartingAt(infos: LineInfo[], start: number, body: number, pitch: number | undefined, flush: boolean): number | undefined {
+function codeStartingAt(
+  infos: LineInfo[],
+  start: number,
+  body: number,
+  pitch: number | undefined,
+  flush: boolean,
+  codeFonts: Set<string>,
+): number | undefined {
   if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return undefined;
+  const mono = infos[start].line.runs.filter((r) => r.monospace);
+  if (flush && codeFonts.size > 0 && mono.every((r) => !codeFonts.has(r.fontName)) && !infos[start + 1]?.mono) return undefined;
   const end = codeEnd(infos, start, body, pitch);
   if (end === start + 1 && flush && headingSpaced(infos[start - 1], infos[start], infos[start + 1], body)) return undefined;
   for (let k = start; k < end; k++) if (startsCode(infos[k], body, flush, infos[k - 1])) return end;
@@ -271,11 +285,14 @@ function tightPitch(lines: Line[]): number | undefined {
 /**
  * Does the document set its code blocks flush with the text (LaTeX, word processors) rather than
  * inset in a padded box (browsers)? Told by its runs of two or more monospace lines: where most
- * of them start. Then a monospace line at the margin is code unless it goes on with prose.
+ * of them start. Then a monospace line at the margin is code unless it goes on with prose. Also
+ * the fonts of those runs: a line alone in another monospace font (bold, oblique) is a heading
+ * or a label set in code, not a code block.
  */
-function setsCodeFlush(pages: Page[], layout: Layout): boolean {
+function codeSetting(pages: Page[], layout: Layout): { flush: boolean; fonts: Set<string> } {
   let flush = 0;
   let inset = 0;
+  const chars = new Map<string, number>();
   for (const page of pages) {
     let run: Line[] = [];
     for (const line of [...page.lines, undefined]) {
@@ -285,6 +302,7 @@ function setsCodeFlush(pages: Page[], layout: Layout): boolean {
         continue;
       }
       if (run.length >= 2) {
+        for (const l of run) for (const r of l.runs) if (r.monospace) chars.set(r.fontName, (chars.get(r.fontName) ?? 0) + r.text.length);
         const left = layout.columns[columnIndexOf(layout.columns, run[0])].left;
         if (Math.min(...run.map((l) => l.bbox.x0)) - left < layout.bodySize * FLUSH_CODE_INSET) flush++;
         else inset++;
@@ -292,7 +310,10 @@ function setsCodeFlush(pages: Page[], layout: Layout): boolean {
       run = line && isMonospaceLine(line) ? [line] : [];
     }
   }
-  return flush >= inset;
+  // A heading in a code font can sit right over a code block: only fonts carrying a fair share count.
+  const total = [...chars.values()].reduce((a, b) => a + b, 0);
+  const fonts = new Set([...chars].filter(([, n]) => n >= total * CODE_FONT_SHARE).map(([f]) => f));
+  return { flush: flush >= inset, fonts };
 }
 
 /** The document's code line pitch (see tightPitch), from each page's monospace lines that follow each other. */

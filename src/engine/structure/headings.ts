@@ -78,10 +78,11 @@ export const detectHeadings: Processor = (doc) => {
   const found = blocks.map((block, i) => candidate(block, i, body, bodyFont, codeScale));
   // Without a number, a larger size or a font kept for headings, a heading must be spaced like
   // one (a bold or italic sentence of its own is emphasis).
-  const needsSpacing = (c: Candidate) => {
-    const headingFont = blocks[c.index].lines!.every((l) => l.runs.every((r) => headingFonts.has(r.fontName) || !/\w/.test(r.text)));
-    return c.look !== 'large' && c.look !== 'run-in' && !c.numbering && !headingFont;
-  };
+  const inHeadingFont = (c: Candidate) => blocks[c.index].lines!.every((l) => l.runs.every((r) => headingFonts.has(r.fontName) || !/\w/.test(r.text)));
+  const needsSpacing = (c: Candidate) => c.look !== 'large' && c.look !== 'run-in' && !c.numbering && !inHeadingFont(c);
+  // A document whose body-sized headings have a font of their own sets no heading in the body's
+  // bold: there a bold line under a heading is emphasis unless spaced like a heading itself.
+  const ownBodyHeadingFont = found.some((c) => c && c.look !== 'large' && c.look !== 'run-in' && inHeadingFont(c));
   // Browsers collapse a heading's bottom margin into the next one's top margin, so a heading
   // stacked under another keeps more space above than below; print producers add no such space.
   const ladder = pickLadder(found.filter((c) => c?.look === 'large').map((c) => c!.ratio));
@@ -97,7 +98,7 @@ export const detectHeadings: Processor = (doc) => {
     // Headings stacked one over the next are spaced as one: above the first, below the last.
     let last = i;
     while (found[last + 1] && needsSpacing(found[last + 1]!)) last++;
-    const underHeading = accepted.has(i - 1) && !stackedKeepSpace;
+    const underHeading = accepted.has(i - 1) && !stackedKeepSpace && !ownBodyHeadingFont;
     if (spacedLikeHeading(blocks[i - 1], blocks[i], blocks[last], blocks[last + 1], body, spacing, underHeading)) {
       for (let k = i; k <= last; k++) accepted.add(k);
     }
@@ -158,7 +159,7 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   if (bold || codeOnly) return { index, look: 'bold', ratio, numbering, key };
   // A line in a font of its own (a heading font without weight, or one whose weight the widths
   // do not show): a phrase, not a sentence.
-  if (ownFont && lines.length <= 2 && !/[.,;]$/.test((block.text ?? '').trim())) return { index, look: 'font', ratio, numbering, key };
+  if (ownFont && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim())) return { index, look: 'font', ratio, numbering, key };
   return undefined;
 }
 
@@ -241,10 +242,12 @@ function standaloneFonts(blocks: Block[], bodyFont: string): Set<string> {
   const inline = new Set<string>();
   const seen = new Set<string>();
   for (const b of blocks) {
+    // Code blocks and tables say nothing: a code font is kept for code, not headings.
+    if (b.type === 'code' || b.type === 'table') continue;
     for (const l of b.lines ?? []) {
       const withBody = l.runs.some((r) => r.fontName === bodyFont);
       for (const r of l.runs) {
-        if (r.monospace || r.fontName === '' || r.fontName === bodyFont) continue;
+        if (r.fontName === '' || r.fontName === bodyFont) continue;
         seen.add(r.fontName);
         if (withBody) inline.add(r.fontName);
       }
