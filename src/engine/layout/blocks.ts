@@ -1,7 +1,7 @@
 import type { Block, Line, Page } from '../types.js';
 import { markFontStyles } from '../extract/fonts.js';
 import { type InlineOptions, inlineCodeGap, inlineMarkdown } from './inline.js';
-import { analyseLayout, columnIndexOf, type Column, type Layout } from './columns.js';
+import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
 import { firstWordWidth, inlineCodeScale, textSize, unionBoxes } from '../extract/lines.js';
 import { removeFurniture } from './furniture.js';
 import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
@@ -62,9 +62,9 @@ interface LineInfo {
   size: number;
 }
 
-function describe(line: Line, layout: Layout, codeScale: number): LineInfo {
-  const columnIndex = columnIndexOf(layout.columns, line);
-  const column = layout.columns[columnIndex];
+function describe(line: Line, layout: Layout, columns: Column[], codeScale: number): LineInfo {
+  const columnIndex = columnIndexOf(columns, line);
+  const column = columns[columnIndex];
   const marker = listMarker(line, column.left, layout.bodySize);
   return {
     line,
@@ -116,7 +116,8 @@ interface DocumentLook {
 function pageBlocks(page: Page, look: DocumentLook): Block[] {
   const { layout, pitch, carried, bulletsAsText, flush, inline } = look;
   const body = layout.bodySize;
-  const infos = page.lines.map((l) => describe(l, layout, look.codeScale));
+  const columns = columnsOf(layout, page.index);
+  const infos = page.lines.map((l) => describe(l, layout, columns, look.codeScale));
   const tables = detectTables(
     // A list marker is no table cell.
     infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
@@ -303,7 +304,8 @@ function codeSetting(pages: Page[], layout: Layout): { flush: boolean; fonts: Se
       }
       if (run.length >= 2) {
         for (const l of run) for (const r of l.runs) if (r.monospace) chars.set(r.fontName, (chars.get(r.fontName) ?? 0) + r.text.length);
-        const left = layout.columns[columnIndexOf(layout.columns, run[0])].left;
+        const columns = columnsOf(layout, page.index);
+        const left = columns[columnIndexOf(columns, run[0])].left;
         if (Math.min(...run.map((l) => l.bbox.x0)) - left < layout.bodySize * FLUSH_CODE_INSET) flush++;
         else inset++;
       }

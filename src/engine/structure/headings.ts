@@ -78,7 +78,8 @@ export const detectHeadings: Processor = (doc) => {
   const found = blocks.map((block, i) => candidate(block, i, body, bodyFont, codeScale));
   // Without a number, a larger size or a font kept for headings, a heading must be spaced like
   // one (a bold or italic sentence of its own is emphasis).
-  const inHeadingFont = (c: Candidate) => blocks[c.index].lines!.every((l) => l.runs.every((r) => headingFonts.has(r.fontName) || !/\w/.test(r.text)));
+  const inHeadingFont = (c: Candidate) =>
+    blocks[c.index].lines!.every((l) => l.runs.every((r) => headingFonts.has(r.fontName) || !/\w/.test(r.text)));
   const needsSpacing = (c: Candidate) => c.look !== 'large' && c.look !== 'run-in' && !c.numbering && !inHeadingFont(c);
   // A document whose body-sized headings have a font of their own sets no heading in the body's
   // bold: there a bold line under a heading is emphasis unless spaced like a heading itself.
@@ -159,7 +160,8 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   if (bold || codeOnly) return { index, look: 'bold', ratio, numbering, key };
   // A line in a font of its own (a heading font without weight, or one whose weight the widths
   // do not show): a phrase, not a sentence.
-  if (ownFont && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim())) return { index, look: 'font', ratio, numbering, key };
+  if (ownFont && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim()))
+    return { index, look: 'font', ratio, numbering, key };
   return undefined;
 }
 
