@@ -354,6 +354,22 @@ function tightest(steps: number[]): number | undefined {
   return band.reduce((sum, r) => sum + r, 0) / band.length;
 }
 
+/** A code line the browser wrapped runs at least this share of the block's width. */
+const WRAPPED_FULL = 0.5;
+
+/**
+ * Does `prev` end where a line of code ends on purpose: after a statement, or in a line comment
+ * with a statement on the next line (a wrapped comment goes on in words)?
+ */
+function endsStatement(prev: string, next: string): boolean {
+  if (/;\s*$/.test(prev)) return true;
+  const comment = /(^|\s)(\/\/|#|--)\s/.test(prev);
+  return comment && STATEMENT.test(next.trim());
+}
+
+/** A line that is a statement: a call, an assignment or a member access first, or a ";" last (before a comment). */
+const STATEMENT = /^[\w$.]+\s*[(=.]|;\s*(\/\/.*)?$/;
+
 function codeBlock(infos: LineInfo[], page: number, body: number): Block {
   const lines = infos.map((i) => i.line);
   const left = Math.min(...lines.map((l) => l.bbox.x0));
@@ -387,7 +403,12 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
       const prev = lines[k - 1];
       const blank = Math.max(0, Math.round((line.bbox.y0 - prev.bbox.y0) / pitch) - 1);
       const firstWord = line.runs[0].bbox.x1 - line.runs[0].bbox.x0;
-      const wrapped = blank === 0 && line.bbox.x0 - left < charWidth * 0.5 && prev.bbox.x1 + charWidth + firstWord > limit - charWidth;
+      const wrapped =
+        blank === 0 &&
+        line.bbox.x0 - left < charWidth * 0.5 &&
+        prev.bbox.x1 + charWidth + firstWord > limit - charWidth &&
+        prev.bbox.x1 - left >= (limit - left) * WRAPPED_FULL &&
+        !endsStatement(out[out.length - 1], text);
       if (wrapped) {
         out[out.length - 1] += ' ' + text.trimStart();
         return;
