@@ -1,5 +1,6 @@
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { pdfjs } from '../load/pdf.js';
+import { internalTarget } from './destinations.js';
 
 /**
  * Extract step, links: the document's link annotations, read in one request to pdfjs's worker
@@ -20,6 +21,7 @@ interface LinkData {
   url?: string;
   unsafeUrl?: string;
   rect?: number[];
+  dest?: unknown;
 }
 
 // PDF annotation flags (PDF 32000-1, 12.5.3).
@@ -43,7 +45,7 @@ export async function readLinks(pdf: PDFDocumentProxy, pages: number[]): Promise
     found = [];
   }
   for (const a of found) {
-    const url = a.url ?? a.unsafeUrl;
+    const url = a.url ?? a.unsafeUrl ?? (await internalTarget(pdf, a.dest));
     if (!url || !a.rect || a.pageIndex === undefined || !shown(a.annotationFlags ?? 0)) continue;
     const list = byPage.get(a.pageIndex) ?? [];
     list.push({ url, rect: a.rect });

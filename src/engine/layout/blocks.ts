@@ -1,5 +1,7 @@
 import type { Block, Line, Page } from '../types.js';
+import { resolvePlaces } from '../extract/destinations.js';
 import { markFontStyles } from '../extract/fonts.js';
+import { buildLexicon } from './hyphens.js';
 import { type InlineOptions, inlineCodeGap, inlineMarkdown } from './inline.js';
 import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
 import { firstWordWidth, inlineCodeScale, textSize, unionBoxes } from '../extract/lines.js';
@@ -15,13 +17,14 @@ import { columnStarts, detectTables, type FoundTable } from './tables.js';
  */
 export function layoutBlocks(pages: Page[]): Block[] {
   removeFurniture(pages);
+  resolvePlaces(pages);
   markFontStyles(pages);
   const layout = analyseLayout(pages);
   const pitch = codeLinePitch(pages);
   const bulletsAsText = writesBullets(pages);
   const { flush, fonts: codeFonts } = codeSetting(pages, layout);
   const allLines = pages.flatMap((p) => p.lines);
-  const inline: InlineOptions = { codeGap: inlineCodeGap(allLines) };
+  const inline: InlineOptions = { codeGap: inlineCodeGap(allLines), lexicon: buildLexicon(allLines) };
   const codeScale = inlineCodeScale(allLines);
   const blocks: Block[] = [];
   for (const page of pages) {

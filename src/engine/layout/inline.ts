@@ -1,4 +1,5 @@
 import type { Line, TextRun } from '../types.js';
+import { dropsHyphen, type Lexicon } from './hyphens.js';
 
 /**
  * Layout step: lines → inline Markdown. Runs become text with `code` for monospace runs,
@@ -18,6 +19,8 @@ interface Span {
 export interface InlineOptions {
   /** The gap (in font sizes) beside inline code above which a space is read (see inlineCodeGap). */
   codeGap?: number;
+  /** The document's words, to tell a hyphenated word from a compound (see hyphens.ts). */
+  lexicon?: Lexicon;
 }
 
 /** Browsers pad inline code: beside it, a space shows as a gap of about this (font sizes). */
@@ -31,7 +34,7 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
   let prevRun: TextRun | undefined;
   for (const line of lines) {
     for (const run of line.runs) {
-      const sep = prevRun ? separator(prevRun, run, spans, codeGap) : '';
+      const sep = prevRun ? separator(prevRun, run, spans, codeGap, options.lexicon) : '';
       const span: Span = {
         text: run.text,
         code: run.monospace,
@@ -42,10 +45,11 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
       const last = spans[spans.length - 1];
       if (last && sameStyle(last, span)) {
         if (sep === '-') last.text = last.text.slice(0, -1) + span.text;
+        else if (sep === '~') last.text += span.text;
         else last.text += sep + span.text;
       } else {
         if (sep === '-' && last) last.text = last.text.slice(0, -1);
-        else if (sep && last) last.text += sep;
+        else if (sep && sep !== '~' && last) last.text += sep;
         spans.push(span);
       }
       prevRun = run;
@@ -54,8 +58,11 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
   return render(spans).replace(/\s+/g, ' ').trim();
 }
 
-/** What goes between two runs: nothing, a space, or '-' meaning "drop the hyphen and join". */
-function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number): string {
+/**
+ * What goes between two runs: nothing, a space, '-' meaning "drop the hyphen and join", or '~'
+ * meaning "join, keeping the hyphen" (a compound broken after its hyphen).
+ */
+function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number, lexicon: Lexicon | undefined): string {
   const sameLine = Math.abs(prev.bbox.y1 - run.bbox.y1) < Math.min(prev.fontSize, run.fontSize) * 0.5 && run.bbox.x0 >= prev.bbox.x0;
   if (sameLine) {
     const gap = run.bbox.x0 - prev.bbox.x1;
@@ -65,7 +72,9 @@ function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number):
   }
   const text = spans[spans.length - 1]?.text ?? '';
   // The last two characters only: the span may be a whole paragraph.
-  if (!prev.monospace && /^[a-z]-$/.test(text.slice(-2)) && /^[a-z]/.test(run.text)) return '-';
+  if (!prev.monospace && /^[a-z]-$/.test(text.slice(-2)) && /^[a-z]/.test(run.text)) {
+    return dropsHyphen(text.slice(Math.max(0, text.length - 40), -1), run.text, lexicon) ? '-' : '~';
+  }
   return ' ';
 }
 

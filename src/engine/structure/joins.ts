@@ -1,3 +1,4 @@
+import { buildLexicon, dropsHyphen, type Lexicon } from '../layout/hyphens.js';
 import type { Block, Processor } from '../types.js';
 
 /**
@@ -8,12 +9,15 @@ import type { Block, Processor } from '../types.js';
  */
 export const joinAcrossBreaks: Processor = (doc) => {
   const out: Block[] = [];
+  // The document's words, read only if a hyphenated word is cut by a break.
+  let lexicon: Lexicon | undefined;
+  const words = () => (lexicon ??= buildLexicon(doc.pages.flatMap((p) => p.lines)));
   // The part of a joined block seen last (where it ends), to compare the next block with.
   let tail: Block | undefined;
   for (const block of doc.blocks) {
     const prev = out[out.length - 1];
     if (prev && tail && isBreakBetween(tail, block) && continues(prev, block)) {
-      out[out.length - 1] = merge(prev, block);
+      out[out.length - 1] = merge(prev, block, words);
     } else {
       out.push(block);
     }
@@ -40,12 +44,13 @@ function continues(a: Block, b: Block): boolean {
   return last.bbox.x1 >= a.bbox.x1 - last.fontSize * 3 && (a.lines!.length > 1 || /^[a-z]/.test(first.text));
 }
 
-function merge(a: Block, b: Block): Block {
+function merge(a: Block, b: Block, words: () => Lexicon): Block {
   const lines = [...(a.lines ?? []), ...(b.lines ?? [])];
   // A table's header row is not repeated after a break: the next part's rows are all data.
   if (a.type === 'table') return { ...a, rows: [...(a.rows ?? []), ...(b.rows ?? [])], lines };
   if (a.type === 'code') return { ...a, text: `${a.text}\n${b.text}`, lines };
   const hyphen = /[a-z]-$/.test(a.text ?? '') && /^[a-z]/.test(b.text ?? '');
-  const text = hyphen ? (a.text ?? '').slice(0, -1) + b.text : `${a.text} ${b.text}`;
+  const left = (a.text ?? '').slice(-40, -1);
+  const text = !hyphen ? `${a.text} ${b.text}` : dropsHyphen(left, b.text ?? '', words()) ? (a.text ?? '').slice(0, -1) + b.text : `${a.text}${b.text}`;
   return { ...a, text, lines };
 }
