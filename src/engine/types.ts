@@ -126,6 +126,8 @@ export interface Block {
   /** List items while building: where the item's text starts from its column's margin, and the marker drawn before it. */
   indent?: number;
   marker?: string;
+  /** Footnotes: the mark the footnote is called by ("1", "*"); its text starts "[^mark]: ". */
+  note?: string;
   /** Images: reference to Page.images. */
   imageId?: string;
   children?: Block[];

@@ -1,6 +1,7 @@
 import type { Block, Line, Page } from '../types.js';
 import { resolvePlaces } from '../extract/destinations.js';
 import { markFontStyles } from '../extract/fonts.js';
+import { findFootnotes, withoutMark } from './footnotes.js';
 import { buildLexicon } from './hyphens.js';
 import { type InlineOptions, inlineCodeGap, inlineMarkdown } from './inline.js';
 import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
@@ -117,10 +118,15 @@ interface DocumentLook {
 }
 
 function pageBlocks(page: Page, look: DocumentLook): Block[] {
-  const { layout, pitch, carried, bulletsAsText, flush, inline } = look;
+  const { layout, pitch, carried, bulletsAsText, flush } = look;
   const body = layout.bodySize;
   const columns = columnsOf(layout, page.index);
-  const infos = page.lines.map((l) => describe(l, layout, columns, look.codeScale));
+  // Footnotes are blocks of their own after the page's text; their calls in the text are references.
+  const notes = findFootnotes(page, body);
+  const noteLines = new Set(notes.flatMap((n) => n.lines));
+  const inline: InlineOptions = notes.length ? { ...look.inline, notes: new Set(notes.map((n) => n.mark)) } : look.inline;
+  const lines = noteLines.size ? page.lines.filter((l) => !noteLines.has(l)) : page.lines;
+  const infos = lines.map((l) => describe(l, layout, columns, look.codeScale));
   const tables = detectTables(
     // A list marker is no table cell.
     infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
@@ -160,6 +166,10 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
       };
     } else blocks.push(block);
     i = end;
+  }
+  for (const note of notes) {
+    const bbox = unionBoxes(note.lines.map((l) => l.bbox));
+    blocks.push({ type: 'paragraph', page: page.index, bbox, text: `[^${note.mark}]: ${inlineMarkdown(withoutMark(note), inline)}`, lines: note.lines, note: note.mark });
   }
   return blocks;
 }
@@ -423,6 +433,9 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
   return { type: 'code', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: out.join('\n'), lines };
 }
 
+/** The label a caption starts with. */
+const CAPTION = /^(?:Figure|Fig\.|Table|Listing|Algorithm|Chart|Exhibit|Plate|Abbildung|Tabelle|Tableau)\s+[\dA-Z][\d.]*[.:]\s/;
+
 /** Does `next` continue the text block that `prev` is in (whose first line is `first`)? */
 function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: number, flush: boolean): boolean {
   if (next.mono && startsCode(next, body, flush, prev)) return false;
@@ -436,6 +449,8 @@ function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: nu
   const gap = b.bbox.y0 - a.bbox.y1;
   if (gap < -size * 0.5 || gap > size * 0.45) return false;
   if (next.marker) return false;
+  // A caption starts a block of its own ("Figure 2: …", "Table 1. …").
+  if (CAPTION.test(b.text)) return false;
   if (prev.bold !== next.bold) return false;
   if (Math.abs(next.indent - prev.indent) > body * 0.5) return false;
   // An item whose marker is drawn as text goes on until the next marker.

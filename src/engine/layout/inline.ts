@@ -1,4 +1,5 @@
 import type { Line, TextRun } from '../types.js';
+import { isNoteCall, scriptOf } from './footnotes.js';
 import { dropsHyphen, type Lexicon } from './hyphens.js';
 
 /**
@@ -14,6 +15,7 @@ interface Span {
   bold: boolean;
   italic: boolean;
   link?: string;
+  script?: 'sup' | 'sub';
 }
 
 export interface InlineOptions {
@@ -21,6 +23,8 @@ export interface InlineOptions {
   codeGap?: number;
   /** The document's words, to tell a hyphenated word from a compound (see hyphens.ts). */
   lexicon?: Lexicon;
+  /** The marks of the page's footnotes: a raised mark is a call to one (see footnotes.ts). */
+  notes?: ReadonlySet<string>;
 }
 
 /** Browsers pad inline code: beside it, a space shows as a gap of about this (font sizes). */
@@ -41,6 +45,7 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
         bold: run.bold && !run.monospace,
         italic: run.italic && !run.monospace,
         link: run.link,
+        script: line.runs.length > 1 ? scriptOf(run, line) : undefined,
       };
       const last = spans[spans.length - 1];
       if (last && sameStyle(last, span)) {
@@ -55,7 +60,7 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
       prevRun = run;
     }
   }
-  return render(spans).replace(/\s+/g, ' ').trim();
+  return render(spans, options.notes).replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -102,10 +107,10 @@ export function inlineCodeGap(lines: Iterable<Line>): number {
 }
 
 function sameStyle(a: Span, b: Span): boolean {
-  return a.code === b.code && a.bold === b.bold && a.italic === b.italic && a.link === b.link;
+  return a.code === b.code && a.bold === b.bold && a.italic === b.italic && a.link === b.link && a.script === b.script;
 }
 
-function render(spans: Span[]): string {
+function render(spans: Span[], notes: ReadonlySet<string> | undefined): string {
   let out = '';
   let atStart = true; // nothing but spaces written yet
   for (const span of spans) {
@@ -117,7 +122,15 @@ function render(spans: Span[]): string {
       out += span.text;
       continue;
     }
-    let md = span.code ? codeSpan(core) : escapeMarkdown(core, atStart);
+    // A call to a footnote is a Markdown footnote reference; other raised or lowered text is set
+    // in the Unicode superscript or subscript letters where they exist, apart from its word.
+    if (span.script === 'sup' && notes && isNoteCall(core, notes)) {
+      out += `${lead}[^${core}]${trail}`;
+      atStart = false;
+      continue;
+    }
+    const scripted = span.script && !span.code ? toScript(core, span.script) : core;
+    let md = span.code ? codeSpan(core) : escapeMarkdown(scripted, atStart);
     atStart = false;
     if (span.bold && span.italic) md = `***${md}***`;
     else if (span.bold) md = `**${md}**`;
@@ -126,6 +139,22 @@ function render(spans: Span[]): string {
     out += lead + md + trail;
   }
   return out;
+}
+
+const SUPERSCRIPTS: Record<string, string> = {
+  '0': '⁰', '1': '¹', '2': '²', '3': '³', '4': '⁴', '5': '⁵', '6': '⁶', '7': '⁷', '8': '⁸', '9': '⁹',
+  '+': '⁺', '-': '⁻', '−': '⁻', '=': '⁼', '(': '⁽', ')': '⁾', n: 'ⁿ', i: 'ⁱ',
+};
+const SUBSCRIPTS: Record<string, string> = {
+  '0': '₀', '1': '₁', '2': '₂', '3': '₃', '4': '₄', '5': '₅', '6': '₆', '7': '₇', '8': '₈', '9': '₉',
+  '+': '₊', '-': '₋', '−': '₋', '=': '₌', '(': '₍', ')': '₎',
+};
+
+/** Raised or lowered text in Unicode's superscript or subscript letters, when all of it has them (else as it is). */
+function toScript(text: string, script: 'sup' | 'sub'): string {
+  const table = script === 'sup' ? SUPERSCRIPTS : SUBSCRIPTS;
+  const chars = [...text];
+  return chars.every((c) => table[c]) ? chars.map((c) => table[c]).join('') : text;
 }
 
 /**

@@ -1,12 +1,12 @@
 import { buildLexicon, dropsHyphen, type Lexicon } from '../layout/hyphens.js';
 import type { Block, Processor } from '../types.js';
 
-/**
- * Joins across column and page breaks: a paragraph, list item or code block cut by the end of
- * a column continues in the first block of the next column or page. Text continues when the
- * cut line ran to the column's edge and did not end a sentence; code when the next block is code;
- * a table when the next block is a table with as many columns (header rows are not repeated).
- */
+// Joins across column and page breaks: a paragraph, list item or code block cut by the end of
+// a column continues in the first block of the next column or page. Text continues when the
+// cut line ran to the column's edge and did not end a sentence; code when the next block is code;
+// a table when the next block is a table with as many columns (header rows are not repeated).
+// A page's footnotes sit between the two parts: the join goes over them, and they follow it.
+
 export const joinAcrossBreaks: Processor = (doc) => {
   const out: Block[] = [];
   // The document's words, read only if a hyphenated word is cut by a break.
@@ -15,9 +15,15 @@ export const joinAcrossBreaks: Processor = (doc) => {
   // The part of a joined block seen last (where it ends), to compare the next block with.
   let tail: Block | undefined;
   for (const block of doc.blocks) {
-    const prev = out[out.length - 1];
+    if (block.note !== undefined) {
+      out.push(block);
+      continue;
+    }
+    let at = out.length - 1;
+    while (at >= 0 && out[at].note !== undefined) at--;
+    const prev = out[at];
     if (prev && tail && isBreakBetween(tail, block) && continues(prev, block)) {
-      out[out.length - 1] = merge(prev, block, words);
+      out[at] = merge(prev, block, words);
     } else {
       out.push(block);
     }
