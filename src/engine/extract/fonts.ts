@@ -20,10 +20,12 @@ const ITALIC_NARROWER = 0.015;
 const SAME_WIDTHS = 0.008;
 /** Fewer characters than this say nothing about a font's widths. */
 const MIN_CHARS = 3;
-/** Runs of the body face used for the fit: plenty to estimate some 90 letter widths. */
-const MAX_FIT_RUNS = 1500;
+/** Work allowed for the fit, in letter pairs over the sampled runs: a fraction of a millisecond. */
+const FIT_BUDGET = 60_000;
+/** Different letters a run holds at most, for the budget. */
+const MAX_RUN_LETTERS = 40;
 /** Letters fitted: the most used ones (scripts with thousands of characters would not fit). */
-const MAX_FIT_LETTERS = 96;
+const MAX_FIT_LETTERS = 48;
 /** Pull of the generic width table, in runs' worth of evidence per letter. */
 const PRIOR_WEIGHT = 2;
 /**
@@ -75,10 +77,11 @@ export function fontWidths(pages: Page[]): Map<string, { runs: TextRun[]; ratio?
   let bodyName: string | undefined;
   for (const [name, s] of fonts) if (!s.mono && (!bodyName || s.chars > fonts.get(bodyName)!.chars)) bodyName = name;
   if (!bodyName) return out;
-  const widths = fitWidths(fonts.get(bodyName)!.runs);
+  const measurable = [...fonts].filter(([name, s]) => name !== bodyName && !s.mono && s.chars >= MIN_CHARS);
+  const widths = measurable.length ? fitWidths(fonts.get(bodyName)!.runs) : undefined;
   for (const [name, s] of fonts) {
-    const measurable = name !== bodyName && !s.mono && s.chars >= MIN_CHARS;
-    out.set(name, { runs: s.runs, ratio: measurable ? widthRatio(s.runs, widths) : undefined });
+    const measured = widths && name !== bodyName && !s.mono && s.chars >= MIN_CHARS && s.runs.some((r) => /[\p{L}\p{N}]/u.test(r.text));
+    out.set(name, { runs: s.runs, ratio: measured ? widthRatio(s.runs, widths) : undefined });
   }
   return out;
 }
@@ -88,6 +91,20 @@ function mostlySymbols(runs: TextRun[]): boolean {
   let symbols = 0;
   for (const run of runs) if (!/^[\p{L}\p{N}]/u.test(run.text.trimStart())) symbols++;
   return symbols >= runs.length * SYMBOL_RUN_SHARE;
+}
+
+/**
+ * Runs spread over the document, up to a budget: the fit costs the square of the letters a run
+ * holds, so a document set in long runs (LaTeX's whole lines) gives fewer of them than one set in
+ * words.
+ */
+function sampleRuns(runs: TextRun[]): TextRun[] {
+  let cost = 0;
+  for (const r of runs) cost += Math.min(r.text.length, MAX_RUN_LETTERS) ** 2;
+  const step = Math.max(1, Math.ceil(cost / FIT_BUDGET));
+  const sample: TextRun[] = [];
+  for (let k = 0; k < runs.length; k += step) sample.push(runs[k]);
+  return sample;
 }
 
 /** Estimated advance width (em) of a character in the body face. */
@@ -101,8 +118,7 @@ interface Widths {
  * table scaled to the face).
  */
 export function fitWidths(runs: TextRun[]): Widths {
-  const step = Math.ceil(runs.length / MAX_FIT_RUNS);
-  const sample = step > 1 ? runs.filter((_, k) => k % step === 0) : runs;
+  const sample = sampleRuns(runs);
   const frequency = new Map<number, number>();
   let measured = 0;
   let generic = 0;
@@ -119,9 +135,9 @@ export function fitWidths(runs: TextRun[]): Widths {
   const fitted = [...frequency].sort((a, b) => b[1] - a[1]).slice(0, MAX_FIT_LETTERS);
   const n = fitted.length;
   if (n === 0) return { of: fallback };
-  const index = new Int32Array(0x10000).fill(-1);
+  const index = new Map<number, number>();
   fitted.forEach(([c], k) => {
-    index[c] = k;
+    index.set(c, k);
   });
   // Normal equations, with a ridge towards the scaled generic widths; letters outside the fit
   // are moved to the right-hand side at their generic width.
@@ -134,8 +150,8 @@ export function fitWidths(runs: TextRun[]): Widths {
     present.length = 0;
     for (let i = 0; i < run.text.length; i++) {
       const c = run.text.charCodeAt(i);
-      const k = index[c];
-      if (k < 0) b -= fallback(c);
+      const k = index.get(c);
+      if (k === undefined) b -= fallback(c);
       else {
         if (counts[k] === 0) present.push(k);
         counts[k]++;
@@ -154,7 +170,19 @@ export function fitWidths(runs: TextRun[]): Widths {
     v[k] += PRIOR_WEIGHT * prior[k];
   });
   const x = solve(m, v, n) ?? prior;
-  return { of: (c) => (index[c] >= 0 && x[index[c]] > 0 ? x[index[c]] : fallback(c)) };
+  // Most text is ASCII: a table for it, the map for the rest.
+  const ascii = new Float64Array(128);
+  for (let c = 0; c < 128; c++) {
+    const k = index.get(c);
+    ascii[c] = k !== undefined && x[k] > 0 ? x[k] : fallback(c);
+  }
+  return {
+    of: (c) => {
+      if (c < 128) return ascii[c];
+      const k = index.get(c);
+      return k !== undefined && x[k] > 0 ? x[k] : fallback(c);
+    },
+  };
 }
 
 /** Width of the font's runs over what the body face would need for the same text. */

@@ -101,7 +101,6 @@ export function inlineCodeScale(lines: Iterable<Line>): number {
     let code = 0;
     let prose = 0;
     for (const r of line.runs) {
-      if (!/\S/.test(r.text)) continue;
       if (r.monospace) code = Math.max(code, r.fontSize);
       else prose = Math.max(prose, r.fontSize);
     }

@@ -2,10 +2,11 @@ import type { Block, Line, Page } from '../types.js';
 import { resolvePlaces } from '../extract/destinations.js';
 import { markFontStyles } from '../extract/fonts.js';
 import { findFootnotes, withoutMark } from './footnotes.js';
-import { buildLexicon } from './hyphens.js';
-import { type InlineOptions, inlineCodeGap, inlineMarkdown } from './inline.js';
+import { buildLexicon, type Lexicon } from './hyphens.js';
+import { type InlineOptions, inlineMarkdown } from './inline.js';
+import { textMeasures } from './measures.js';
 import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
-import { firstWordWidth, inlineCodeScale, textSize, unionBoxes } from '../extract/lines.js';
+import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
 import { removeFurniture } from './furniture.js';
 import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
 import { columnStarts, detectTables, type FoundTable } from './tables.js';
@@ -25,8 +26,9 @@ export function layoutBlocks(pages: Page[]): Block[] {
   const bulletsAsText = writesBullets(pages);
   const { flush, fonts: codeFonts } = codeSetting(pages, layout);
   const allLines = pages.flatMap((p) => p.lines);
-  const inline: InlineOptions = { codeGap: inlineCodeGap(allLines), lexicon: buildLexicon(allLines) };
-  const codeScale = inlineCodeScale(allLines);
+  let lexicon: Lexicon | undefined;
+  const { codeGap, codeScale } = textMeasures(pages);
+  const inline: InlineOptions = { codeGap, lexicon: () => (lexicon ??= buildLexicon(allLines)) };
   const blocks: Block[] = [];
   for (const page of pages) {
     if (page.failure)
@@ -169,7 +171,14 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
   }
   for (const note of notes) {
     const bbox = unionBoxes(note.lines.map((l) => l.bbox));
-    blocks.push({ type: 'paragraph', page: page.index, bbox, text: `[^${note.mark}]: ${inlineMarkdown(withoutMark(note), inline)}`, lines: note.lines, note: note.mark });
+    blocks.push({
+      type: 'paragraph',
+      page: page.index,
+      bbox,
+      text: `[^${note.mark}]: ${inlineMarkdown(withoutMark(note), inline)}`,
+      lines: note.lines,
+      note: note.mark,
+    });
   }
   return blocks;
 }

@@ -152,8 +152,13 @@ const GUTTER_STEP = 3;
 
 /** The left margin of a second column found by its gutter, if there is one. */
 function gutterScan(lines: Line[], left: number, width: number, total: number): number | undefined {
+  // Most pages have too little text right of where a gutter could start: nothing to scan.
+  const from = left + width * GUTTER_FROM;
+  let beyond = 0;
+  for (const line of lines) if (line.bbox.x0 >= from) beyond += line.text.length;
+  if (beyond < total * SECOND_COLUMN_SHARE) return undefined;
   let best: { x: number; crossing: number } | undefined;
-  for (let x = left + width * GUTTER_FROM; x <= width * GUTTER_TO; x += GUTTER_STEP) {
+  for (let x = from; x <= width * GUTTER_TO; x += GUTTER_STEP) {
     let before = 0;
     let crossing = 0;
     let right = 0;

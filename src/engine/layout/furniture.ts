@@ -143,16 +143,15 @@ function signature({ line, top }: Candidate): string {
   return (top ? 't:' : 'b:') + line.text.replace(/\d+/g, '#').replace(/\s+/g, ' ').trim().toLowerCase();
 }
 
-/** The size most prose is set in (code is set smaller and would hide it). */
+/** The size most prose is set in (lines of code are set smaller and would hide it). */
 function bodySize(pages: Page[]): number {
   const weight = new Map<number, number>();
   for (const page of pages)
-    for (const line of page.lines)
-      for (const run of line.runs) {
-        if (run.monospace) continue;
-        const size = Math.round(run.fontSize * 10) / 10;
-        weight.set(size, (weight.get(size) ?? 0) + run.text.length);
-      }
+    for (const line of page.lines) {
+      if (line.runs[0].monospace) continue;
+      const size = Math.round(line.fontSize * 10) / 10;
+      weight.set(size, (weight.get(size) ?? 0) + line.text.length);
+    }
   let best = 0;
   let most = 0;
   for (const [size, w] of weight) if (w > most) [best, most] = [size, w];
@@ -170,6 +169,8 @@ function removeLineNumbers(page: Page): void {
     const { runs } = line;
     const first = runs[0];
     const last = runs[runs.length - 1];
+    // Most lines neither start nor end with a digit.
+    if (!isDigit(first.text.charCodeAt(first.text.length - 1)) && !isDigit(last.text.charCodeAt(last.text.length - 1))) continue;
     if (runs.length === 1 && NUMBER.test(first.text)) marks.push({ line, run: first, at: 'alone' });
     else if (runs.length > 1 && NUMBER.test(first.text) && runs[1].bbox.x0 - first.bbox.x1 > first.fontSize * 1.5)
       marks.push({ line, run: first, at: 'first' });
@@ -206,4 +207,8 @@ function removeLineNumbers(page: Page): void {
     if (mark.at === 'alone') return [];
     return [makeLine(mark.at === 'first' ? line.runs.slice(1) : line.runs.slice(0, -1))];
   });
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }

@@ -13,24 +13,25 @@ export interface Lexicon {
   hyphenates?: boolean;
 }
 
-const WORD = /\p{L}[\p{L}\p{N}'’-]*\p{L}|\p{L}/gu;
+/** Words as the break test sees them: lower-case letters (a break is only re-joined between those). */
+const WORD = /[a-z][a-z'’-]*[a-z]|[a-z]/g;
 
 export function buildLexicon(lines: Iterable<Line>): Lexicon {
   const words = new Set<string>();
   const breaks: Array<[string, string]> = [];
   let prevEnd: string | undefined;
   for (const line of lines) {
-    const tokens = line.text.match(WORD) ?? [];
-    const endsHyphen = /\p{L}-$/u.test(line.text);
-    if (prevEnd && tokens[0]) breaks.push([prevEnd, tokens[0].toLowerCase()]);
+    const tokens = line.text.toLowerCase().match(WORD) ?? [];
+    const endsHyphen = /[a-z]-$/i.test(line.text);
+    if (prevEnd && tokens[0]) breaks.push([prevEnd, tokens[0]]);
     const last = endsHyphen ? tokens.length - 1 : tokens.length;
-    for (let k = prevEnd ? 1 : 0; k < last; k++) words.add(tokens[k].toLowerCase());
-    prevEnd = endsHyphen ? tokens[tokens.length - 1]?.toLowerCase().replace(/-$/, '') : undefined;
+    for (let k = prevEnd ? 1 : 0; k < last; k++) words.add(tokens[k]);
+    prevEnd = endsHyphen ? tokens[tokens.length - 1]?.replace(/-$/, '') : undefined;
   }
   let join = 0;
   let keep = 0;
   for (const [left, right] of breaks) {
-    const stem = right.match(/^[\p{L}']+/u)?.[0] ?? right;
+    const stem = right.match(/^[a-z']+/)?.[0] ?? right;
     if (words.has(left + stem)) join++;
     else if (words.has(`${left}-${stem}`)) keep++;
   }
@@ -43,8 +44,8 @@ export function buildLexicon(lines: Iterable<Line>): Lexicon {
  */
 export function dropsHyphen(left: string, right: string, lexicon: Lexicon | undefined): boolean {
   if (!lexicon) return true;
-  const l = (left.match(/[\p{L}']+$/u)?.[0] ?? left).toLowerCase();
-  const r = (right.match(/^[\p{L}']+/u)?.[0] ?? right).toLowerCase();
+  const l = (left.toLowerCase().match(/[a-z']+$/)?.[0] ?? left).toLowerCase();
+  const r = (right.toLowerCase().match(/^[a-z']+/)?.[0] ?? right).toLowerCase();
   const whole = lexicon.words.has(l + r);
   const hyphenated = lexicon.words.has(`${l}-${r}`);
   if (whole !== hyphenated) return whole;

@@ -21,8 +21,8 @@ interface Span {
 export interface InlineOptions {
   /** The gap (in font sizes) beside inline code above which a space is read (see inlineCodeGap). */
   codeGap?: number;
-  /** The document's words, to tell a hyphenated word from a compound (see hyphens.ts). */
-  lexicon?: Lexicon;
+  /** The document's words, to tell a hyphenated word from a compound (see hyphens.ts); read when first needed. */
+  lexicon?: () => Lexicon;
   /** The marks of the page's footnotes: a raised mark is a call to one (see footnotes.ts). */
   notes?: ReadonlySet<string>;
 }
@@ -67,7 +67,7 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
  * What goes between two runs: nothing, a space, '-' meaning "drop the hyphen and join", or '~'
  * meaning "join, keeping the hyphen" (a compound broken after its hyphen).
  */
-function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number, lexicon: Lexicon | undefined): string {
+function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number, lexicon: (() => Lexicon) | undefined): string {
   const sameLine = Math.abs(prev.bbox.y1 - run.bbox.y1) < Math.min(prev.fontSize, run.fontSize) * 0.5 && run.bbox.x0 >= prev.bbox.x0;
   if (sameLine) {
     const gap = run.bbox.x0 - prev.bbox.x1;
@@ -78,7 +78,7 @@ function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number, 
   const text = spans[spans.length - 1]?.text ?? '';
   // The last two characters only: the span may be a whole paragraph.
   if (!prev.monospace && /^[a-z]-$/.test(text.slice(-2)) && /^[a-z]/.test(run.text)) {
-    return dropsHyphen(text.slice(Math.max(0, text.length - 40), -1), run.text, lexicon) ? '-' : '~';
+    return dropsHyphen(text.slice(Math.max(0, text.length - 40), -1), run.text, lexicon?.()) ? '-' : '~';
   }
   return ' ';
 }
@@ -142,12 +142,42 @@ function render(spans: Span[], notes: ReadonlySet<string> | undefined): string {
 }
 
 const SUPERSCRIPTS: Record<string, string> = {
-  '0': '⁰', '1': '¹', '2': '²', '3': '³', '4': '⁴', '5': '⁵', '6': '⁶', '7': '⁷', '8': '⁸', '9': '⁹',
-  '+': '⁺', '-': '⁻', '−': '⁻', '=': '⁼', '(': '⁽', ')': '⁾', n: 'ⁿ', i: 'ⁱ',
+  '0': '⁰',
+  '1': '¹',
+  '2': '²',
+  '3': '³',
+  '4': '⁴',
+  '5': '⁵',
+  '6': '⁶',
+  '7': '⁷',
+  '8': '⁸',
+  '9': '⁹',
+  '+': '⁺',
+  '-': '⁻',
+  '−': '⁻',
+  '=': '⁼',
+  '(': '⁽',
+  ')': '⁾',
+  n: 'ⁿ',
+  i: 'ⁱ',
 };
 const SUBSCRIPTS: Record<string, string> = {
-  '0': '₀', '1': '₁', '2': '₂', '3': '₃', '4': '₄', '5': '₅', '6': '₆', '7': '₇', '8': '₈', '9': '₉',
-  '+': '₊', '-': '₋', '−': '₋', '=': '₌', '(': '₍', ')': '₎',
+  '0': '₀',
+  '1': '₁',
+  '2': '₂',
+  '3': '₃',
+  '4': '₄',
+  '5': '₅',
+  '6': '₆',
+  '7': '₇',
+  '8': '₈',
+  '9': '₉',
+  '+': '₊',
+  '-': '₋',
+  '−': '₋',
+  '=': '₌',
+  '(': '₍',
+  ')': '₎',
 };
 
 /** Raised or lowered text in Unicode's superscript or subscript letters, when all of it has them (else as it is). */

@@ -1,6 +1,6 @@
-import { inlineCodeScale, textSize } from '../extract/lines.js';
+import { textSize } from '../extract/lines.js';
 import type { Block, Line, Processor } from '../types.js';
-import { inlineCodeGap } from '../layout/inline.js';
+import { textMeasures } from '../layout/measures.js';
 import { splitRunIn } from './run-in.js';
 
 // Structure step: headings. A heading is a short block set apart from the body text by its look:
@@ -58,16 +58,13 @@ interface Candidate {
   /** Size over the body, rounded to the thousandth. */
   ratio: number;
   numbering?: { depth: number };
-  /** Tells apart looks that are otherwise the same (the fonts and size). */
-  key: string;
 }
 
 export const detectHeadings: Processor = (doc) => {
   const body = bodyFontSize(doc.blocks);
   if (body === 0) return doc;
-  const pageLines = doc.pages.flatMap((p) => p.lines);
-  const inline = { codeGap: inlineCodeGap(pageLines) };
-  const codeScale = inlineCodeScale(pageLines);
+  const { codeGap, codeScale } = textMeasures(doc.pages);
+  const inline = { codeGap };
   const blocks = doc.blocks.flatMap((b) => {
     const split = splitRunIn(b, inline);
     return split ? [{ ...split.heading, runIn: true }, split.rest] : [b];
@@ -136,32 +133,35 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   const lines = block.lines;
   if (!lines?.length || lines.length > MAX_LINES || (block.text ?? '').length > MAX_CHARS) return undefined;
   const runIn = (block as Block & { runIn?: boolean }).runIn === true;
-  // Words set far apart on a line are cells of a table row, not a heading.
-  if (block.type === 'paragraph' && lines.some((l) => l.runs.some((r, k) => k > 0 && r.bbox.x0 - l.runs[k - 1].bbox.x1 > body * CELL_GAP)))
-    return undefined;
   // "2. Installation" set large is a numbered heading, not an item of a list (set at body size).
   const numberedItem = block.type === 'list_item' && block.number !== undefined;
   if (block.type !== 'paragraph' && !numberedItem) return undefined;
   const ratio = Math.round((textSize(lines[0], codeScale) / body) * 1000) / 1000;
+  if (ratio < SMALLEST) return undefined;
+  const bold = lines.every(isBold);
+  // Most blocks are body text: set at body size in the body font, not bold.
+  const first = lines[0].runs[0];
+  if (!runIn && !bold && ratio < CLEARLY_LARGER && first.fontName === bodyFont && !first.monospace) return undefined;
+  // Words set far apart on a line are cells of a table row, not a heading.
+  if (block.type === 'paragraph' && lines.some((l) => l.runs.some((r, k) => k > 0 && r.bbox.x0 - l.runs[k - 1].bbox.x1 > body * CELL_GAP)))
+    return undefined;
   const text = (block.type === 'list_item' ? `${block.marker ?? ''} ` : '') + (block.text ?? '');
   const numbering = numberingOf(text.trim());
+  if (runIn) return { index, look: 'run-in', ratio, numbering };
   const runs = lines.flatMap((l) => l.runs).filter((r) => /\w/.test(r.text));
-  const fonts = [...new Set(runs.map((r) => r.fontName))].sort().join('+');
-  const key = `${ratio}|${fonts}`;
-  if (runIn) return { index, look: 'run-in', ratio, numbering, key };
-  const bold = lines.every(isBold);
   // Code alone on its line (a monospace face shows no weight in its widths) at body size.
   const codeOnly = runs.length > 0 && runs.every((r) => r.monospace);
   const ownFont = runs.length > 0 && runs.every((r) => r.fontName !== bodyFont && r.fontName !== '' && !r.monospace);
-  if (ratio >= CLEARLY_LARGER || (ratio >= LARGER && (bold || ownFont || codeOnly))) return { index, look: 'large', ratio, numbering, key };
+  if (ratio >= CLEARLY_LARGER || (ratio >= LARGER && (bold || ownFont || codeOnly))) return { index, look: 'large', ratio, numbering };
   if (numberedItem) return undefined;
-  if (ratio < SMALLEST) return undefined;
-  if (ratio < BODY_SIZED) return bold || codeOnly ? { index, look: 'small', ratio, numbering, key } : undefined;
-  if (bold || codeOnly) return { index, look: 'bold', ratio, numbering, key };
+  if (ratio < BODY_SIZED) return bold || codeOnly ? { index, look: 'small', ratio, numbering } : undefined;
+  if (bold || codeOnly) return { index, look: 'bold', ratio, numbering };
   // A line in a font of its own (a heading font without weight, or one whose weight the widths
   // do not show): a phrase, not a sentence.
-  if (ownFont && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim()))
-    return { index, look: 'font', ratio, numbering, key };
+  if (ownFont && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim())) return { index, look: 'font', ratio, numbering };
+  // A numbered line set apart from the body font (its number in a heading font, its words in code).
+  if (numbering && lines.length <= 2 && runs.every((r) => r.fontName !== bodyFont && r.fontName !== ''))
+    return { index, look: 'font', ratio, numbering };
   return undefined;
 }
 

@@ -57,6 +57,10 @@ function merge(a: Block, b: Block, words: () => Lexicon): Block {
   if (a.type === 'code') return { ...a, text: `${a.text}\n${b.text}`, lines };
   const hyphen = /[a-z]-$/.test(a.text ?? '') && /^[a-z]/.test(b.text ?? '');
   const left = (a.text ?? '').slice(-40, -1);
-  const text = !hyphen ? `${a.text} ${b.text}` : dropsHyphen(left, b.text ?? '', words()) ? (a.text ?? '').slice(0, -1) + b.text : `${a.text}${b.text}`;
+  const text = !hyphen
+    ? `${a.text} ${b.text}`
+    : dropsHyphen(left, b.text ?? '', words())
+      ? (a.text ?? '').slice(0, -1) + b.text
+      : `${a.text}${b.text}`;
   return { ...a, text, lines };
 }
