@@ -84,9 +84,6 @@ function bandOf(candidates: Candidate[]): { y0: number; y1: number } | undefined
   return { y0: Math.min(...candidates.map((c) => c.line.bbox.y0)), y1: Math.max(...candidates.map((c) => c.line.bbox.y1)) };
 }
 
-/** Kept under its old name for callers that only know running lines. */
-export const removeRunningLines = removeFurniture;
-
 /** Page numbers and what only furniture says. */
 function saysFurniture(line: Line): boolean {
   const text = line.text.trim();

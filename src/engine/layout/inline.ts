@@ -29,6 +29,11 @@ export interface InlineOptions {
 
 /** Browsers pad inline code: beside it, a space shows as a gap of about this (font sizes). */
 const PADDED_CODE_GAP = 0.3;
+/**
+ * Beside inline code in a document with too little of it to measure: between a browser's padding
+ * with no space (about 0.17) and a narrow word space (Times: 0.25).
+ */
+const UNMEASURED_CODE_GAP = 0.22;
 /** Between runs of one kind, a space is a gap wider than this (font sizes). */
 const WORD_GAP = 0.15;
 
@@ -37,8 +42,9 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
   const spans: Span[] = [];
   let prevRun: TextRun | undefined;
   for (const line of lines) {
-    for (const run of line.runs) {
-      const sep = prevRun ? separator(prevRun, run, spans, codeGap, options.lexicon) : '';
+    for (let k = 0; k < line.runs.length; k++) {
+      const run = line.runs[k];
+      const sep = prevRun ? separator(prevRun, run, k === 0, spans, codeGap, options.lexicon) : '';
       const span: Span = {
         text: run.text,
         code: run.monospace,
@@ -67,9 +73,9 @@ export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): stri
  * What goes between two runs: nothing, a space, '-' meaning "drop the hyphen and join", or '~'
  * meaning "join, keeping the hyphen" (a compound broken after its hyphen).
  */
-function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number, lexicon: (() => Lexicon) | undefined): string {
-  const sameLine = Math.abs(prev.bbox.y1 - run.bbox.y1) < Math.min(prev.fontSize, run.fontSize) * 0.5 && run.bbox.x0 >= prev.bbox.x0;
-  if (sameLine) {
+function separator(prev: TextRun, run: TextRun, newLine: boolean, spans: Span[], codeGap: number, lexicon: (() => Lexicon) | undefined): string {
+  // Runs of one line (raised and lowered ones too) are spaced by the gap between them.
+  if (!newLine && run.bbox.x0 >= prev.bbox.x0) {
     const gap = run.bbox.x0 - prev.bbox.x1;
     // Inline code may be padded: next to it, only a wider gap holds a space.
     const threshold = prev.monospace !== run.monospace ? codeGap : WORD_GAP;
@@ -83,6 +89,8 @@ function separator(prev: TextRun, run: TextRun, spans: Span[], codeGap: number, 
   return ' ';
 }
 
+/** Gaps beside inline code needed to measure them. */
+const MIN_CODE_GAPS = 10;
 /** How much wider than the tightest gaps beside inline code a gap holding a space is (font sizes). */
 const SPACE_OVER_TIGHT = 0.12;
 
@@ -100,7 +108,7 @@ export function inlineCodeGap(lines: Iterable<Line>): number {
       const gap = (b.bbox.x0 - a.bbox.x1) / Math.max(a.fontSize, b.fontSize);
       if (gap > -0.1 && gap < 1) gaps.push(gap);
     }
-  if (gaps.length < 10) return PADDED_CODE_GAP;
+  if (gaps.length < MIN_CODE_GAPS) return UNMEASURED_CODE_GAP;
   gaps.sort((x, y) => x - y);
   const tight = gaps[Math.floor(gaps.length * 0.05)];
   return Math.min(PADDED_CODE_GAP, Math.max(WORD_GAP, tight + SPACE_OVER_TIGHT));

@@ -181,7 +181,11 @@ function assignLevels(candidates: Candidate[], ladder: readonly number[]): Map<n
   if (numbered.length < Math.max(MIN_NUMBERED, candidates.length * NUMBERED_SHARE)) numbered.length = 0;
   const top = Math.min(...numbered.map((c) => c.numbering!.depth));
   const firstDepth = numbered.filter((c) => c.numbering!.depth === top);
-  const offset = firstDepth.length ? Math.max(0, Math.min(...firstDepth.map(byLook)) - top) : 0;
+  // Set large, they sit where the ladder puts that size; at body size, right under the
+  // unnumbered large headings there are (a paper's title), or at the top.
+  const largeFirst = firstDepth.filter((c) => c.look === 'large');
+  const unnumberedLevels = new Set(candidates.filter((c) => c.look === 'large' && !c.numbering).map(byLook));
+  const offset = largeFirst.length ? Math.max(0, Math.min(...largeFirst.map(byLook)) - top) : firstDepth.length ? unnumberedLevels.size : 0;
   let deepestNumberedBody = 0;
   for (const c of numbered) {
     const level = clamp(c.numbering!.depth + offset);
