@@ -1,10 +1,8 @@
 import type { ErrorCode } from '../errors.js';
 
-/**
- * The data that flows through the conversion pipeline:
- *   load (pdfjs) → build (pages → lines → blocks) → process (structure) → render.
- * Coordinates are in PDF points with the origin at the page's top-left corner.
- */
+// The data that flows through the conversion pipeline:
+//   load (pdfjs) → extract (pages of lines) → layout (blocks) → structure → render.
+// Coordinates are in PDF points with the origin at the page's top-left corner.
 
 export type OutputFormat = 'markdown' | 'json' | 'html';
 

@@ -1,10 +1,9 @@
 import type { BBox, Line, TextRun } from '../types.js';
 
-/**
- * Extract step: runs → lines. Runs arrive in content-stream order, which for most
- * producers is reading order; a new line starts when the baseline moves by more
- * than a fraction of the font size or the text jumps back to the left.
- */
+// Extract step: runs → lines. Runs arrive in content-stream order, which for most
+// producers is reading order; a new line starts when the baseline moves by more
+// than a fraction of the font size or the text jumps back to the left.
+
 export function groupLines(runs: TextRun[]): Line[] {
   const lines: Line[] = [];
   let current: TextRun[] = [];

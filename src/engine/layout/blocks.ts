@@ -11,12 +11,13 @@ import { removeFurniture } from './furniture.js';
 import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
 import { columnStarts, detectTables, type FoundTable } from './tables.js';
 
-/**
- * Layout step: lines → blocks. Drops running headers/footers, reads font styles and the column
- * layout, then walks each page's lines in reading order (Chromium and most producers draw text
- * column by column) and cuts them into paragraphs, list items, block quotes and code blocks.
- * Headings, list nesting and joins across pages are decided later by the structure steps.
- */
+// Layout step: lines → blocks. Drops page furniture, reads font styles and the column layout
+// and what the document does the same way throughout (bullets drawn as text or as shapes, code
+// set flush or in padded boxes, the size of inline code), then walks each page's lines in
+// reading order (most producers draw text column by column) and cuts them into paragraphs, list
+// items, block quotes, code blocks and footnotes. Headings, list nesting and joins across pages
+// are decided later by the structure steps.
+
 export function layoutBlocks(pages: Page[]): Block[] {
   removeFurniture(pages);
   resolvePlaces(pages);

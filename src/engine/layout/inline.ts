@@ -2,12 +2,11 @@ import type { Line, TextRun } from '../types.js';
 import { isNoteCall, scriptOf } from './footnotes.js';
 import { dropsHyphen, type Lexicon } from './hyphens.js';
 
-/**
- * Layout step: lines → inline Markdown. Runs become text with `code` for monospace runs,
- * [links](url) from link annotations, **bold** and *italic* from the font, and Markdown's
- * special characters escaped in plain text. Lines are joined with spaces; a word hyphenated
- * at a line end is re-joined.
- */
+// Layout step: lines → inline Markdown. Runs become text with `code` for monospace runs,
+// [links](url) from link annotations, **bold** and *italic* from the font, and Markdown's
+// special characters escaped in plain text, footnote calls as [^mark] and other raised or lowered
+// text in Unicode's super- and subscripts. Lines are joined with spaces; a word hyphenated at a
+// line end is re-joined or kept hyphenated (see hyphens.ts).
 
 interface Span {
   text: string;
