@@ -123,7 +123,13 @@ export const detectHeadings: Processor = (doc) => {
 const NUMBERING = /^(?:(\d{1,2}(?:\.\d{1,2})*)\.?|([A-Z](?:\.\d{1,2})+)\.?|[A-Z]\.|[IVXLC]{1,6}\.)\s+(?=\S)/;
 
 function numberingOf(text: string): { depth: number } | undefined {
-  const m = NUMBERING.exec(text.replace(/\\/g, '').replace(/^[*_]+/, ''));
+  // Emphasis marks may close after the number ("**6.4.1** `name`": a bold number, its title in code).
+  const m = NUMBERING.exec(
+    text
+      .replace(/\\/g, '')
+      .replace(/^[*_]+/, '')
+      .replace(/^([\dA-Z.]+)[*_]+(?=\s)/, '$1'),
+  );
   if (!m) return undefined;
   const parts = m[1] ?? m[2];
   return { depth: parts ? parts.split('.').length : 1 };
