@@ -100,7 +100,7 @@ function pageLefts(page: Page, lefts: number[]): number[] {
     return crossing > lines.length * FULL_WIDTH_PAGE ? [lefts[0]] : lefts;
   }
   const total = lines.reduce((n, l) => n + l.text.length, 0);
-  const second = gutterScan(lines, lefts[0], page.width, total);
+  const second = gutterScan(lines, lefts[0], page.width, total, true);
   return second === undefined ? lefts : [lefts[0], second];
 }
 
@@ -151,7 +151,7 @@ const GUTTER_TIE = 0.02;
 const GUTTER_STEP = 3;
 
 /** The left margin of a second column found by its gutter, if there is one. */
-function gutterScan(lines: Line[], left: number, width: number, total: number): number | undefined {
+function gutterScan(lines: Line[], left: number, width: number, total: number, onePage = false): number | undefined {
   // Most pages have too little text right of where a gutter could start: nothing to scan.
   const from = left + width * GUTTER_FROM;
   let beyond = 0;
@@ -166,7 +166,7 @@ function gutterScan(lines: Line[], left: number, width: number, total: number): 
       if (line.bbox.x0 >= x) right += line.text.length;
       else if (line.bbox.x0 < x - 2) {
         before++;
-        if (line.bbox.x1 > x + 2) crossing++;
+        if (line.bbox.x1 > x + 2 && !(onePage && overprinted(lines, line, x))) crossing++;
       }
     }
     if (right < total * SECOND_COLUMN_SHARE || before === 0 || crossing > before * GUTTER_CROSSING) continue;
@@ -187,6 +187,15 @@ function gutterScan(lines: Line[], left: number, width: number, total: number): 
   // Lines a little left of the most used start (a heading, a number) belong to the column too.
   const lefts = [...starts.keys()].filter((x) => x <= margin && x >= best.x);
   return Math.min(...lefts) - 1;
+}
+
+/**
+ * A line of the page running over x and printed over a line that starts right of x: a table
+ * overflowing its column into the next (LaTeX sets it over the text there), not a line of a
+ * one-column page, where no text overlaps another (the cells of a row stand apart).
+ */
+function overprinted(lines: Line[], line: Line, x: number): boolean {
+  return lines.some((other) => other.bbox.x0 >= x && other.bbox.x0 < line.bbox.x1 && other.bbox.y0 < line.bbox.y1 && other.bbox.y1 > line.bbox.y0);
 }
 
 /** A second column starts at x when the text of the column before it (almost) never crosses x. */
