@@ -36,7 +36,7 @@ export function renderBlock(block: Block, indent = ''): string {
     case 'heading':
       return `${'#'.repeat(block.level ?? 1)} ${oneLine(block.text)}`;
     case 'paragraph':
-      return indent + oneLine(block.text);
+      return indent + (block.note ? footnote(block.note, block.text) : oneLine(block.text));
     case 'code': {
       const body = block.text ?? '';
       const fence = '`'.repeat(Math.max(3, longestRun(body, '`') + 1));
@@ -82,6 +82,13 @@ function renderTable(rows: string[][]): string {
   const cell = (s: string | undefined): string => oneLine(s).replace(/\|/g, '\\|');
   const line = (r: string[]): string => `| ${Array.from({ length: width }, (_, i) => cell(r[i])).join(' | ')} |`;
   return [line(rows[0]), `| ${Array(width).fill('---').join(' | ')} |`, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** A footnote's "[^mark]: " opens a GFM footnote, not a link definition: only its text is checked. */
+function footnote(mark: string, text: string | undefined): string {
+  const label = `[^${mark}]: `;
+  const body = text?.startsWith(label) ? text.slice(label.length) : text;
+  return label + oneLine(body);
 }
 
 function oneLine(text: string | undefined): string {
