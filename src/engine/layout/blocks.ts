@@ -109,6 +109,7 @@ function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carri
     infos.map((i) => ({ line: i.line, left: i.column.left })),
     body,
     carried,
+    page.rects,
   );
   const blocks: Block[] = [];
   let i = 0;
