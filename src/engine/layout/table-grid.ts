@@ -78,7 +78,8 @@ export function buildGrid(input: GridInput): Grid | undefined {
   const rights = columns.map(() => -Infinity);
   for (const p of pieces) rights[columnOf(p)] = Math.max(rights[columnOf(p)], p.x1);
   const textColumns = columns.map((c, k) => ({ x0: c.x0, x1: Math.min(c.x1, rights[k]) }));
-  const rowsOfLines = splitRows(physical, textColumns, columnOf, input);
+  const spanning = (line: Piece[]) => line.some((p) => lastColumnCovered(columns, p, input.partials) > columnOf(p));
+  const rowsOfLines = splitRows(physical, textColumns, columnOf, spanning, input);
   const width = columns.length;
   const rows: string[][] = [];
   const spans: TableSpan[] = [];
@@ -300,33 +301,52 @@ function lastColumnCovered(columns: Column[], p: Piece, partials: GridInput['par
 }
 
 /**
- * Rows from the lines of text down the table. Between rules that separate every row, a strip is
- * a row. Otherwise a line carries on the row above when it writes in fewer of the columns than
- * the row's first line and each of its cells continues the cell above it (the text wrapped there,
+ * Rows from the lines of text down the table. A rule across the table always parts two rows;
+ * between rules that separate every row, a strip is a row. The header (above its rule) is one
+ * row, unless a header cell spans columns: then the line under it is a header row of its own.
+ * In the body, a table that sets its rows apart with cell padding (more space between some lines
+ * than between the lines of one cell) starts a row where the padding is, and only there.
+ * Otherwise a line carries on the row above when it writes in fewer of the columns than the
+ * row's first line and each of its cells continues the cell above it (the text wrapped there,
  * or a line was broken inside a cell away from the first column); a line that writes in as many
  * columns as the row's first, in a column left empty above, or a number under a number (numbers
- * do not wrap), starts a row. A wrapped label whose amounts stand on its last line (as
- * statements set them) is one row. A rule or cell padding between two lines always parts them.
+ * do not wrap), starts a row. A wrapped label whose amounts stand on its last line (as statements
+ * set them) is one row.
  */
-function splitRows(lines: Piece[][], columns: Column[], columnOf: (p: Piece) => number, input: GridInput): Piece[][][] {
-  const rows: Piece[][][] = [];
-  const tight = tightestLineGap(lines);
+function splitRows(
+  lines: Piece[][],
+  columns: Column[],
+  columnOf: (p: Piece) => number,
+  spans: (line: Piece[]) => boolean,
+  input: GridInput,
+): Piece[][][] {
   const cellsOf = (line: Piece[]): Map<number, Piece> => {
     const cells = new Map<number, Piece>();
     for (const p of line) if (!cells.has(columnOf(p))) cells.set(columnOf(p), p);
     return cells;
   };
+  const top = (line: Piece[]) => Math.min(...line.map((p) => p.y0));
+  const bottom = (line: Piece[]) => Math.max(...line.map((p) => p.y1));
+  const ruledAbove = lines.map((line, k) => k > 0 && input.separators.some((y) => y > bottom(lines[k - 1]) - 1 && y < top(line) + 1));
+  const inHeader = (line: Piece[]) => input.headerRule !== undefined && bottom(line) < input.headerRule;
+  // The space between body lines that no rule parts: the tightest is the spacing inside a cell.
+  const gaps = lines.map((line, k) => (k > 0 && !ruledAbove[k] && !inHeader(line) ? top(line) - bottom(lines[k - 1]) : undefined));
+  const known = gaps.filter((g): g is number => g !== undefined);
+  const tight = known.length ? Math.min(...known) : 0;
+  const padded = (g: number | undefined) => g !== undefined && g > tight + input.body * ROW_PADDING;
+  // (Lines that overlap are text of another column the table runs into: no spacing to go by.)
+  const byPadding = tight > -1 && known.some(padded) && known.some((g) => !padded(g));
+  const rows: Piece[][][] = [];
   let row: Piece[][] | undefined;
   let first = 0;
   for (let k = 0; k < lines.length; k++) {
     const line = lines[k];
-    const prev = lines[k - 1];
-    const ruled = prev !== undefined && input.separators.some((y) => y > prev[0].y1 - 1 && y < line[0].y0 + 1);
-    let starts = !row || ruled;
-    if (!starts && !input.ruledRows) {
-      const padded = tight !== undefined && line[0].y0 - prev[prev.length - 1].y1 > tight + input.body * ROW_PADDING;
-      starts = padded || !carriesOn(cellsOf(prev), cellsOf(line), first, columns);
-    }
+    let starts: boolean;
+    if (!row || ruledAbove[k]) starts = true;
+    else if (inHeader(line)) starts = spans(lines[k - 1]);
+    else if (input.ruledRows) starts = false;
+    else if (byPadding) starts = padded(gaps[k]);
+    else starts = !carriesOn(cellsOf(lines[k - 1]), cellsOf(line), first, columns);
     if (starts) {
       row = [];
       rows.push(row);
@@ -356,16 +376,6 @@ function wraps(above: Piece, below: Piece, column: Column): boolean {
   if (/[-/]$/.test(above.text)) return true;
   const room = column.x1 - above.x1 - below.size * 0.3;
   return firstWordWidth({ runs: below.runs } as Line) > room;
-}
-
-/** The smallest gap between successive lines of the table: the spacing inside a cell. */
-function tightestLineGap(lines: Piece[][]): number | undefined {
-  let best: number | undefined;
-  for (let k = 1; k < lines.length; k++) {
-    const gap = lines[k][0].y0 - lines[k - 1][lines[k - 1].length - 1].y1;
-    if (best === undefined || gap < best) best = gap;
-  }
-  return best;
 }
 
 /** A cell's pieces as lines of text, top to bottom. */
