@@ -67,6 +67,8 @@ export const apps = [
     max_memory_restart: '150M',
     env: {
       DOCMARK_RESTART_LOG: s.DOCMARK_RESTART_LOG,
+      DOCMARK_RESTART_LOG_MAX_MB: String(s.DOCMARK_RESTART_LOG_MAX_MB),
+      DOCMARK_RESTART_LOG_KEEP: String(s.DOCMARK_RESTART_LOG_KEEP),
       apps: name,
       settle_ms: '3000',
     },

@@ -21,6 +21,8 @@ export interface Config {
   workerMaxTasks: number;
   workerHeapMb: number;
   maxPages: number;
+  /** Most a PDF may decompress to open it, and then per page. */
+  maxInflateBytes: number;
   maxQueue: number;
   /** Threads per OCR inference in each worker. */
   ocrThreads: number;
@@ -68,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     workerMaxTasks: s.DOCMARK_WORKER_MAX_TASKS,
     workerHeapMb: s.DOCMARK_WORKER_HEAP_MB,
     maxPages: s.DOCMARK_MAX_PAGES,
+    maxInflateBytes: s.DOCMARK_MAX_INFLATE_MB * 1024 * 1024,
     maxQueue: s.DOCMARK_MAX_QUEUE,
     ocrThreads: s.DOCMARK_OCR_THREADS,
     apiKey: s.DOCMARK_API_KEY,

@@ -96,6 +96,9 @@ export function defaultRestartLog(env = process.env) {
   return path.join(pm2Home(env), 'logs', 'docmark-restarts.jsonl');
 }
 
+/** The largest page limit accepted: option parsers bound page numbers by it even without a Config. */
+export const MAX_PAGES_CEILING = 100_000;
+
 /** @type {Setting[]} */
 export const SETTINGS = [
   { name: 'DOCMARK_HOST', default: '127.0.0.1', parse: text, doc: 'Address the server binds to. Use `0.0.0.0` to serve other machines.' },
@@ -140,8 +143,14 @@ export const SETTINGS = [
   {
     name: 'DOCMARK_MAX_PAGES',
     default: '2000',
-    parse: wholeNumber(1, 100_000),
+    parse: wholeNumber(1, MAX_PAGES_CEILING),
     doc: 'Documents with more pages are refused with 422 `too_many_pages`.',
+  },
+  {
+    name: 'DOCMARK_MAX_INFLATE_MB',
+    default: '512',
+    parse: wholeNumber(16, 4096),
+    doc: 'Most a PDF may decompress to open it, and then per page (outside the V8 heap too); over it, 422 `decompression_limit` for that page or the document.',
   },
   {
     name: 'DOCMARK_OCR_THREADS',
@@ -206,6 +215,18 @@ export const SETTINGS = [
     parse: text,
     fallback: defaultRestartLog,
     doc: 'Restart log written by the restart logger, read by `docmark restarts`.',
+  },
+  {
+    name: 'DOCMARK_RESTART_LOG_MAX_MB',
+    default: '10',
+    parse: wholeNumber(1, 1024),
+    doc: 'The restart log is rotated when it would grow past this size (`<log>.1`, `.2`, …).',
+  },
+  {
+    name: 'DOCMARK_RESTART_LOG_KEEP',
+    default: '5',
+    parse: wholeNumber(0, 100),
+    doc: 'Rotated restart logs kept besides the current one; older ones are deleted. `docmark restarts` reads them all.',
   },
   {
     name: 'DOCMARK_TEST_CRASH_HOOK',

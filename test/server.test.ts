@@ -237,11 +237,12 @@ describe('HTTP API', () => {
     const res = await rawRequest(`${server.url}/metrics`, { method: 'GET' });
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /text\/plain/);
-    assert.match(res.body, /^docmark_conversions_total\{outcome="ok",code="ok"\} \d+/m);
-    assert.match(res.body, /^docmark_conversions_total\{outcome="client_error",code="damaged_pdf"\} \d+/m);
-    assert.match(res.body, /^docmark_pages_total \d+/m);
-    assert.match(res.body, /^docmark_worker_events\{event="tasks_done"\} [1-9]\d*/m);
-    assert.match(res.body, /^docmark_process_resident_memory_bytes \d+/m);
+    // Every series names the instance that answered (none outside PM2).
+    assert.match(res.body, /^docmark_conversions_total\{outcome="ok",code="ok",pm2_instance="none"\} \d+/m);
+    assert.match(res.body, /^docmark_conversions_total\{outcome="client_error",code="damaged_pdf",pm2_instance="none"\} \d+/m);
+    assert.match(res.body, /^docmark_pages_total\{pm2_instance="none"\} \d+/m);
+    assert.match(res.body, /^docmark_worker_events\{event="tasks_done",pm2_instance="none"\} [1-9]\d*/m);
+    assert.match(res.body, /^docmark_process_resident_memory_bytes\{pm2_instance="none"\} \d+/m);
   });
 
   it('leaves no temporary files behind', () => {

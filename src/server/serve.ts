@@ -3,6 +3,7 @@ import net, { type AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../config.js';
 import { DocmarkError } from '../errors.js';
 import { createApp } from './app.js';
+import { answerClientError } from './client-error.js';
 import type { Converter } from './converter.js';
 import { HostSampler } from './host-stats.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
@@ -57,6 +58,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const app = createApp({ config, converter, lifecycle, host, metrics, log });
 
   const server = http.createServer(app.callback());
+  server.on('clientError', answerClientError);
   // Slow or stuck clients must not hold sockets for ever; conversions may be long.
   server.requestTimeout = config.timeoutMs + 60_000;
   server.headersTimeout = 60_000;

@@ -2,7 +2,6 @@ import Busboy from 'busboy';
 import type { Context } from 'koa';
 import { DocmarkError } from '../errors.js';
 import type { RawOptions } from '../engine/options.js';
-import { OPTION_NAMES } from '../engine/options.js';
 
 /**
  * Read the uploaded PDF into memory (no temporary files) with a hard size limit:
@@ -90,7 +89,7 @@ function readMultipart(ctx: Context, maxBytes: number): Promise<Upload> {
       reject(new DocmarkError('invalid_option', `Malformed multipart request: ${(err as Error).message}`));
       return;
     }
-    const fields: RawOptions = {};
+    const fields: RawOptions = Object.create(null);
     let file: Buffer | undefined;
     let filename: string | undefined;
     let fileSeen = false;
@@ -104,7 +103,7 @@ function readMultipart(ctx: Context, maxBytes: number): Promise<Upload> {
       reject(err);
     };
     bb.on('field', (name, value) => {
-      if ((OPTION_NAMES as readonly string[]).includes(name)) fields[name] = value;
+      fields[name] = value;
     });
     bb.on('file', (name, stream, info) => {
       if (name !== 'file' || fileSeen) {

@@ -23,12 +23,12 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
     let pages = 0;
     let code = 'ok';
     try {
-      const query: RawOptions = {};
+      const query: RawOptions = Object.create(null);
       for (const [k, v] of Object.entries(ctx.query)) query[k] = Array.isArray(v) ? v[v.length - 1] : v;
       // Validate query options before reading a large body.
-      parseOptions(query);
+      parseOptions(query, { maxPages: config.maxPages });
       const upload = await readUpload(ctx, config.maxUploadBytes);
-      const options = { ...parseOptions({ ...query, ...upload.fields }), maxPages: config.maxPages };
+      const options = { ...parseOptions({ ...query, ...upload.fields }, { maxPages: config.maxPages }), maxInflateBytes: config.maxInflateBytes };
       assertPdfBytes(upload.bytes);
       counted = true;
       const result = await converter.convert(upload.bytes, options);
