@@ -196,6 +196,8 @@ const CELL_DRAW_DISTANCE = 8;
 /** A line of this many cells drawn one by one (or this many more drawn as one line) is a table's row. */
 const DRAWN_CELLS = 3;
 const LINE_CELLS = 4;
+/** Two rows close together of this many cells each are a table's (a header and its first row at a page's foot): prose stretches two spaces that wide in two lines running rarely. */
+const PAIRED_CELLS = 3;
 /** Runs whose bottoms differ by less than this (in font sizes) stand on one baseline. */
 const SAME_BASELINE = 0.3;
 /** Lines of code follow each other closer than this (in font sizes); rows of a table of code keep their cells' padding between them. */
@@ -225,6 +227,7 @@ export function mayHoldTable(page: Page): boolean {
   });
   const order = runs.map((_, k) => k).sort((a, b) => runs[a].bbox.y1 - runs[b].bbox.y1);
   const cells: Array<{ x0: number; x1: number; y: number; code: boolean }> = [];
+  let wideRow: { y: number; code: boolean } | undefined;
   let start = 0;
   while (start < order.length) {
     // One baseline: runs whose bottoms lie within a fraction of their size of the first one's.
@@ -236,6 +239,7 @@ export function mayHoldTable(page: Page): boolean {
     // A row of many cells is a table's row even alone on its page (a header at the foot of a page,
     // a one-row table): three or more cells drawn one by one, or more still in one line.
     let cellsInRow = 1;
+    let gapsInRow = 0;
     let drawnApart = false;
     for (let k = 1; k < row.length; k++) {
       const before = runs[row[k - 1]];
@@ -248,6 +252,7 @@ export function mayHoldTable(page: Page): boolean {
       // A list's marker and its text: not cells.
       if (k === 1 && LIST_MARKER.test(before.text.trim())) continue;
       drawnApart ||= line !== beforeLine;
+      gapsInRow++;
       // (A line of code aligns its comments: its gaps alone make no row.)
       if (!(line === beforeLine && code[line]) && ++cellsInRow >= (drawnApart ? DRAWN_CELLS : LINE_CELLS)) return true;
       const { x0, x1, y1: y } = run.bbox;
@@ -260,6 +265,12 @@ export function mayHoldTable(page: Page): boolean {
         if (Math.abs(c.x0 - x0) <= SAME_EDGE || Math.abs(c.x1 - x1) <= SAME_EDGE) return true;
       }
       cells.push(cell);
+    }
+    // A row of code cells pairs with a header of text; two lines of code with comments aligned do not pair.
+    const codeRow = row.every((k) => code[drawnIn[k]]);
+    if (gapsInRow + 1 >= PAIRED_CELLS) {
+      if (wideRow && first.bbox.y1 - wideRow.y <= first.fontSize * ROW_SPAN && !(wideRow.code && codeRow)) return true;
+      wideRow = { y: first.bbox.y1, code: codeRow };
     }
   }
   return false;
