@@ -1,10 +1,8 @@
 import type { ErrorCode } from '../errors.js';
 
-/**
- * The data that flows through the conversion pipeline:
- *   load (pdfjs) → build (pages → lines → blocks) → process (structure) → render.
- * Coordinates are in PDF points with the origin at the page's top-left corner.
- */
+// The data that flows through the conversion pipeline:
+//   load (pdfjs) → extract (pages of lines) → layout (blocks) → structure → render.
+// Coordinates are in PDF points with the origin at the page's top-left corner.
 
 export type OutputFormat = 'markdown' | 'json' | 'html';
 
@@ -139,6 +137,11 @@ export interface Block {
   /** List items while building: nesting depth (0 = top level) and the number a numbered item shows. */
   depth?: number;
   number?: number;
+  /** List items while building: where the item's text starts from its column's margin, and the marker drawn before it. */
+  indent?: number;
+  marker?: string;
+  /** Footnotes: the mark the footnote is called by ("1", "*"); its text starts "[^mark]: ". */
+  note?: string;
   /** Images: reference to Page.images. */
   imageId?: string;
   children?: Block[];

@@ -1,10 +1,9 @@
 import type { BBox, Line, TextRun } from '../types.js';
 
-/**
- * Extract step: runs → lines. Runs arrive in content-stream order, which for most
- * producers is reading order; a new line starts when the baseline moves by more
- * than a fraction of the font size or the text jumps back to the left.
- */
+// Extract step: runs → lines. Runs arrive in content-stream order, which for most
+// producers is reading order; a new line starts when the baseline moves by more
+// than a fraction of the font size or the text jumps back to the left.
+
 export function groupLines(runs: TextRun[]): Line[] {
   const lines: Line[] = [];
   let current: TextRun[] = [];
@@ -80,14 +79,35 @@ export function unionBoxes(boxes: BBox[]): BBox {
 }
 
 /**
- * The size of the text a line is set in. Inline code is set smaller than the text around it
- * (browsers and most stylesheets use about 85 %), so a line of code alone is scaled back up.
+ * The size of the text a line is set in. Inline code may be set smaller than the text around it
+ * (browsers and most stylesheets use about 85 %, LaTeX the same size): a line of code alone is
+ * scaled back up by the document's own ratio (see inlineCodeScale).
  */
 export const CODE_SCALE = 0.85;
-export function textSize(line: Line): number {
+export function textSize(line: Line, codeScale = CODE_SCALE): number {
   let size = 0;
   for (const r of line.runs) if (!r.monospace && /\S/.test(r.text)) size = Math.max(size, r.fontSize);
-  return size || line.fontSize / CODE_SCALE;
+  return size || line.fontSize / codeScale;
+}
+
+/** Lines mixing code and prose needed before their sizes say how inline code is set. */
+const MIN_MIXED_LINES = 5;
+
+/** How large inline code is set against the prose around it: the median over lines holding both. */
+export function inlineCodeScale(lines: Iterable<Line>): number {
+  const ratios: number[] = [];
+  for (const line of lines) {
+    let code = 0;
+    let prose = 0;
+    for (const r of line.runs) {
+      if (r.monospace) code = Math.max(code, r.fontSize);
+      else prose = Math.max(prose, r.fontSize);
+    }
+    if (code > 0 && prose > 0) ratios.push(code / prose);
+  }
+  if (ratios.length < MIN_MIXED_LINES) return CODE_SCALE;
+  ratios.sort((a, b) => a - b);
+  return ratios[Math.floor(ratios.length / 2)];
 }
 
 /** Width of a line's first word (runs break at font changes, not at spaces). */

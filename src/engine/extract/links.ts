@@ -1,6 +1,7 @@
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { isCleanText, safeLinkTarget } from '../link-policy.js';
 import { pdfjs } from '../load/pdf.js';
+import { internalTarget } from './destinations.js';
 
 // Extract step, links: the document's link annotations, read in one request to pdfjs's worker
 // for all pages (only annotations of type Link are parsed, and no text is extracted under
@@ -22,6 +23,7 @@ interface LinkData {
   url?: string;
   unsafeUrl?: string;
   rect?: number[];
+  dest?: unknown;
 }
 
 // PDF annotation flags (PDF 32000-1, 12.5.3).
@@ -45,8 +47,16 @@ export async function readLinks(pdf: PDFDocumentProxy, pages: number[]): Promise
     found = [];
   }
   for (const a of found) {
-    // pdfjs's `url` is its normalised form of the PDF's own `unsafeUrl`, which is checked first.
-    const url = a.unsafeUrl === undefined || isCleanText(a.unsafeUrl) ? safeLinkTarget(a.url ?? a.unsafeUrl) : undefined;
+    // pdfjs's `url` is its normalised form of the PDF's own `unsafeUrl`, which is checked first. A
+    // link with no address goes to a place in the document (see destinations.ts); one whose
+    // address the policy refused is no link at all.
+    const address = a.url ?? a.unsafeUrl;
+    const url =
+      address === undefined
+        ? safeLinkTarget(await internalTarget(pdf, a.dest))
+        : a.unsafeUrl === undefined || isCleanText(a.unsafeUrl)
+          ? safeLinkTarget(address)
+          : undefined;
     if (!url || !Array.isArray(a.rect) || a.rect.length !== 4 || a.pageIndex === undefined || !shown(a.annotationFlags ?? 0)) continue;
     const list = byPage.get(a.pageIndex) ?? [];
     list.push({ url, rect: a.rect });

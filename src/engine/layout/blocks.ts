@@ -1,22 +1,35 @@
 import type { Block, Line, Page } from '../types.js';
+import { resolvePlaces } from '../extract/destinations.js';
 import { markFontStyles } from '../extract/fonts.js';
-import { inlineMarkdown } from './inline.js';
-import { analyseLayout, columnIndexOf, type Column, type Layout } from './columns.js';
+import { findFootnotes, withoutMark } from './footnotes.js';
+import { buildLexicon, type Lexicon } from './hyphens.js';
+import { type InlineOptions, inlineMarkdown } from './inline.js';
+import { textMeasures } from './measures.js';
+import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
 import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
-import { removeRunningLines } from './furniture.js';
+import { removeFurniture } from './furniture.js';
+import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
 import { columnStarts, detectTables, type FoundTable } from './tables.js';
 
-/**
- * Layout step: lines → blocks. Drops running headers/footers, reads font styles and the column
- * layout, then walks each page's lines in reading order (Chromium and most producers draw text
- * column by column) and cuts them into paragraphs, list items, block quotes and code blocks.
- * Headings, list nesting and joins across pages are decided later by the structure steps.
- */
+// Layout step: lines → blocks. Drops page furniture, reads font styles and the column layout
+// and what the document does the same way throughout (bullets drawn as text or as shapes, code
+// set flush or in padded boxes, the size of inline code), then walks each page's lines in
+// reading order (most producers draw text column by column) and cuts them into paragraphs, list
+// items, block quotes, code blocks and footnotes. Headings, list nesting and joins across pages
+// are decided later by the structure steps.
+
 export function layoutBlocks(pages: Page[]): Block[] {
-  removeRunningLines(pages);
+  removeFurniture(pages);
+  resolvePlaces(pages);
   markFontStyles(pages);
   const layout = analyseLayout(pages);
   const pitch = codeLinePitch(pages);
+  const bulletsAsText = writesBullets(pages);
+  const { flush, fonts: codeFonts } = codeSetting(pages, layout);
+  const allLines = pages.flatMap((p) => p.lines);
+  let lexicon: Lexicon | undefined;
+  const { codeGap, codeScale } = textMeasures(pages);
+  const inline: InlineOptions = { codeGap, lexicon: () => (lexicon ??= buildLexicon(allLines)) };
   const blocks: Block[] = [];
   for (const page of pages) {
     if (page.failure)
@@ -25,7 +38,7 @@ export function layoutBlocks(pages: Page[]): Block[] {
       // A table that ends a page may go on at the top of the next one.
       const last = blocks[blocks.length - 1];
       const carried = last?.type === 'table' && last.lines ? columnStarts(last.lines, layout.bodySize) : undefined;
-      blocks.push(...withImages(pageBlocks(page, layout, pitch, carried), page));
+      blocks.push(...withImages(pageBlocks(page, { layout, pitch, carried, bulletsAsText, flush, codeFonts, inline, codeScale }), page));
     }
   }
   return blocks;
@@ -48,41 +61,28 @@ interface LineInfo {
   columnIndex: number;
   /** Where the text starts relative to the column's left margin (after a list marker). */
   indent: number;
-  /** "3." / "3)" drawn before a numbered item's text. */
-  number?: number;
+  /** The bullet or number drawn before a list item's text. */
+  marker?: ListMarker;
   mono: boolean;
   bold: boolean;
+  /** The size the line's text is set in (see textSize). */
+  size: number;
 }
 
-const NUMBER_MARKER = /^(\d{1,3})[.)]$/;
-
-function describe(line: Line, layout: Layout): LineInfo {
-  const columnIndex = columnIndexOf(layout.columns, line);
-  const column = layout.columns[columnIndex];
-  const first = line.runs[0];
-  const second = line.runs[1];
-  let start = line.bbox.x0;
-  let number: number | undefined;
-  const m = first.text.trim().match(NUMBER_MARKER);
-  if (m && second && second.bbox.x0 - first.bbox.x1 > first.fontSize * 0.15) {
-    number = Number(m[1]);
-    start = second.bbox.x0;
-  } else {
-    // Some producers write the marker and the text as one run: trust it only on an inset line.
-    const inRun = first.text.match(/^(\d{1,3})[.)]\s+(?=\S)/);
-    if (inRun && line.bbox.x0 - column.left >= layout.bodySize * 0.5) {
-      number = Number(inRun[1]);
-      start = first.bbox.x0 + ((first.bbox.x1 - first.bbox.x0) * inRun[0].length) / first.text.length;
-    }
-  }
+function describe(line: Line, layout: Layout, columns: Column[], codeScale: number): LineInfo {
+  const columnIndex = columnIndexOf(columns, line);
+  const column = columns[columnIndex];
+  const marker = listMarker(line, column.left, layout.bodySize);
   return {
     line,
     column,
     columnIndex,
-    indent: start - column.left,
-    number,
-    mono: isMonospaceLine(line),
+    indent: (marker?.start ?? line.bbox.x0) - column.left,
+    marker,
+    // A list item's text in code is an item, not a line of code.
+    mono: !marker && isMonospaceLine(line),
     bold: line.runs.every((r) => r.bold || r.monospace) && line.runs.some((r) => r.bold),
+    size: textSize(line, codeScale),
   };
 }
 
@@ -102,11 +102,37 @@ function isMonospaceLine(line: Line): boolean {
   return mono > 0 && mono >= other * 3;
 }
 
-function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carried: number[] | undefined): Block[] {
+/** What the layout step knows of the whole document when it cuts a page into blocks. */
+interface DocumentLook {
+  layout: Layout;
+  /** The document's code line pitch, in font sizes (see codeLinePitch). */
+  pitch: number | undefined;
+  /** Column starts of a table that ended the page before. */
+  carried: number[] | undefined;
+  /** List bullets are drawn as text (see writesBullets). */
+  bulletsAsText: boolean;
+  /** Code blocks are set flush with the text rather than inset in a padded box. */
+  flush: boolean;
+  /** The fonts of its code blocks (see codeSetting). */
+  codeFonts: Set<string>;
+  inline: InlineOptions;
+  /** Inline code's size over the prose's (see inlineCodeScale). */
+  codeScale: number;
+}
+
+function pageBlocks(page: Page, look: DocumentLook): Block[] {
+  const { layout, pitch, carried, bulletsAsText, flush } = look;
   const body = layout.bodySize;
-  const infos = page.lines.map((l) => describe(l, layout));
+  const columns = columnsOf(layout, page.index);
+  // Footnotes are blocks of their own after the page's text; their calls in the text are references.
+  const notes = findFootnotes(page, body);
+  const noteLines = new Set(notes.flatMap((n) => n.lines));
+  const inline: InlineOptions = notes.length ? { ...look.inline, notes: new Set(notes.map((n) => n.mark)) } : look.inline;
+  const lines = noteLines.size ? page.lines.filter((l) => !noteLines.has(l)) : page.lines;
+  const infos = lines.map((l) => describe(l, layout, columns, look.codeScale));
   const tables = detectTables(
-    infos.map((i) => ({ line: i.line, left: i.column.left })),
+    // A list marker is no table cell.
+    infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
     body,
     carried,
     page.rects,
@@ -120,7 +146,7 @@ function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carri
       i = table.end;
       continue;
     }
-    const codeEnds = codeStartingAt(infos, i, body, pitch);
+    const codeEnds = codeStartingAt(infos, i, body, pitch, flush, look.codeFonts);
     if (codeEnds !== undefined) {
       let end = codeEnds;
       // A table starting inside it ends it (a table cell of code can look like a code line),
@@ -131,9 +157,30 @@ function pageBlocks(page: Page, layout: Layout, pitch: number | undefined, carri
       continue;
     }
     let end = i + 1;
-    while (end < infos.length && !tables.has(end) && continuesText(infos[end - 1], infos[end], body)) end++;
-    blocks.push(textBlock(infos.slice(i, end), page.index, body));
+    while (end < infos.length && !tables.has(end) && continuesText(infos[i], infos[end - 1], infos[end], body, flush)) end++;
+    const block = textBlock(infos.slice(i, end), page.index, body, bulletsAsText, inline);
+    const prev = blocks[blocks.length - 1];
+    if (bulletsAsText && continuesItem(prev, block, body)) {
+      const more = block.children?.[0]?.text ?? '';
+      blocks[blocks.length - 1] = {
+        ...prev,
+        text: `${prev.text} ${more}`,
+        lines: [...prev.lines!, ...block.lines!],
+        bbox: unionBoxes([prev.bbox, block.bbox]),
+      };
+    } else blocks.push(block);
     i = end;
+  }
+  for (const note of notes) {
+    const bbox = unionBoxes(note.lines.map((l) => l.bbox));
+    blocks.push({
+      type: 'paragraph',
+      page: page.index,
+      bbox,
+      text: `[^${note.mark}]: ${inlineMarkdown(withoutMark(note), inline)}`,
+      lines: note.lines,
+      note: note.mark,
+    });
   }
   return blocks;
 }
@@ -142,11 +189,22 @@ function hasProse(table: FoundTable | undefined): boolean {
   return !!table?.block.lines?.some((l) => l.runs.some((r) => !r.monospace));
 }
 
-/** Code blocks are monospace lines inset from the text by the block's padding. */
-function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
+/** Share of the code blocks' characters a font must carry to be one of their fonts. */
+const CODE_FONT_SHARE = 0.05;
+/** Monospace lines closer to the margin than this (body sizes) are set flush with the text. */
+const FLUSH_CODE_INSET = 0.3;
+
+/**
+ * Code blocks are monospace lines, either set flush with the text (LaTeX, word processors) or
+ * inset from it by the block's padding (browsers). A monospace line that goes on with the prose
+ * of the line before it is inline code wrapped onto a line of its own.
+ */
+function startsCode(info: LineInfo, body: number, flush: boolean, prev?: LineInfo): boolean {
   // Code blocks are set at or below the body size; code alone in a heading is larger.
   if (!info.mono || info.line.fontSize > body * 1.02) return false;
+  if (prev && continuesProse(prev, info)) return false;
   const inset = info.line.bbox.x0 - info.column.left;
+  if (inset < body * FLUSH_CODE_INSET) return flush;
   // The first line of a column may continue a block cut by the break, at any indentation.
   const firstInColumn = !prev || prev.columnIndex !== info.columnIndex || prev.line.bbox.y0 > info.line.bbox.y0;
   if (firstInColumn && inset > body * 0.3) return true;
@@ -156,15 +214,53 @@ function startsCode(info: LineInfo, body: number, prev?: LineInfo): boolean {
 }
 
 /**
+ * Does `next` go on with the prose of `prev`: set right under it, after a line of prose that was
+ * full (the next line's first word did not fit on it)?
+ */
+function continuesProse(prev: LineInfo, next: LineInfo): boolean {
+  if (prev.mono || prev.columnIndex !== next.columnIndex) return false;
+  const a = prev.line;
+  const b = next.line;
+  const size = Math.max(prev.size, b.fontSize);
+  const gap = b.bbox.y0 - a.bbox.y1;
+  if (gap < -size * 0.5 || gap > size * 0.45) return false;
+  return a.bbox.x1 + firstWordWidth(b) + size >= prev.column.wrap;
+}
+
+/**
  * Where the code block starting at `start` ends, or undefined when none starts there. A monospace
  * line whose inset looks like a list's (code indented by two characters can sit where a list item
  * would) still starts one when a later line of the same run of code lines has a code block's inset.
  */
-function codeStartingAt(infos: LineInfo[], start: number, body: number, pitch: number | undefined): number | undefined {
+function codeStartingAt(
+  infos: LineInfo[],
+  start: number,
+  body: number,
+  pitch: number | undefined,
+  flush: boolean,
+  codeFonts: Set<string>,
+): number | undefined {
   if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return undefined;
+  const mono = infos[start].line.runs.filter((r) => r.monospace);
+  if (flush && codeFonts.size > 0 && mono.every((r) => !codeFonts.has(r.fontName)) && !infos[start + 1]?.mono) return undefined;
   const end = codeEnd(infos, start, body, pitch);
-  for (let k = start; k < end; k++) if (startsCode(infos[k], body, infos[k - 1])) return end;
+  if (end === start + 1 && flush && headingSpaced(infos[start - 1], infos[start], infos[start + 1], body)) return undefined;
+  for (let k = start; k < end; k++) if (startsCode(infos[k], body, flush, infos[k - 1])) return end;
   return undefined;
+}
+
+/** More space above than below (body sizes): a heading, where code has the same on both sides. */
+const HEADING_SPACE = 0.3;
+
+/**
+ * A line of code alone, with more space above it than below: a heading set in the code font
+ * (where code is set flush with the text, nothing else tells them apart).
+ */
+function headingSpaced(prev: LineInfo | undefined, info: LineInfo, next: LineInfo | undefined, body: number): boolean {
+  if (!prev || !next || prev.columnIndex !== info.columnIndex || next.columnIndex !== info.columnIndex) return false;
+  const above = info.line.bbox.y0 - prev.line.bbox.y1;
+  const below = next.line.bbox.y0 - info.line.bbox.y1;
+  return above > 0 && below > 0 && above - below >= body * HEADING_SPACE;
 }
 
 /**
@@ -211,6 +307,41 @@ function tightPitch(lines: Line[]): number | undefined {
   return tightest(lineSteps(lines));
 }
 
+/**
+ * Does the document set its code blocks flush with the text (LaTeX, word processors) rather than
+ * inset in a padded box (browsers)? Told by its runs of two or more monospace lines: where most
+ * of them start. Then a monospace line at the margin is code unless it goes on with prose. Also
+ * the fonts of those runs: a line alone in another monospace font (bold, oblique) is a heading
+ * or a label set in code, not a code block.
+ */
+function codeSetting(pages: Page[], layout: Layout): { flush: boolean; fonts: Set<string> } {
+  let flush = 0;
+  let inset = 0;
+  const chars = new Map<string, number>();
+  for (const page of pages) {
+    let run: Line[] = [];
+    for (const line of [...page.lines, undefined]) {
+      const prev = run[run.length - 1];
+      if (line && isMonospaceLine(line) && (!prev || (line.bbox.y0 > prev.bbox.y0 && line.bbox.y0 - prev.bbox.y1 < line.fontSize))) {
+        run.push(line);
+        continue;
+      }
+      if (run.length >= 2) {
+        for (const l of run) for (const r of l.runs) if (r.monospace) chars.set(r.fontName, (chars.get(r.fontName) ?? 0) + r.text.length);
+        const columns = columnsOf(layout, page.index);
+        const left = columns[columnIndexOf(columns, run[0])].left;
+        if (Math.min(...run.map((l) => l.bbox.x0)) - left < layout.bodySize * FLUSH_CODE_INSET) flush++;
+        else inset++;
+      }
+      run = line && isMonospaceLine(line) ? [line] : [];
+    }
+  }
+  // A heading in a code font can sit right over a code block: only fonts carrying a fair share count.
+  const total = [...chars.values()].reduce((a, b) => a + b, 0);
+  const fonts = new Set([...chars].filter(([, n]) => n >= total * CODE_FONT_SHARE).map(([f]) => f));
+  return { flush: flush >= inset, fonts };
+}
+
 /** The document's code line pitch (see tightPitch), from each page's monospace lines that follow each other. */
 function codeLinePitch(pages: Page[]): number | undefined {
   const steps: number[] = [];
@@ -247,6 +378,22 @@ function tightest(steps: number[]): number | undefined {
   return band.reduce((sum, r) => sum + r, 0) / band.length;
 }
 
+/** A code line the browser wrapped runs at least this share of the block's width. */
+const WRAPPED_FULL = 0.5;
+
+/**
+ * Does `prev` end where a line of code ends on purpose: after a statement, or in a line comment
+ * with a statement on the next line (a wrapped comment goes on in words)?
+ */
+function endsStatement(prev: string, next: string): boolean {
+  if (/;\s*$/.test(prev)) return true;
+  const comment = /(^|\s)(\/\/|#|--)\s/.test(prev);
+  return comment && STATEMENT.test(next.trim());
+}
+
+/** A line that is a statement: a call, an assignment or a member access first, or a ";" last (before a comment). */
+const STATEMENT = /^[\w$.]+\s*[(=.]|;\s*(\/\/.*)?$/;
+
 function codeBlock(infos: LineInfo[], page: number, body: number): Block {
   const lines = infos.map((i) => i.line);
   const left = Math.min(...lines.map((l) => l.bbox.x0));
@@ -280,7 +427,12 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
       const prev = lines[k - 1];
       const blank = Math.max(0, Math.round((line.bbox.y0 - prev.bbox.y0) / pitch) - 1);
       const firstWord = line.runs[0].bbox.x1 - line.runs[0].bbox.x0;
-      const wrapped = blank === 0 && line.bbox.x0 - left < charWidth * 0.5 && prev.bbox.x1 + charWidth + firstWord > limit - charWidth;
+      const wrapped =
+        blank === 0 &&
+        line.bbox.x0 - left < charWidth * 0.5 &&
+        prev.bbox.x1 + charWidth + firstWord > limit - charWidth &&
+        prev.bbox.x1 - left >= (limit - left) * WRAPPED_FULL &&
+        !endsStatement(out[out.length - 1], text);
       if (wrapped) {
         out[out.length - 1] += ' ' + text.trimStart();
         return;
@@ -292,21 +444,28 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
   return { type: 'code', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: out.join('\n'), lines };
 }
 
-/** Does `next` continue the text block that `prev` is in? */
-function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
-  if (next.mono && startsCode(next, body, prev)) return false;
+/** The label a caption starts with. */
+const CAPTION = /^(?:Figure|Fig\.|Table|Listing|Algorithm|Chart|Exhibit|Plate|Abbildung|Tabelle|Tableau)\s+[\dA-Z][\d.]*[.:]\s/;
+
+/** Does `next` continue the text block that `prev` is in (whose first line is `first`)? */
+function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: number, flush: boolean): boolean {
+  if (next.mono && startsCode(next, body, flush, prev)) return false;
   if (next.columnIndex !== prev.columnIndex) return false;
   const a = prev.line;
   const b = next.line;
-  const sizeA = textSize(a);
-  const sizeB = textSize(b);
+  const sizeA = prev.size;
+  const sizeB = next.size;
   const size = Math.max(sizeA, sizeB);
   if (Math.abs(sizeA - sizeB) > size * 0.08) return false;
   const gap = b.bbox.y0 - a.bbox.y1;
   if (gap < -size * 0.5 || gap > size * 0.45) return false;
-  if (next.number !== undefined) return false;
+  if (next.marker) return false;
+  // A caption starts a block of its own ("Figure 2: …", "Table 1. …").
+  if (CAPTION.test(b.text)) return false;
   if (prev.bold !== next.bold) return false;
   if (Math.abs(next.indent - prev.indent) > body * 0.5) return false;
+  // An item whose marker is drawn as text goes on until the next marker.
+  if (first.marker) return true;
   if (next.indent > body * 0.9) {
     // Inside a list (bullets are drawn, not written): a new item starts where the previous line
     // stopped short of the column's edge, or after the small extra space between items.
@@ -315,25 +474,81 @@ function continuesText(prev: LineInfo, next: LineInfo, body: number): boolean {
   return true;
 }
 
-function textBlock(infos: LineInfo[], page: number, body: number): Block {
+/** List items start this far in (body sizes) when their bullets are drawn as shapes: the list's padding. */
+const DRAWN_ITEM_INSET = 1.6;
+/** Block quotes are inset by at least this (body sizes), less than a list item. */
+const QUOTE_INSET = 0.9;
+/** Nesting step of lists (body sizes): browsers and word processors indent each level by about two. */
+const LIST_LEVEL_STEP = 2;
+
+/**
+ * A quotation is inset on both sides: its full lines, justified, stop at one x short of the
+ * column's edge (a list item's lines run to the edge or end ragged).
+ */
+function insetBothSides(infos: LineInfo[], body: number): boolean {
+  if (infos.length < 3) return false;
+  const ends = infos.slice(0, -1).map((i) => i.line.bbox.x1);
+  const right = Math.max(...ends);
+  return Math.min(...ends) > right - JUSTIFIED_SLACK && infos[0].column.wrap - right >= body * QUOTE_INSET;
+}
+
+/** A centred line's middle is this close to its column's (body sizes). */
+const CENTRE_SLACK = 0.5;
+/** A single centred line stands at least this far in (body sizes, and share of the column): nearer, it may be a list item by chance. */
+const CENTRED_LINE_INSET = 3;
+const CENTRED_LINE_SHARE = 0.25;
+
+/**
+ * Centred text (titles, authors, captions, a heading over a centred table): each line's middle at
+ * the column's middle. A paragraph, not a quotation or a list item.
+ */
+function centered(infos: LineInfo[], body: number): boolean {
+  const { column } = infos[0];
+  const middle = (column.left + column.wrap) / 2;
+  if (!infos.every((i) => Math.abs((i.line.bbox.x0 + i.line.bbox.x1) / 2 - middle) <= body * CENTRE_SLACK)) return false;
+  const widths = infos.map((i) => i.line.bbox.x1 - i.line.bbox.x0);
+  const ragged = Math.max(...widths) - Math.min(...widths) > body;
+  const inset = infos[0].line.bbox.x0 - column.left;
+  return ragged || (inset >= body * CENTRED_LINE_INSET && inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE);
+}
+
+/** How far apart (pt) the ends of justified lines may be. */
+const JUSTIFIED_SLACK = 1.5;
+
+/**
+ * `bulletsAsText`: the document draws its list bullets as text, so an inset paragraph without
+ * one is no list item.
+ */
+function textBlock(infos: LineInfo[], page: number, body: number, bulletsAsText: boolean, inline: InlineOptions): Block {
   const lines = infos.map((i) => i.line);
   const first = infos[0];
-  const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: inlineMarkdown(lines), lines };
-  if (first.number !== undefined) {
-    // Drop the marker: a run of its own, or the start of the first run.
-    const [head, ...rest] = first.line.runs;
-    const marker = /^\d{1,3}[.)]\s*$/.test(head.text) ? [] : [{ ...head, text: head.text.replace(/^\d{1,3}[.)]\s+/, '') }];
-    block.text = inlineMarkdown([{ ...first.line, runs: [...marker, ...rest] }, ...lines.slice(1)]);
-  }
-  const unit = body * 2;
-  if (first.number !== undefined || first.indent >= body * 1.6) {
+  const { marker } = first;
+  const text = inlineMarkdown(marker ? [withoutMarker(first.line, marker), ...lines.slice(1)] : lines, inline);
+  const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text, lines };
+  const drawnItem = !marker && first.indent >= body * DRAWN_ITEM_INSET && !bulletsAsText && !insetBothSides(infos, body);
+  if (!marker && centered(infos, body)) return block;
+  if (marker || drawnItem) {
     block.type = 'list_item';
-    block.depth = Math.max(0, Math.round(first.indent / unit) - 1);
-    if (first.number !== undefined) block.number = first.number;
-  } else if (first.indent >= body * 0.9) {
+    block.depth = Math.max(0, Math.round(first.indent / (body * LIST_LEVEL_STEP)) - 1);
+    block.indent = first.indent;
+    if (marker?.number !== undefined) block.number = marker.number;
+    if (marker) block.marker = marker.text;
+  } else if (first.indent >= body * QUOTE_INSET) {
     block.type = 'blockquote';
+    block.indent = first.indent;
     block.children = [{ type: 'paragraph', page, bbox: block.bbox, text: block.text }];
     delete block.text;
   }
   return block;
+}
+
+/**
+ * A paragraph set at the text indent of the list item just above it, in a document whose
+ * bullets are text: more of that item (its next paragraph).
+ */
+function continuesItem(prev: Block | undefined, block: Block, body: number): boolean {
+  if (prev?.type !== 'list_item' || block.type !== 'blockquote' || prev.page !== block.page) return false;
+  if (Math.abs((prev.indent ?? 0) - (block.indent ?? 0)) > body * 0.5) return false;
+  const gap = block.bbox.y0 - prev.bbox.y1;
+  return gap >= 0 && gap < body * 2;
 }

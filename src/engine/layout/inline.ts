@@ -1,11 +1,12 @@
 import type { Line, TextRun } from '../types.js';
+import { isNoteCall, scriptOf } from './footnotes.js';
+import { dropsHyphen, type Lexicon } from './hyphens.js';
 
-/**
- * Layout step: lines → inline Markdown. Runs become text with `code` for monospace runs,
- * [links](url) from link annotations, **bold** and *italic* from the font, and Markdown's
- * special characters escaped in plain text. Lines are joined with spaces; a word hyphenated
- * at a line end is re-joined.
- */
+// Layout step: lines → inline Markdown. Runs become text with `code` for monospace runs,
+// [links](url) from link annotations, **bold** and *italic* from the font, and Markdown's
+// special characters escaped in plain text, footnote calls as [^mark] and other raised or lowered
+// text in Unicode's super- and subscripts. Lines are joined with spaces; a word hyphenated at a
+// line end is re-joined or kept hyphenated (see hyphens.ts).
 
 interface Span {
   text: string;
@@ -13,56 +14,110 @@ interface Span {
   bold: boolean;
   italic: boolean;
   link?: string;
+  script?: 'sup' | 'sub';
 }
 
-export function inlineMarkdown(lines: Line[]): string {
+export interface InlineOptions {
+  /** The gap (in font sizes) beside inline code above which a space is read (see inlineCodeGap). */
+  codeGap?: number;
+  /** The document's words, to tell a hyphenated word from a compound (see hyphens.ts); read when first needed. */
+  lexicon?: () => Lexicon;
+  /** The marks of the page's footnotes: a raised mark is a call to one (see footnotes.ts). */
+  notes?: ReadonlySet<string>;
+}
+
+/** Browsers pad inline code: beside it, a space shows as a gap of about this (font sizes). */
+const PADDED_CODE_GAP = 0.3;
+/**
+ * Beside inline code in a document with too little of it to measure: between a browser's padding
+ * with no space (about 0.17) and a narrow word space (Times: 0.25).
+ */
+const UNMEASURED_CODE_GAP = 0.22;
+/** Between runs of one kind, a space is a gap wider than this (font sizes). */
+const WORD_GAP = 0.15;
+
+export function inlineMarkdown(lines: Line[], options: InlineOptions = {}): string {
+  const codeGap = options.codeGap ?? PADDED_CODE_GAP;
   const spans: Span[] = [];
   let prevRun: TextRun | undefined;
   for (const line of lines) {
-    for (const run of line.runs) {
-      const sep = prevRun ? separator(prevRun, run, spans) : '';
+    for (let k = 0; k < line.runs.length; k++) {
+      const run = line.runs[k];
+      const sep = prevRun ? separator(prevRun, run, k === 0, spans, codeGap, options.lexicon) : '';
       const span: Span = {
         text: run.text,
         code: run.monospace,
         bold: run.bold && !run.monospace,
         italic: run.italic && !run.monospace,
         link: run.link,
+        script: line.runs.length > 1 ? scriptOf(run, line) : undefined,
       };
       const last = spans[spans.length - 1];
       if (last && sameStyle(last, span)) {
         if (sep === '-') last.text = last.text.slice(0, -1) + span.text;
+        else if (sep === '~') last.text += span.text;
         else last.text += sep + span.text;
       } else {
         if (sep === '-' && last) last.text = last.text.slice(0, -1);
-        else if (sep && last) last.text += sep;
+        else if (sep && sep !== '~' && last) last.text += sep;
         spans.push(span);
       }
       prevRun = run;
     }
   }
-  return render(spans).replace(/\s+/g, ' ').trim();
+  return render(spans, options.notes).replace(/\s+/g, ' ').trim();
 }
 
-/** What goes between two runs: nothing, a space, or '-' meaning "drop the hyphen and join". */
-function separator(prev: TextRun, run: TextRun, spans: Span[]): string {
-  const sameLine = Math.abs(prev.bbox.y1 - run.bbox.y1) < Math.min(prev.fontSize, run.fontSize) * 0.5 && run.bbox.x0 >= prev.bbox.x0;
-  if (sameLine) {
+/**
+ * What goes between two runs: nothing, a space, '-' meaning "drop the hyphen and join", or '~'
+ * meaning "join, keeping the hyphen" (a compound broken after its hyphen).
+ */
+function separator(prev: TextRun, run: TextRun, newLine: boolean, spans: Span[], codeGap: number, lexicon: (() => Lexicon) | undefined): string {
+  // Runs of one line (raised and lowered ones too) are spaced by the gap between them.
+  if (!newLine && run.bbox.x0 >= prev.bbox.x0) {
     const gap = run.bbox.x0 - prev.bbox.x1;
-    // Inline code is padded: next to it, only a wider gap holds a space.
-    const threshold = prev.monospace !== run.monospace ? 0.3 : 0.15;
+    // Inline code may be padded: next to it, only a wider gap holds a space.
+    const threshold = prev.monospace !== run.monospace ? codeGap : WORD_GAP;
     return gap > Math.max(prev.fontSize, run.fontSize) * threshold ? ' ' : '';
   }
   const text = spans[spans.length - 1]?.text ?? '';
   // The last two characters only: the span may be a whole paragraph.
-  if (!prev.monospace && /^[a-z]-$/.test(text.slice(-2)) && /^[a-z]/.test(run.text)) return '-';
+  if (!prev.monospace && /^[a-z]-$/.test(text.slice(-2)) && /^[a-z]/.test(run.text)) {
+    return dropsHyphen(text.slice(Math.max(0, text.length - 40), -1), run.text, lexicon?.()) ? '-' : '~';
+  }
   return ' ';
 }
 
-function sameStyle(a: Span, b: Span): boolean {
-  return a.code === b.code && a.bold === b.bold && a.italic === b.italic && a.link === b.link;
+/** Gaps beside inline code needed to measure them. */
+const MIN_CODE_GAPS = 10;
+/** How much wider than the tightest gaps beside inline code a gap holding a space is (font sizes). */
+const SPACE_OVER_TIGHT = 0.12;
+
+/**
+ * The gap beside inline code above which a space is read: a little over the tightest gaps
+ * between code and prose on one line (code touching a comma, or its box's padding in a
+ * browser's print), within the word gap and a browser's padded gap.
+ */
+export function inlineCodeGap(lines: Iterable<Line>): number {
+  const gaps: number[] = [];
+  for (const line of lines)
+    for (let k = 1; k < line.runs.length; k++) {
+      const [a, b] = [line.runs[k - 1], line.runs[k]];
+      if (a.monospace === b.monospace) continue;
+      const gap = (b.bbox.x0 - a.bbox.x1) / Math.max(a.fontSize, b.fontSize);
+      if (gap > -0.1 && gap < 1) gaps.push(gap);
+    }
+  if (gaps.length < MIN_CODE_GAPS) return UNMEASURED_CODE_GAP;
+  gaps.sort((x, y) => x - y);
+  const tight = gaps[Math.floor(gaps.length * 0.05)];
+  return Math.min(PADDED_CODE_GAP, Math.max(WORD_GAP, tight + SPACE_OVER_TIGHT));
 }
 
-function render(spans: Span[]): string {
+function sameStyle(a: Span, b: Span): boolean {
+  return a.code === b.code && a.bold === b.bold && a.italic === b.italic && a.link === b.link && a.script === b.script;
+}
+
+function render(spans: Span[], notes: ReadonlySet<string> | undefined): string {
   let out = '';
   let atStart = true; // nothing but spaces written yet
   for (const span of spans) {
@@ -74,7 +129,15 @@ function render(spans: Span[]): string {
       out += span.text;
       continue;
     }
-    let md = span.code ? codeSpan(core) : escapeMarkdown(core, atStart);
+    // A call to a footnote is a Markdown footnote reference; other raised or lowered text is set
+    // in the Unicode superscript or subscript letters where they exist, apart from its word.
+    if (span.script === 'sup' && notes && isNoteCall(core, notes)) {
+      out += `${lead}[^${core}]${trail}`;
+      atStart = false;
+      continue;
+    }
+    const scripted = span.script && !span.code ? toScript(core, span.script) : core;
+    let md = span.code ? codeSpan(core) : escapeMarkdown(scripted, atStart);
     atStart = false;
     if (span.bold && span.italic) md = `***${md}***`;
     else if (span.bold) md = `**${md}**`;
@@ -83,6 +146,52 @@ function render(spans: Span[]): string {
     out += lead + md + trail;
   }
   return out;
+}
+
+const SUPERSCRIPTS: Record<string, string> = {
+  '0': '⁰',
+  '1': '¹',
+  '2': '²',
+  '3': '³',
+  '4': '⁴',
+  '5': '⁵',
+  '6': '⁶',
+  '7': '⁷',
+  '8': '⁸',
+  '9': '⁹',
+  '+': '⁺',
+  '-': '⁻',
+  '−': '⁻',
+  '=': '⁼',
+  '(': '⁽',
+  ')': '⁾',
+  n: 'ⁿ',
+  i: 'ⁱ',
+};
+const SUBSCRIPTS: Record<string, string> = {
+  '0': '₀',
+  '1': '₁',
+  '2': '₂',
+  '3': '₃',
+  '4': '₄',
+  '5': '₅',
+  '6': '₆',
+  '7': '₇',
+  '8': '₈',
+  '9': '₉',
+  '+': '₊',
+  '-': '₋',
+  '−': '₋',
+  '=': '₌',
+  '(': '₍',
+  ')': '₎',
+};
+
+/** Raised or lowered text in Unicode's superscript or subscript letters, when all of it has them (else as it is). */
+function toScript(text: string, script: 'sup' | 'sub'): string {
+  const table = script === 'sup' ? SUPERSCRIPTS : SUBSCRIPTS;
+  const chars = [...text];
+  return chars.every((c) => table[c]) ? chars.map((c) => table[c]).join('') : text;
 }
 
 /**

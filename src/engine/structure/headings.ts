@@ -1,27 +1,279 @@
 import { textSize } from '../extract/lines.js';
 import type { Block, Line, Processor } from '../types.js';
+import { textMeasures } from '../layout/measures.js';
+import { splitRunIn } from './run-in.js';
 
-/**
- * Headings: short blocks set larger than the body text, or bold at about body size. Levels come
- * from the size relative to the body (the ratios common stylesheets use: 2, 1.5, 1.25, 1, 0.875
- * em), not from a rank, so a document without a level-1 heading keeps its levels.
- */
+// Structure step: headings. A heading is a short block set apart from the body text by its look:
+// larger, bold, in a font of its own, or a phrase run into the start of a paragraph; numbered
+// ("2.3 Results", "A.1", "IV. METHODS") or spaced like a heading (more space above than below).
+//
+// Levels: numbered headings take theirs from the depth of their number. The others from their
+// size against the body text, read on the ladder of heading sizes that fits the document: the
+// default styles of the common producers (browsers' stylesheets, LaTeX's classes, word
+// processors) each use a fixed ladder, so a document without a level-1 heading keeps its levels.
+// A document that fits none is ranked by size. Below the sizes come, in this order, bold lines,
+// lines in a font of their own, run-in phrases, and smaller bold lines.
+
+/** Heading sizes (over the body size) of the producers' default styles, level 1 first. */
+const HTML_LADDERS: readonly (readonly number[])[] = [
+  [2, 1.5, 1.25], // browsers printing GitHub-styled HTML (h1 2em, h2 1.5em, h3 1.25em)
+  [2, 1.5, 1.17], // browsers' default stylesheet
+];
+const LADDERS: readonly (readonly number[])[] = [
+  ...HTML_LADDERS,
+  [1.44, 1.2], // LaTeX \Large and \large over 10 pt (and 17.28/14.4 over 12 pt)
+  [1.315, 1.096], // LaTeX over 11 pt
+  [1.333, 1.167], // word processors' default heading styles over a 12 pt body (16, 14 pt)
+  [1.455, 1.18, 1.09], // Word's default heading styles over an 11 pt body (16, 13, 12 pt)
+];
+/** How far (relative) an observed size may be from a ladder's rung and still sit on it. */
+const RUNG_TOLERANCE = 0.04;
+/** Set this much larger than the body: a heading by size. */
+const LARGER = 1.05;
+/** Between LARGER and this, size alone is not enough (lead paragraphs are set a little larger): bold or its own font too. */
+const CLEARLY_LARGER = 1.12;
+/** At about body size: down to this. */
+const BODY_SIZED = 0.96;
+/** Below this, a small heading is a level further down (html's h5 is 0.875 em, h6 0.85 em). */
+const SMALLER_STEP = 0.862;
+/** Smallest heading size (html's h6 is 0.85 em). */
+const SMALLEST = 0.8;
+/** A document numbers its headings when this many, and this share, of them are numbered. */
+const MIN_NUMBERED = 3;
+const NUMBERED_SHARE = 0.3;
+/** A gap this wide (body sizes) between words on a line parts table cells. */
+const CELL_GAP = 2;
+/** Headings are short. */
+const MAX_LINES = 3;
+const MAX_CHARS = 200;
+
+/** What sets a heading apart, in the order levels follow below the ladder's sizes. */
+type Look = 'large' | 'bold' | 'font' | 'run-in' | 'small';
+/** Levels below the ladder's last rung, by look (small ones add their size rank). */
+const BELOW_LADDER: Record<Exclude<Look, 'large'>, number> = { bold: 1, font: 2, 'run-in': 2, small: 2 };
+
+interface Candidate {
+  index: number;
+  look: Look;
+  /** Size over the body, rounded to the thousandth. */
+  ratio: number;
+  numbering?: { depth: number };
+}
+
 export const detectHeadings: Processor = (doc) => {
   const body = bodyFontSize(doc.blocks);
   if (body === 0) return doc;
-  const padding = boxPadding(doc.blocks, body);
-  const blocks = doc.blocks.map((block, i) => {
-    let level = headingLevel(block, body);
-    if (level && level >= 4 && !spacedLikeHeading(doc.blocks[i - 1], block, doc.blocks[i + 1], body, padding)) level = undefined;
-    if (!level) return block;
+  const { codeGap, codeScale } = textMeasures(doc.pages);
+  const inline = { codeGap };
+  const blocks = doc.blocks.flatMap((b) => {
+    const split = splitRunIn(b, inline);
+    return split ? [{ ...split.heading, runIn: true }, split.rest] : [b];
+  });
+  const bodyFont = dominantFont(blocks);
+  const headingFonts = standaloneFonts(blocks, bodyFont);
+  const spacing = blockSpacing(blocks, body);
+  const found = blocks.map((block, i) => candidate(block, i, body, bodyFont, codeScale));
+  // Without a number, a larger size or a font kept for headings, a heading must be spaced like
+  // one (a bold or italic sentence of its own is emphasis).
+  const inHeadingFont = (c: Candidate) =>
+    blocks[c.index].lines!.every((l) => l.runs.every((r) => headingFonts.has(r.fontName) || !/\w/.test(r.text)));
+  const needsSpacing = (c: Candidate) => c.look !== 'large' && c.look !== 'run-in' && !c.numbering && !inHeadingFont(c);
+  // A document whose body-sized headings have a font of their own sets no heading in the body's
+  // bold: there a bold line under a heading is emphasis unless spaced like a heading itself.
+  const ownBodyHeadingFont = found.some((c) => c && c.look !== 'large' && c.look !== 'run-in' && inHeadingFont(c));
+  // Browsers collapse a heading's bottom margin into the next one's top margin, so a heading
+  // stacked under another keeps more space above than below; print producers add no such space.
+  const ladder = pickLadder(found.filter((c) => c?.look === 'large').map((c) => c!.ratio));
+  const stackedKeepSpace = HTML_LADDERS.includes(ladder);
+  const accepted = new Set<number>();
+  for (let i = 0; i < found.length; i++) {
+    const c = found[i];
+    if (!c) continue;
+    if (!needsSpacing(c)) {
+      accepted.add(i);
+      continue;
+    }
+    // Headings stacked one over the next are spaced as one: above the first, below the last.
+    let last = i;
+    while (found[last + 1] && needsSpacing(found[last + 1]!)) last++;
+    const underHeading = accepted.has(i - 1) && !stackedKeepSpace && !ownBodyHeadingFont;
+    if (spacedLikeHeading(blocks[i - 1], blocks[i], blocks[last], blocks[last + 1], body, spacing, underHeading)) {
+      for (let k = i; k <= last; k++) accepted.add(k);
+    }
+    i = last;
+  }
+  const candidates = found.filter((c, i): c is Candidate => c !== undefined && accepted.has(i));
+  const levels = assignLevels(candidates, ladder);
+  if (process.env.DEBUG_HEADINGS)
+    for (const c of candidates) console.error(c.look, c.ratio, c.numbering?.depth, levels.get(c.index), blocks[c.index].text?.slice(0, 40));
+  const out = blocks.map((block, i) => {
+    const level = levels.get(i);
+    const { runIn: _runIn, ...plain } = block as Block & { runIn?: boolean };
+    if (!level) return plain;
     let text = plainHeadingText(block.text ?? '');
     // A numbered heading keeps its number, which the list step took for an item's marker.
-    if (block.type === 'list_item') text = `${block.lines![0].runs[0].text.match(/^\d{1,3}[.)]/)?.[0] ?? `${block.number}.`} ${text}`;
-    const { number: _number, depth: _depth, ...rest } = block;
+    if (block.type === 'list_item') text = `${block.marker ?? `${block.number}.`} ${text}`;
+    const { number: _number, depth: _depth, indent: _indent, marker: _marker, ...rest } = plain;
     return { ...rest, type: 'heading' as const, level, text };
   });
-  return { ...doc, blocks };
+  return { ...doc, blocks: out };
 };
+
+/** "2", "2.3", "2.3.", "A.1", "B.", "IV." before a heading's words; depth = parts. */
+const NUMBERING = /^(?:(\d{1,2}(?:\.\d{1,2})*)\.?|([A-Z](?:\.\d{1,2})+)\.?|[A-Z]\.|[IVXLC]{1,6}\.)\s+(?=\S)/;
+
+function numberingOf(text: string): { depth: number } | undefined {
+  const m = NUMBERING.exec(text.replace(/\\/g, '').replace(/^[*_]+/, ''));
+  if (!m) return undefined;
+  const parts = m[1] ?? m[2];
+  return { depth: parts ? parts.split('.').length : 1 };
+}
+
+function candidate(block: Block, index: number, body: number, bodyFont: string, codeScale: number): Candidate | undefined {
+  const lines = block.lines;
+  if (!lines?.length || lines.length > MAX_LINES || (block.text ?? '').length > MAX_CHARS) return undefined;
+  const runIn = (block as Block & { runIn?: boolean }).runIn === true;
+  // "2. Installation" set large is a numbered heading, not an item of a list (set at body size).
+  const numberedItem = block.type === 'list_item' && block.number !== undefined;
+  if (block.type !== 'paragraph' && !numberedItem) return undefined;
+  const ratio = Math.round((textSize(lines[0], codeScale) / body) * 1000) / 1000;
+  if (ratio < SMALLEST) return undefined;
+  const bold = lines.every(isBold);
+  // Most blocks are body text: set at body size in the body font, not bold.
+  const first = lines[0].runs[0];
+  if (!runIn && !bold && ratio < CLEARLY_LARGER && first.fontName === bodyFont && !first.monospace) return undefined;
+  // Words set far apart on a line are cells of a table row, not a heading.
+  if (block.type === 'paragraph' && lines.some((l) => l.runs.some((r, k) => k > 0 && r.bbox.x0 - l.runs[k - 1].bbox.x1 > body * CELL_GAP)))
+    return undefined;
+  const text = (block.type === 'list_item' ? `${block.marker ?? ''} ` : '') + (block.text ?? '');
+  const numbering = numberingOf(text.trim());
+  if (runIn) return { index, look: 'run-in', ratio, numbering };
+  const runs = lines.flatMap((l) => l.runs).filter((r) => /\w/.test(r.text));
+  // Code alone on its line (a monospace face shows no weight in its widths) at body size.
+  const codeOnly = runs.length > 0 && runs.every((r) => r.monospace);
+  const ownFont = runs.length > 0 && runs.every((r) => r.fontName !== bodyFont && r.fontName !== '' && !r.monospace);
+  if (ratio >= CLEARLY_LARGER || (ratio >= LARGER && (bold || ownFont || codeOnly))) return { index, look: 'large', ratio, numbering };
+  if (numberedItem) return undefined;
+  if (ratio < BODY_SIZED) return bold || codeOnly ? { index, look: 'small', ratio, numbering } : undefined;
+  if (bold || codeOnly) return { index, look: 'bold', ratio, numbering };
+  // A line in a font of its own (a heading font without weight, or one whose weight the widths
+  // do not show): a phrase, not a sentence.
+  if (ownFont && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim())) return { index, look: 'font', ratio, numbering };
+  // A numbered line set apart from the body font (its number in a heading font, its words in code).
+  if (numbering && lines.length <= 2 && runs.every((r) => r.fontName !== bodyFont && r.fontName !== ''))
+    return { index, look: 'font', ratio, numbering };
+  return undefined;
+}
+
+/** Levels by candidate index. */
+function assignLevels(candidates: Candidate[], ladder: readonly number[]): Map<number, number> {
+  const levels = new Map<number, number>();
+  const rungs = ladder.length;
+  const byLook = (c: Candidate): number => {
+    if (c.look === 'large') return rungOf(ladder, c.ratio) + 1;
+    if (c.look === 'small') return rungs + BELOW_LADDER.small + (c.ratio >= SMALLER_STEP ? 0 : 1);
+    return rungs + BELOW_LADDER[c.look];
+  };
+  // Numbered headings: their depth, counted from the level their first-depth headings' look has;
+  // only in a document that numbers its headings (a README's "1. Dependencies" is a heading
+  // that happens to start with a number).
+  const numbered = candidates.filter((c) => c.numbering);
+  if (numbered.length < Math.max(MIN_NUMBERED, candidates.length * NUMBERED_SHARE)) numbered.length = 0;
+  const top = Math.min(...numbered.map((c) => c.numbering!.depth));
+  const firstDepth = numbered.filter((c) => c.numbering!.depth === top);
+  // Set large, they sit where the ladder puts that size; at body size, right under the
+  // unnumbered large headings there are (a paper's title), or at the top.
+  const largeFirst = firstDepth.filter((c) => c.look === 'large');
+  const unnumberedLevels = new Set(candidates.filter((c) => c.look === 'large' && !c.numbering).map(byLook));
+  const offset = largeFirst.length ? Math.max(0, Math.min(...largeFirst.map(byLook)) - top) : firstDepth.length ? unnumberedLevels.size : 0;
+  let deepestNumberedBody = 0;
+  for (const c of numbered) {
+    const level = clamp(c.numbering!.depth + offset);
+    levels.set(c.index, level);
+    if (c.look !== 'large') deepestNumberedBody = Math.max(deepestNumberedBody, level);
+  }
+  const done = new Set(numbered);
+  for (const c of candidates) {
+    if (done.has(c)) continue;
+    let level = byLook(c);
+    // In a numbered document, unnumbered headings at body size are the levels below the numbered ones.
+    if (deepestNumberedBody && c.look !== 'large') level = Math.max(level, deepestNumberedBody + 1);
+    levels.set(c.index, clamp(level));
+  }
+  return levels;
+}
+
+function clamp(level: number): number {
+  return Math.max(1, Math.min(6, level));
+}
+
+/** The ladder the observed heading sizes fit best; the sizes themselves, largest first, when none fits. */
+function pickLadder(ratios: number[]): readonly number[] {
+  const sizes = [...new Set(ratios)];
+  if (sizes.length === 0) return LADDERS[0];
+  let best: readonly number[] | undefined;
+  let bestCost = Infinity;
+  for (const ladder of LADDERS) {
+    let cost = 0;
+    for (const r of ratios) {
+      const miss = Math.min(...ladder.map((rung) => Math.abs(Math.log(r / rung))));
+      if (miss > Math.log(1 + RUNG_TOLERANCE)) {
+        cost = Infinity;
+        break;
+      }
+      cost += miss;
+    }
+    if (cost < bestCost) [best, bestCost] = [ladder, cost];
+  }
+  if (best) return best;
+  // Sizes within the tolerance of each other are one level.
+  const ranked: number[] = [];
+  for (const r of sizes.sort((a, b) => b - a)) if (!ranked.length || ranked[ranked.length - 1] / r > 1 + RUNG_TOLERANCE) ranked.push(r);
+  return ranked;
+}
+
+/** 0-based rung of the ladder nearest to the ratio. */
+function rungOf(ladder: readonly number[], ratio: number): number {
+  let best = 0;
+  for (let k = 1; k < ladder.length; k++) if (Math.abs(Math.log(ratio / ladder[k])) < Math.abs(Math.log(ratio / ladder[best]))) best = k;
+  return best;
+}
+
+/**
+ * Fonts kept for lines of their own: never on a line beside the body font (bold or italic words
+ * within a sentence are). Word processors set headings in such a font (a sans face over a serif
+ * body); a short line in one is a heading however it is spaced.
+ */
+function standaloneFonts(blocks: Block[], bodyFont: string): Set<string> {
+  const inline = new Set<string>();
+  const seen = new Set<string>();
+  for (const b of blocks) {
+    // Code blocks and tables say nothing: a code font is kept for code, not headings.
+    if (b.type === 'code' || b.type === 'table') continue;
+    for (const l of b.lines ?? []) {
+      const withBody = l.runs.some((r) => r.fontName === bodyFont);
+      for (const r of l.runs) {
+        if (r.fontName === '' || r.fontName === bodyFont) continue;
+        seen.add(r.fontName);
+        if (withBody) inline.add(r.fontName);
+      }
+    }
+  }
+  return new Set([...seen].filter((f) => !inline.has(f)));
+}
+
+/** The font carrying most of the text of the document's paragraphs. */
+function dominantFont(blocks: Block[]): string {
+  const chars = new Map<string, number>();
+  for (const b of blocks) {
+    if (b.type !== 'paragraph' && b.type !== 'list_item') continue;
+    for (const l of b.lines ?? []) for (const r of l.runs) if (!r.monospace) chars.set(r.fontName, (chars.get(r.fontName) ?? 0) + r.text.length);
+  }
+  let best = '';
+  let most = 0;
+  for (const [f, n] of chars) if (n > most) [best, most] = [f, n];
+  return best;
+}
 
 /**
  * A heading's inline Markdown without the bold stars (a heading is bold already) and without
@@ -29,7 +281,8 @@ export const detectHeadings: Processor = (doc) => {
  * row, and its brackets make no link unless "](" or "][" would follow.
  */
 function plainHeadingText(text: string): string {
-  const plain = outsideCode(text.replace(/\*\*/g, ''), (t) => t.replace(/\\\|/g, '|'))
+  // Nor the stars of italics: a heading font the widths took for an italic one.
+  const plain = outsideCode(text, (t) => t.replace(/(?<!\\)\*+/g, '').replace(/\\\|/g, '|'))
     .replace(/^(\d+)\\([.)])/, '$1$2')
     .replace(/^\\([#+-])/, '$1');
   const unbracketed = outsideCode(plain, (t) => t.replace(/\\([[\]])/g, '$1'));
@@ -44,43 +297,42 @@ function outsideCode(text: string, f: (t: string) => string): string {
     .join('');
 }
 
-export function headingLevel(block: Block, body: number): number | undefined {
-  if (!block.lines?.length || block.lines.length > 3 || (block.text ?? '').length > 200) return undefined;
-  // "2. Installation" set large is a numbered heading, not an item of a list (set at body size).
-  const numbered = block.type === 'list_item' && block.number !== undefined;
-  if (block.type !== 'paragraph' && !numbered) return undefined;
-  const size = textSize(block.lines[0]);
-  const ratio = size / body;
-  if (ratio >= 1.75) return 1;
-  if (ratio >= 1.37) return 2;
-  if (ratio >= 1.12) return 3;
-  if (numbered) return undefined;
-  // Bold, or code alone on its line (a monospace face shows no weight in its widths); the
-  // spacing check in detectHeadings tells these apart from bold paragraphs.
-  const codeOnly = block.lines.every((l) => l.runs.every((r) => r.monospace || !/\w/.test(r.text)));
-  if (!codeOnly && !block.lines.every(isBold)) return undefined;
-  if (ratio >= 0.96) return 4;
-  if (ratio >= 0.862) return 5;
-  if (ratio >= 0.8) return 6;
-  return undefined;
-}
-
 /**
  * A bold line at body size is a heading or a bold paragraph ("**Params**"): headings have more
  * space above than below them (stylesheets give them a larger top margin and a tighter line
  * height), bold paragraphs the same space on both sides. Space is measured between the boxes:
- * to a code block or a table, less the padding its text sits in.
+ * to a code block or a table, less the padding its text sits in. Under another heading the
+ * space above is that heading's: only the space below counts, no wider than between paragraphs.
  */
-function spacedLikeHeading(prev: Block | undefined, block: Block, next: Block | undefined, body: number, padding: Padding): boolean {
-  const above = gapBetween(prev, block);
-  const below = gapBetween(block, next);
-  if (above !== undefined && below !== undefined) return above - padding(prev!) - (below - padding(next!)) >= body * 0.3;
-  if (below !== undefined) return below - padding(next!) < body * 0.95;
-  if (above !== undefined) return above - padding(prev!) >= body * 1.19;
+function spacedLikeHeading(
+  prev: Block | undefined,
+  first: Block,
+  last: Block,
+  next: Block | undefined,
+  body: number,
+  spacing: Spacing,
+  afterHeading: boolean,
+): boolean {
+  const above = afterHeading ? undefined : gapBetween(prev, first);
+  const below = gapBetween(last, next);
+  if (above !== undefined && below !== undefined) return above - spacing.padding(prev!) - (below - spacing.padding(next!)) >= body * 0.3;
+  if (below !== undefined) {
+    const limit = afterHeading && spacing.paragraph !== undefined ? spacing.paragraph + body * PARAGRAPH_GAP_SLACK : body * 0.95;
+    return below - spacing.padding(next!) < limit;
+  }
+  if (above !== undefined) return above - spacing.padding(prev!) >= body * 1.19;
   return false;
 }
 
-type Padding = (block: Block) => number;
+/** How much wider than the space between paragraphs the space under a heading may be (body sizes). */
+const PARAGRAPH_GAP_SLACK = 0.2;
+
+interface Spacing {
+  /** How far a block's text sits inside its box. */
+  padding: (block: Block) => number;
+  /** The usual space between two paragraphs, when there are enough to tell. */
+  paragraph: number | undefined;
+}
 
 /**
  * How far a block's text sits inside its box: the padding of code blocks and of table cells, as
@@ -88,7 +340,7 @@ type Padding = (block: Block) => number;
  * a paragraph (of several lines) to a code block or a table, less the usual space between two
  * paragraphs.
  */
-function boxPadding(blocks: Block[], body: number): Padding {
+function blockSpacing(blocks: Block[], body: number): Spacing {
   const gaps: Record<string, number[]> = { paragraph: [], code: [], table: [] };
   for (let i = 1; i < blocks.length; i++) {
     // After a paragraph of several lines: a one-line paragraph may be a heading-like label.
@@ -103,7 +355,7 @@ function boxPadding(blocks: Block[], body: number): Padding {
   };
   const code = pad('code', body * 0.55);
   const table = pad('table', body * 0.33);
-  return (block) => (block.type === 'code' ? code : block.type === 'table' ? table : 0);
+  return { padding: (block) => (block.type === 'code' ? code : block.type === 'table' ? table : 0), paragraph: base };
 }
 
 /** The middle value of at least three, else undefined (too few to say what is usual). */

@@ -1,20 +1,30 @@
+import { buildLexicon, dropsHyphen, type Lexicon } from '../layout/hyphens.js';
 import { joinTableParts } from '../layout/tables.js';
 import type { Block, Processor } from '../types.js';
 
-/**
- * Joins across column and page breaks: a paragraph, list item or code block cut by the end of
- * a column continues in the first block of the next column or page. Text continues when the
- * cut line ran to the column's edge and did not end a sentence; code when the next block is code;
- * a table when the next block is a table with as many columns (see joinTableParts).
- */
+// Joins across column and page breaks: a paragraph, list item or code block cut by the end of
+// a column continues in the first block of the next column or page. Text continues when the
+// cut line ran to the column's edge and did not end a sentence; code when the next block is code;
+// a table when the next block is a table with as many columns (see joinTableParts).
+// A page's footnotes sit between the two parts: the join goes over them, and they follow it.
+
 export const joinAcrossBreaks: Processor = (doc) => {
   const out: Block[] = [];
+  // The document's words, read only if a hyphenated word is cut by a break.
+  let lexicon: Lexicon | undefined;
+  const words = () => (lexicon ??= buildLexicon(doc.pages.flatMap((p) => p.lines)));
   // The part of a joined block seen last (where it ends), to compare the next block with.
   let tail: Block | undefined;
   for (const block of doc.blocks) {
-    const prev = out[out.length - 1];
+    if (block.note !== undefined) {
+      out.push(block);
+      continue;
+    }
+    let at = out.length - 1;
+    while (at >= 0 && out[at].note !== undefined) at--;
+    const prev = out[at];
     if (prev && tail && isBreakBetween(tail, block) && continues(prev, block)) {
-      out[out.length - 1] = merge(prev, block);
+      out[at] = merge(prev, block, words);
     } else {
       out.push(block);
     }
@@ -41,11 +51,16 @@ function continues(a: Block, b: Block): boolean {
   return last.bbox.x1 >= a.bbox.x1 - last.fontSize * 3 && (a.lines!.length > 1 || /^[a-z]/.test(first.text));
 }
 
-function merge(a: Block, b: Block): Block {
+function merge(a: Block, b: Block, words: () => Lexicon): Block {
   const lines = [...(a.lines ?? []), ...(b.lines ?? [])];
   if (a.type === 'table') return { ...a, rows: joinTableParts(a, b), lines };
   if (a.type === 'code') return { ...a, text: `${a.text}\n${b.text}`, lines };
   const hyphen = /[a-z]-$/.test(a.text ?? '') && /^[a-z]/.test(b.text ?? '');
-  const text = hyphen ? (a.text ?? '').slice(0, -1) + b.text : `${a.text} ${b.text}`;
+  const left = (a.text ?? '').slice(-40, -1);
+  const text = !hyphen
+    ? `${a.text} ${b.text}`
+    : dropsHyphen(left, b.text ?? '', words())
+      ? (a.text ?? '').slice(0, -1) + b.text
+      : `${a.text}${b.text}`;
   return { ...a, text, lines };
 }

@@ -1,0 +1,100 @@
+import type { Line, Page } from '../types.js';
+
+// Layout step, list markers: the bullet or number a list item's first line starts with, when the
+// producer draws it as text (LaTeX, word processors; browsers draw bullets as shapes). Returns
+// where the item's own text starts, so that its next lines, set flush with that text, read as
+// the same item.
+
+export interface ListMarker {
+  /** The marker as drawn: "•", "–", "3.", "(b)". */
+  text: string;
+  /** The number an ordered marker shows (letters and roman numerals counted: b → 2, iv → 4). */
+  number?: number;
+  /** x where the item's text starts. */
+  start: number;
+  /** Index of the first run of the item's text, and how many characters of it the marker took. */
+  run: number;
+  cut: number;
+}
+
+/** Glyphs that only ever mark list items (the last ones are the Symbol and Wingdings bullets of Word, in the private use area). */
+const BULLETS = '•◦▪▫■□●○‣⁃∙⦁➢►▶✓✔❖\uf0b7\uf0a7\uf076\uf0d8\uf0fc\uf0a8\uf06e\uf0a1';
+/** Glyphs that mark items in lists but also start sentences (dashes, asterisks): trusted on an inset line only. */
+const WEAK_BULLETS = '–-∗*·';
+/** "3." "3)" "(3)" "b." "(b)" "iv." "(iv)": ordered markers. */
+const ORDERED = /^(?:\(?(\d{1,3})[.)]|\((\d{1,3})\)|\(?([a-z])[.)]|\(([a-z])\)|\(?([ivx]{1,5})[.)]|\(([ivx]{1,5})\))$/;
+/** A weak bullet or a letter marker must be inset from the column's margin by this (body sizes). */
+const WEAK_INSET = 0.5;
+/** The space after a marker: at least a narrow word space (in font sizes). */
+const MARKER_GAP = 0.15;
+
+export function listMarker(line: Line, columnLeft: number, body: number): ListMarker | undefined {
+  const first = line.runs[0];
+  const text = first.text.trimStart();
+  if (!text) return undefined;
+  const inset = line.bbox.x0 - columnLeft >= body * WEAK_INSET;
+  // The marker is a run of its own, or the start of the first run up to a space.
+  const alone = line.runs.length > 1 && !/\s/.test(text.trim());
+  const word = alone ? text.trim() : text.match(/^(\S+)\s+(?=\S)/)?.[1];
+  if (!word) return undefined;
+  let number: number | undefined;
+  if (word.length === 1 && BULLETS.includes(word)) {
+    // always a marker
+  } else if (word.length === 1 && WEAK_BULLETS.includes(word)) {
+    if (!inset) return undefined;
+  } else {
+    const m = word.match(ORDERED);
+    if (!m) return undefined;
+    const [, d1, d2, l1, l2, r1, r2] = m;
+    if (d1 ?? d2) {
+      // A number written into the text's first run ("2017. That year…") is a marker only on an inset line.
+      if (!alone && !inset) return undefined;
+      number = Number(d1 ?? d2);
+    } else if (!inset) return undefined;
+    else if (r1 ?? r2) number = roman(r1 ?? r2);
+    else number = (l1 ?? l2).charCodeAt(0) - 96;
+    // "i." is the letter i or the numeral 1: either way a marker, counted as a numeral.
+  }
+  if (alone) {
+    const next = line.runs[1];
+    if (next.bbox.x0 - first.bbox.x1 < first.fontSize * MARKER_GAP && !/^\s/.test(next.text)) return undefined;
+    return { text: word, number, start: next.bbox.x0, run: 1, cut: 0 };
+  }
+  const cut = first.text.indexOf(word) + word.length + (first.text.slice(first.text.indexOf(word) + word.length).match(/^\s+/)?.[0].length ?? 0);
+  const start = first.bbox.x0 + ((first.bbox.x1 - first.bbox.x0) * cut) / first.text.length;
+  return { text: word, number, start, run: 0, cut };
+}
+
+function roman(s: string): number {
+  const value: Record<string, number> = { i: 1, v: 5, x: 10 };
+  let n = 0;
+  for (let k = 0; k < s.length; k++) {
+    const v = value[s[k]];
+    n += k + 1 < s.length && value[s[k + 1]] > v ? -v : v;
+  }
+  return n;
+}
+
+/** The line without its marker. */
+export function withoutMarker(line: Line, marker: ListMarker): Line {
+  const runs = line.runs.slice(marker.run);
+  if (marker.cut > 0) {
+    const head = runs[0];
+    runs[0] = { ...head, text: head.text.slice(marker.cut), bbox: { ...head.bbox, x0: marker.start } };
+  }
+  return { ...line, runs, text: runs.map((r) => r.text).join(' '), bbox: { ...line.bbox, x0: marker.start } };
+}
+
+/** Lines starting with a bullet glyph before a document counts as drawing its bullets as text. */
+const MIN_TEXT_BULLETS = 3;
+
+/** Does the document write its bullets as text (so that list items are known by their markers)? */
+export function writesBullets(pages: Page[]): boolean {
+  let n = 0;
+  for (const page of pages)
+    for (const line of page.lines) {
+      const c = line.runs[0]?.text.trimStart()[0];
+      if (c && BULLETS.includes(c) && ++n >= MIN_TEXT_BULLETS) return true;
+    }
+  return false;
+}
