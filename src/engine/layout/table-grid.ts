@@ -305,7 +305,8 @@ function lastColumnCovered(columns: Column[], p: Piece, partials: GridInput['par
  * between rules that separate every row, a strip is a row. The header (above its rule) is one
  * row, unless a header cell spans columns: then the line under it is a header row of its own.
  * In the body, a table that sets its rows apart with cell padding (more space between some lines
- * than between the lines of one cell) starts a row where the padding is, and only there.
+ * than between the lines of one cell) starts a row where the padding is, and where a number
+ * stands under a number (groups of rows spaced apart, as statements set them, are rows still).
  * Otherwise a line carries on the row above when it writes in fewer of the columns than the
  * row's first line and each of its cells continues the cell above it (the text wrapped there,
  * or a line was broken inside a cell away from the first column); a line that writes in as many
@@ -345,7 +346,7 @@ function splitRows(
     if (!row || ruledAbove[k]) starts = true;
     else if (inHeader(line)) starts = spans(lines[k - 1]);
     else if (input.ruledRows) starts = false;
-    else if (byPadding) starts = padded(gaps[k]);
+    else if (byPadding) starts = padded(gaps[k]) || stacksNumbers(cellsOf(lines[k - 1]), cellsOf(line));
     else starts = !carriesOn(cellsOf(lines[k - 1]), cellsOf(line), first, columns);
     if (starts) {
       row = [];
@@ -369,6 +370,15 @@ function carriesOn(above: Map<number, Piece>, cells: Map<number, Piece>, first: 
     if (c === 0 && !wraps(before, p, columns[c])) return false;
   }
   return true;
+}
+
+/** A number under a number in one column: numbers do not wrap, so the lower one is another row's. */
+function stacksNumbers(above: Map<number, Piece>, cells: Map<number, Piece>): boolean {
+  for (const [c, p] of cells) {
+    const before = above.get(c);
+    if (before && NUMBER.test(before.text.trim()) && NUMBER.test(p.text.trim())) return true;
+  }
+  return false;
 }
 
 /** The text above would not have had room for the first word below: it wrapped there. */

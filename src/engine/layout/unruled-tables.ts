@@ -157,12 +157,13 @@ function tableFrom(rows: Row[], start: number, body: number, rowLike: boolean[])
       if (widened.length < 2) break;
       strips = widened;
     } else if (
-      !piecesFit(
+      !sectionLabel(rows, k, strips, body, rowLike) &&
+      (!piecesFit(
         rows[k].pieces,
         strips.map((c) => c.x0),
         body,
       ) ||
-      rows[k].pieces.length > strips.length
+        rows[k].pieces.length > strips.length)
     ) {
       break;
     }
@@ -173,6 +174,19 @@ function tableFrom(rows: Row[], start: number, body: number, rowLike: boolean[])
   const second = strips[1]?.x0 ?? Infinity;
   while (run.length > 1 && !rowLike[start + run.length - 1] && run[run.length - 1].pieces[0].x0 < second - body * CELL_GAP) run.pop();
   return run.filter((_, j) => rowLike[start + j]).length >= MIN_ROWS ? run : undefined;
+}
+
+/**
+ * A label alone on its line, left of every column so far, over a row that has a label of its own
+ * there: a section's title in the label column (statements: "Assets" between the header and the
+ * rows, which start the label column).
+ */
+function sectionLabel(rows: Row[], k: number, strips: Array<{ x0: number }>, body: number, rowLike: boolean[]): boolean {
+  const [piece, ...more] = rows[k].pieces;
+  const next = rows[k + 1];
+  if (more.length > 0 || !next || !rowLike[k + 1] || next.y0 - rows[k].y1 > body * LINE_GAP) return false;
+  const first = strips[0].x0;
+  return piece.x1 < first - body * CELL_GAP && next.pieces[0].x1 < first - body * CELL_GAP && next.pieces[0].x0 < piece.x1;
 }
 
 /** The sorted line indexes when they follow each other without a gap, else undefined. */
@@ -215,7 +229,12 @@ function aligned(rows: Row[], body: number, margin: number): boolean {
   const words = (ps: Piece[]) => !ps.every((p) => NUMBER.test(p.text.trim()));
   const atMargin = (ps: Piece[]) => ps.every((p) => p.x1 >= margin - body * ALIGN) && words(ps);
   const ends = lines.filter((ps) => ps.length > 1).map((ps) => ps[ps.length - 1]);
-  if (ends.length > 1 && tight(ends.map((p) => p.x1)) && !tight(ends.map((p) => p.x0)) && words(ends)) return false;
+  // (A header's last cell is a word over a column of numbers: the body's ends tell.)
+  const bodyEnds = lines
+    .slice(1)
+    .filter((ps) => ps.length > 1)
+    .map((ps) => ps[ps.length - 1]);
+  if (ends.length > 1 && tight(ends.map((p) => p.x1)) && !tight(ends.map((p) => p.x0)) && words(bodyEnds.length ? bodyEnds : ends)) return false;
   return cells.every((ps, c) => {
     if (c === 0 || ps.length === 0) return true;
     const lined = tight(ps.map((p) => p.x0)) || (tight(ps.map((p) => p.x1)) && !atMargin(ps)) || tight(ps.map((p) => (p.x0 + p.x1) / 2));
