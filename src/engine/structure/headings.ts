@@ -72,7 +72,7 @@ export const detectHeadings: Processor = (doc) => {
   const bodyFont = dominantFont(blocks);
   const headingFonts = standaloneFonts(blocks, bodyFont);
   const spacing = blockSpacing(blocks, body);
-  const found = blocks.map((block, i) => candidate(block, i, body, bodyFont, codeScale));
+  const found = blocks.map((block, i) => candidate(block, i, body, bodyFont, headingFonts, codeScale));
   // Without a number, a larger size or a font kept for headings, a heading must be spaced like
   // one (a bold or italic sentence of its own is emphasis).
   const inHeadingFont = (c: Candidate) =>
@@ -123,13 +123,19 @@ export const detectHeadings: Processor = (doc) => {
 const NUMBERING = /^(?:(\d{1,2}(?:\.\d{1,2})*)\.?|([A-Z](?:\.\d{1,2})+)\.?|[A-Z]\.|[IVXLC]{1,6}\.)\s+(?=\S)/;
 
 function numberingOf(text: string): { depth: number } | undefined {
-  const m = NUMBERING.exec(text.replace(/\\/g, '').replace(/^[*_]+/, ''));
+  // Emphasis marks may close after the number ("**6.4.1** `name`": a bold number, its title in code).
+  const m = NUMBERING.exec(
+    text
+      .replace(/\\/g, '')
+      .replace(/^[*_]+/, '')
+      .replace(/^([\dA-Z.]+)[*_]+(?=\s)/, '$1'),
+  );
   if (!m) return undefined;
   const parts = m[1] ?? m[2];
   return { depth: parts ? parts.split('.').length : 1 };
 }
 
-function candidate(block: Block, index: number, body: number, bodyFont: string, codeScale: number): Candidate | undefined {
+function candidate(block: Block, index: number, body: number, bodyFont: string, headingFonts: Set<string>, codeScale: number): Candidate | undefined {
   const lines = block.lines;
   if (!lines?.length || lines.length > MAX_LINES || (block.text ?? '').length > MAX_CHARS) return undefined;
   const runIn = (block as Block & { runIn?: boolean }).runIn === true;
@@ -157,8 +163,12 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   if (ratio < BODY_SIZED) return bold || codeOnly ? { index, look: 'small', ratio, numbering } : undefined;
   if (bold || codeOnly) return { index, look: 'bold', ratio, numbering };
   // A line in a font of its own (a heading font without weight, or one whose weight the widths
-  // do not show): a phrase, not a sentence.
-  if (ownFont && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim())) return { index, look: 'font', ratio, numbering };
+  // do not show), code in it or not: a phrase, not a sentence.
+  // With code, the font must be one kept for headings (italics within a sentence are not).
+  const prose = runs.filter((r) => !r.monospace);
+  const ownFontAndCode = ownFont || (prose.length > 0 && prose.length < runs.length && prose.every((r) => headingFonts.has(r.fontName)));
+  if (ownFontAndCode && lines.length <= 2 && !/[.,;]$/.test(plainHeadingText(block.text ?? '').trim()))
+    return { index, look: 'font', ratio, numbering };
   // A numbered line set apart from the body font (its number in a heading font, its words in code).
   if (numbering && lines.length <= 2 && runs.every((r) => r.fontName !== bodyFont && r.fontName !== ''))
     return { index, look: 'font', ratio, numbering };

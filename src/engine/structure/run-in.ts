@@ -55,9 +55,11 @@ function isRunInHeading(head: TextRun[], tail: TextRun[]): boolean {
     if (wide && !(k === 1 && SECTION_NUMBER.test(head[0].text.trim()))) return false;
   }
   if (head.length === 1 && SECTION_NUMBER.test(text)) return false;
-  if (head.every((r) => r.bold)) return !tail.every((r) => r.bold);
+  // Code within the phrase ("1.1.1 `name` (String)") shows no weight: the words around it decide.
+  const words = head.some((r) => !r.monospace) ? head.filter((r) => !r.monospace) : head;
+  if (words.every((r) => r.bold)) return !tail.every((r) => r.bold);
   const fonts = new Set(tail.map((r) => r.fontName));
-  return head.every((r) => r.fontName !== '' && !fonts.has(r.fontName));
+  return words.every((r) => r.fontName !== '' && !fonts.has(r.fontName));
 }
 
 function unionOf(lines: Line[]) {
