@@ -1,6 +1,7 @@
 import { DocmarkError } from '../errors.js';
 import { checkpoint } from './cancel.js';
 import { layoutBlocks } from './layout/blocks.js';
+import { mayHoldTable, readDrawings } from './extract/drawings.js';
 import { needsOcr } from './extract/needs-ocr.js';
 import { type LinkAnnotation, readLinks } from './extract/links.js';
 import { extractTextPage } from './extract/text-layer.js';
@@ -103,7 +104,11 @@ async function extractPage(
     const textPage = await extractTextPage(page, index, links);
     if (extractImages) textPage.images = await (await import('./extract/images.js')).extractPageImages(page, index);
     // Scans and garbage text layers are read with OCR instead (every page when forced).
-    if (!forceOcr && !(await needsOcr(page, textPage))) return textPage;
+    if (!forceOcr && !(await needsOcr(page, textPage))) {
+      // Rules and boxes cost about what the text does: read only where the text could hold a table.
+      if (mayHoldTable(textPage)) textPage.rects = await readDrawings(page);
+      return textPage;
+    }
     // OCR and image extraction need native addons (canvas, onnxruntime): loaded on first use,
     // so text-only work (and every worker's start) does without them.
     const { extractOcrPage } = await import('./extract/ocr-page.js');

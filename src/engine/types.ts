@@ -60,9 +60,17 @@ export interface Line {
   fontSize: number;
 }
 
-/** A rectangle drawn on the page (table rulings, code-block backgrounds, rules). */
+/**
+ * Something drawn on the page, from its drawing operations (extract/drawings.ts; read only on
+ * pages whose text could hold a table, else empty). A filled path is the box of each of its
+ * subpaths: a cell or code-block background, or a rule drawn as a thin box. A stroked path is
+ * each of its horizontal and vertical segments, as a box as thick as the pen (a stroked
+ * rectangle is four). A rule is a rect under about 2.5 pt thick either way (layout/rules.ts).
+ * White fills, curves, slanted lines and clipping paths are left out.
+ */
 export interface Rect {
   bbox: BBox;
+  /** Painted inside (a background or a rule drawn as a box); false: a stroked segment. */
   filled: boolean;
 }
 
@@ -118,8 +126,12 @@ export interface Block {
   /** Lists: numbered or bulleted; first number of a numbered list. */
   ordered?: boolean;
   start?: number;
-  /** Tables: rows of cell texts, the first row is the header. */
+  /** Tables: rows of cell texts, the first row is the header (the first `headerRows` when set). */
   rows?: string[][];
+  /** Tables: rows that make the header, when more than one (a multi-level header). */
+  headerRows?: number;
+  /** Tables: cells that span several columns (the columns they cover hold empty strings in `rows`). */
+  spans?: TableSpan[];
   /** List items while building: nesting depth (0 = top level) and the number a numbered item shows. */
   depth?: number;
   number?: number;
@@ -133,6 +145,13 @@ export interface Block {
   children?: Block[];
   /** The lines a block was made of; dropped before rendering. */
   lines?: Line[];
+}
+
+/** A table cell spanning `cols` columns from column `col` of row `row` (0-based). */
+export interface TableSpan {
+  row: number;
+  col: number;
+  cols: number;
 }
 
 export interface DocumentInfo {

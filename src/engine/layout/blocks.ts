@@ -135,6 +135,7 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
     infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
     body,
     carried,
+    page.rects,
   );
   const blocks: Block[] = [];
   let i = 0;

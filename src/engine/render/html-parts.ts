@@ -1,6 +1,8 @@
 // HTML pieces shared by the HTML renderer and the Markdown renderer's table fallback.
 import { type InlineNode, parseInline } from './inline-markdown.js';
 
+import type { TableSpan } from '../types.js';
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
@@ -42,15 +44,34 @@ function inlineHtml(nodes: InlineNode[]): string {
 }
 
 /**
- * A table as HTML, the first row as its header. A cell's line breaks ("\n": a list or separate
- * paragraphs in the cell) become <br>; short rows are padded with empty cells. One row per
- * line and no blank line, so Markdown keeps it as one HTML block.
+ * A table as HTML, the first row (or the first `headerRows`) as its header; a cell listed in
+ * `spans` covers the columns after it (their cells are not written). A cell's line breaks ("\n":
+ * a list or separate paragraphs in the cell) become <br>; short rows are padded with empty cells.
+ * One row per line and no blank line, so Markdown keeps it as one HTML block.
  */
-export function htmlTable(rows: string[][]): string {
+export function htmlTable(rows: string[][], { headerRows = 1, spans = [] }: { headerRows?: number; spans?: readonly TableSpan[] } = {}): string {
   if (rows.length === 0) return '';
   const width = Math.max(...rows.map((r) => r.length));
-  const row = (cells: string[], tag: 'th' | 'td'): string =>
-    `<tr>${Array.from({ length: width }, (_, i) => `<${tag}>${(cells[i] ?? '').split('\n').map(inline).join('<br>')}</${tag}>`).join('')}</tr>`;
-  const [head, ...body] = rows;
-  return ['<table>', `<thead>${row(head, 'th')}</thead>`, '<tbody>', ...body.map((r) => row(r, 'td')), '</tbody>', '</table>'].join('\n');
+  const row = (cells: string[], r: number, tag: 'th' | 'td'): string => {
+    const out: string[] = [];
+    for (let c = 0; c < width; c++) {
+      const span = spans.find((s) => s.row === r && s.col === c && s.cols > 1);
+      const text = (cells[c] ?? '').split('\n').map(inline).join('<br>');
+      out.push(span ? `<${tag} colspan="${span.cols}">${text}</${tag}>` : `<${tag}>${text}</${tag}>`);
+      if (span) c += span.cols - 1;
+    }
+    return `<tr>${out.join('')}</tr>`;
+  };
+  const head = Math.max(1, Math.min(headerRows, rows.length));
+  return [
+    '<table>',
+    `<thead>${rows
+      .slice(0, head)
+      .map((r, k) => row(r, k, 'th'))
+      .join('')}</thead>`,
+    '<tbody>',
+    ...rows.slice(head).map((r, k) => row(r, head + k, 'td')),
+    '</tbody>',
+    '</table>',
+  ].join('\n');
 }

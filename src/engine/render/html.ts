@@ -69,7 +69,7 @@ function renderBlock(block: Block): string {
       return `<${tag}${start}>${items.join('')}</${tag}>`;
     }
     case 'table':
-      return htmlTable(block.rows ?? []);
+      return htmlTable(block.rows ?? [], block);
     case 'image':
       return block.imageId ? `<img src="${escapeHtml(block.imageId)}" alt="">` : '';
     case 'unreadable_page':

@@ -52,7 +52,7 @@ export function renderBlock(block: Block, indent = ''): string {
     case 'list':
       return renderList(block, indent);
     case 'table':
-      return renderTable(block.rows ?? []);
+      return renderTable(block);
     case 'image':
       return block.imageId ? `![](${block.imageId})` : '';
     case 'unreadable_page':
@@ -74,10 +74,12 @@ function renderList(list: Block, indent: string): string {
   return out.join('\n');
 }
 
-function renderTable(rows: string[][]): string {
+function renderTable(block: Block): string {
+  const rows = block.rows ?? [];
   if (rows.length === 0) return '';
-  // A GFM cell holds one line of text: a cell broken on purpose needs an HTML table.
-  if (rows.some((r) => r.some((c) => c.includes('\n')))) return htmlTable(rows);
+  // A GFM cell holds one line of text and a GFM header one row without spans: else an HTML table.
+  const gfm = (block.headerRows ?? 1) <= 1 && !block.spans?.length && !rows.some((r) => r.some((c) => c.includes('\n')));
+  if (!gfm) return htmlTable(rows, block);
   const width = Math.max(...rows.map((r) => r.length));
   const cell = (s: string | undefined): string => oneLine(s).replace(/\|/g, '\\|');
   const line = (r: string[]): string => `| ${Array.from({ length: width }, (_, i) => cell(r[i])).join(' | ')} |`;

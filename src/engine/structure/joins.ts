@@ -1,10 +1,11 @@
 import { buildLexicon, dropsHyphen, type Lexicon } from '../layout/hyphens.js';
+import { joinTableParts } from '../layout/tables.js';
 import type { Block, Processor } from '../types.js';
 
 // Joins across column and page breaks: a paragraph, list item or code block cut by the end of
 // a column continues in the first block of the next column or page. Text continues when the
 // cut line ran to the column's edge and did not end a sentence; code when the next block is code;
-// a table when the next block is a table with as many columns (header rows are not repeated).
+// a table when the next block is a table with as many columns (see joinTableParts).
 // A page's footnotes sit between the two parts: the join goes over them, and they follow it.
 
 export const joinAcrossBreaks: Processor = (doc) => {
@@ -52,8 +53,7 @@ function continues(a: Block, b: Block): boolean {
 
 function merge(a: Block, b: Block, words: () => Lexicon): Block {
   const lines = [...(a.lines ?? []), ...(b.lines ?? [])];
-  // A table's header row is not repeated after a break: the next part's rows are all data.
-  if (a.type === 'table') return { ...a, rows: [...(a.rows ?? []), ...(b.rows ?? [])], lines };
+  if (a.type === 'table') return { ...a, rows: joinTableParts(a, b), lines };
   if (a.type === 'code') return { ...a, text: `${a.text}\n${b.text}`, lines };
   const hyphen = /[a-z]-$/.test(a.text ?? '') && /^[a-z]/.test(b.text ?? '');
   const left = (a.text ?? '').slice(-40, -1);
