@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'queue_full'
   | 'draining'
+  | 'low_memory'
   | 'timeout'
   | 'cancelled'
   | 'out_of_memory'
@@ -51,6 +52,8 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   queue_full: 503,
   draining: 503,
+  // The host is low on memory: refused before the upload was read, or ended below the critical mark.
+  low_memory: 503,
   timeout: 504,
   // The client went away (closed the connection, or aborted its upload): nobody reads the answer.
   cancelled: 499,
