@@ -3,6 +3,11 @@
 // instance. (The conversion limit, the memory limit and the schedule fire by themselves, from the
 // compressed settings.) Each action is logged with its time, to check the restart log against.
 
+const RELOAD_TRIES = 6;
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const stripColour = (/** @type {string} */ text) => text.replace(ANSI_COLOUR, '');
+const RELOAD_RETRY_MS = 5000;
+
 /**
  * @param {{ sandbox: import('./sandbox.mjs').Pm2Sandbox, everyMs: Record<string, number>, random: () => number, t0: number, log: (l: object) => void }} options
  */
@@ -19,9 +24,20 @@ export function startChaos({ sandbox, everyMs, random, t0, log }) {
 
   /** @type {Record<string, () => Promise<{ pid?: number, instance?: number, result: string }>>} */
   const perform = {
+    // PM2 refuses a reload while another (a memory-limit reload) is in progress: try again shortly.
     reload: async () => {
-      const res = await sandbox.pm2(['reload', sandbox.settings.DOCMARK_PM2_NAME]);
-      return { result: res.code === 0 ? 'ok' : `exit ${res.code}: ${(res.stderr || res.stdout).trim().split('\n').pop()}` };
+      let why = '';
+      for (let i = 0; i < RELOAD_TRIES && running; i++) {
+        const res = await sandbox.pm2(['reload', sandbox.settings.DOCMARK_PM2_NAME]);
+        if (res.code === 0) return { result: 'ok' };
+        why =
+          stripColour(res.stderr || res.stdout)
+            .trim()
+            .split('\n')
+            .pop() ?? '';
+        await new Promise((r) => setTimeout(r, RELOAD_RETRY_MS));
+      }
+      return { result: `refused: ${why}` };
     },
     crash: async () => signal('SIGUSR2'),
     kill9: async () => signal('SIGKILL'),

@@ -8,7 +8,13 @@ import http from 'node:http';
 /** Three missed heartbeats. */
 const STALL_MS = 35_000;
 /** Attempts in all; a failure counts only when the retries failed too. */
-export const MAX_ATTEMPTS = 6;
+export const MAX_ATTEMPTS = 12;
+/**
+ * How long a client keeps retrying: longer than every instance being down at once takes (a kill -9
+ * of one while the other reloads; each restart takes seconds on a loaded host). The batch client
+ * gives up on a server after the same minute.
+ */
+export const RETRY_FOR_MS = 60_000;
 /** The longest pause between attempts, whatever Retry-After says. */
 const MAX_BACKOFF_MS = 10_000;
 
@@ -89,11 +95,14 @@ export const isRetriable = (a) => a.status === 0 || a.status === 502 || a.status
 export async function convertWithRetry(url, req, { stopped } = {}) {
   /** @type {Array<Attempt & { retryAfter?: number }>} */
   const attempts = [];
+  let firstFailure;
   for (let i = 0; i < MAX_ATTEMPTS; i++) {
     const a = await convertOnce(url, req);
     attempts.push(a);
     if (!isRetriable(a) || stopped?.()) break;
-    const backoff = Math.min(MAX_BACKOFF_MS, a.retryAfter ? a.retryAfter * 1000 : 250 * 2 ** i);
+    firstFailure ??= Date.now();
+    if (Date.now() - firstFailure > RETRY_FOR_MS) break;
+    const backoff = Math.min(MAX_BACKOFF_MS, a.retryAfter ? a.retryAfter * 1000 : Math.min(5000, 500 * 2 ** i));
     await new Promise((r) => setTimeout(r, backoff));
   }
   return { attempts, final: attempts[attempts.length - 1] };

@@ -215,7 +215,16 @@ export async function runSoak(o) {
       },
       verdict: v.pass ? 'pass' : 'fail',
       checks: v.checks,
-      restarts: { by_cause: v.restarts, total: records.length, actions: countBy(chaos.actions, 'action'), calm_phase: restartsBefore },
+      restarts: {
+        by_cause: v.restarts,
+        total: records.length,
+        actions: countBy(
+          chaos.actions.filter((a) => a.result === 'ok' || a.result === 'sent'),
+          'action',
+        ),
+        actions_not_done: chaos.actions.filter((a) => a.result !== 'ok' && a.result !== 'sent'),
+        calm_phase: restartsBefore,
+      },
       requests: { ...load.counts, failures: load.failures.slice(0, 50) },
       batch: batchSummary,
       memory: {

@@ -29,15 +29,16 @@ function step(span, ticks) {
 }
 
 /**
- * @param {{ samples: any[], restarts: Array<{ t: number, cause: string, instance: number | null }>, limitMb: number, title: string, durationS: number }} input
+ * @param {{ samples: any[], restarts: Array<{ t: number, cause: string, instance: number | null }>, limitMb: number, minFreeMb?: number, title: string, durationS: number }} input
  */
-export function chart({ samples, restarts, limitMb, title, durationS }) {
+export function chart({ samples, restarts, limitMb, minFreeMb = 0, title, durationS }) {
   const plotW = W - PAD.left - PAD.right;
   const tMax = Math.max(durationS, ...samples.map((s) => s.t), 1);
   const x = (/** @type {number} */ t) => PAD.left + (t / tMax) * plotW;
-  const rssMax = Math.max(limitMb * 1.15, ...samples.flatMap((s) => s.instances.map((i) => i.rss_mb ?? 0)));
+  const rssPeak = Math.max(limitMb * 1.15, ...samples.flatMap((s) => s.instances.map((i) => i.rss_mb ?? 0)));
+  const rssMax = Math.ceil(rssPeak / step(rssPeak, 6)) * step(rssPeak, 6);
   const yTop = (/** @type {number} */ mb) => PAD.top + TOP_H - (mb / rssMax) * TOP_H;
-  const memMax = Math.max(...samples.map((s) => s.available_mb), 1) * 1.1;
+  const memMax = Math.max(minFreeMb, ...samples.map((s) => s.available_mb), 1) * 1.1;
   const bottom0 = PAD.top + TOP_H + GAP;
   const yBottom = (/** @type {number} */ mb) => bottom0 + BOTTOM_H - (mb / memMax) * BOTTOM_H;
   const out = [];
@@ -112,6 +113,12 @@ export function chart({ samples, restarts, limitMb, title, durationS }) {
   // Host available memory.
   const mem = samples.map((s, j) => `${j ? 'L' : 'M'}${x(s.t).toFixed(1)},${yBottom(s.available_mb).toFixed(1)}`).join('');
   out.push(`<path d="${mem}" fill="none" stroke="#333" stroke-width="1.2"/>`);
+  if (minFreeMb > 0) {
+    out.push(
+      `<line x1="${PAD.left}" x2="${PAD.left + plotW}" y1="${yBottom(minFreeMb)}" y2="${yBottom(minFreeMb)}" stroke="#d62728" stroke-dasharray="6 4"/>`,
+    );
+    out.push(`<text x="${PAD.left + 4}" y="${yBottom(minFreeMb) - 4}" fill="#d62728">host guard: DOCMARK_MIN_FREE_MB ${minFreeMb}</text>`);
+  }
 
   // Legend.
   const lx = PAD.left + plotW + 16;

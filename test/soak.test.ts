@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ROOT } from './helpers/server.ts';
+
+// The soak's 2-minute variant, through the same command as `npm run soak` (ops/soak/cli.mjs): the
+// real ecosystem under PM2 in its own home, every restart cause, mixed clients and the batch
+// client, then its report and verdict. The memory limit is set low so that it fires in 2 minutes.
+
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-soak-test-'));
+let passed = false;
+// A failed run's folder stays for a look (its report, samples, outcomes and PM2 logs).
+after(() => {
+  if (passed) fs.rmSync(out, { recursive: true, force: true });
+  else process.stdout.write(`# soak smoke output kept in ${out}\n`);
+});
+
+function runSoak(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'ops/soak/cli.mjs'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm run soak (2-minute smoke)', { timeout: 20 * 60_000 }, () => {
+  it('refuses a bad duration before starting anything', async () => {
+    const res = await runSoak(['--duration', '2 days']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /--duration must be like 2h, 20m or 90s/);
+  });
+
+  it('runs every restart cause under load and passes its verdict', async () => {
+    const res = await runSoak(['--duration', '2m', '--memory-limit', '170M', '--out', out]);
+    const check = (name: RegExp) => report.checks.find((c: { check: string }) => name.test(c.check));
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+    assert.equal(res.code, report.verdict === 'pass' ? 0 : 1, res.stderr);
+    assert.match(res.stdout, /soak verdict: (PASS|FAIL)/);
+
+    // Each part of the verdict.
+    assert.equal(check(/could not retry/).value, 0, JSON.stringify(report.requests.failures));
+    assert.ok(check(/over the memory limit/).pass, JSON.stringify(report.memory.over_limit_runs));
+    assert.ok(check(/lowest available host memory/).pass);
+    assert.match(String(check(/RSS slope/).value), /^-?\d+(\.\d)? ± \d+(\.\d)?$/, 'a slope with its standard error (2 minutes cannot tell 5 MB/h)');
+    assert.ok(check(/batch outputs/).pass, JSON.stringify(report.batch));
+    assert.equal(report.verdict, 'pass', JSON.stringify(report.checks));
+
+    // Every cause fired: set off by the soak (reload, crash, kill -9) or by the compressed settings.
+    for (const action of ['reload', 'crash', 'kill9'])
+      assert.ok(report.restarts.actions[action] >= 1, `${action}: ${JSON.stringify(report.restarts)}`);
+    for (const cause of ['conversion_limit', 'cron', 'memory_limit', 'crash', 'manual']) {
+      assert.ok(report.restarts.by_cause[cause] >= 1, `${cause} in ${JSON.stringify(report.restarts.by_cause)}`);
+    }
+    assert.ok(report.requests.requests > 5);
+    assert.ok(report.batch.files >= 20 && report.batch.present === report.batch.files);
+    assert.ok(report.health.samples >= 30);
+
+    const svg = fs.readFileSync(path.join(out, 'report.svg'), 'utf8');
+    assert.match(svg, /^<svg /);
+    assert.match(svg, /memory limit 170 MB/);
+    assert.match(svg, /memory_limit: \d+/);
+    assert.ok(fs.statSync(path.join(out, 'samples.jsonl')).size > 0);
+
+    // Torn down: its PM2 home is gone, and with it the daemon.
+    const home = /PM2_HOME (\S+)\)/.exec(res.stdout)?.[1];
+    assert.ok(home && !fs.existsSync(home), `PM2_HOME ${home} removed`);
+    passed = true;
+  });
+});
