@@ -48,15 +48,23 @@ describe('npm run soak (2-minute smoke)', { timeout: 20 * 60_000 }, () => {
     assert.ok(check(/over the memory limit/).pass, JSON.stringify(report.memory.over_limit_runs));
     assert.ok(check(/lowest available host memory/).pass);
     assert.match(String(check(/RSS slope/).value), /^-?\d+(\.\d)? ± \d+(\.\d)?$/, 'a slope with its standard error (2 minutes cannot tell 5 MB/h)');
+    // Two minutes cannot tell 5 MB/h from noise: the check says so instead of passing or failing.
+    assert.equal(check(/RSS slope/).pass, null);
+    assert.deepEqual(report.inconclusive, [check(/RSS slope/).check]);
     assert.ok(check(/batch outputs/).pass, JSON.stringify(report.batch));
     assert.equal(report.verdict, 'pass', JSON.stringify(report.checks));
 
     // Every cause fired: set off by the soak (reload, crash, kill -9) or by the compressed settings.
     for (const action of ['reload', 'crash', 'kill9'])
       assert.ok(report.restarts.actions[action] >= 1, `${action}: ${JSON.stringify(report.restarts)}`);
-    for (const cause of ['conversion_limit', 'cron', 'memory_limit', 'crash', 'manual']) {
+    for (const cause of ['cron', 'memory_limit', 'manual', 'signal']) {
       assert.ok(report.restarts.by_cause[cause] >= 1, `${cause} in ${JSON.stringify(report.restarts.by_cause)}`);
     }
+    // Crashes: the hook's uncaught exception, or a signal when SIGUSR2 reached an instance still starting.
+    assert.ok((report.restarts.by_cause.crash ?? 0) >= 1 || report.restarts.by_cause.signal > report.restarts.actions.kill9, 'a crash');
+    // The conversion limit: with chaos every few seconds an instance may not live for 5 conversions; the calm run has no chaos.
+    const limit = (report.restarts.by_cause.conversion_limit ?? 0) + (report.restarts.calm_phase_by_cause.conversion_limit ?? 0);
+    assert.ok(limit >= 1, `conversion_limit in ${JSON.stringify(report.restarts)}`);
     assert.ok(report.requests.requests > 5);
     assert.ok(report.batch.files >= 20 && report.batch.present === report.batch.files);
     assert.ok(report.health.samples >= 30);

@@ -104,6 +104,10 @@ export function rssTrend(samples, warmupS, windowS) {
   };
 }
 
+/** @param {{ instances_mb_per_h: number | null, instances_se_mb_per_h: number | null }} trend */
+const slopeConclusive = (trend) =>
+  trend.instances_mb_per_h !== null && trend.instances_se_mb_per_h !== null && trend.instances_se_mb_per_h <= SLOPE_GOAL_MB_PER_H;
+
 /** @param {any[]} records restart-log lines */
 export function restartsByCause(records, app) {
   /** @type {Record<string, number>} */
@@ -145,7 +149,8 @@ export function verdict({ samples, load, batch, restarts, limitMb, checkS, sampl
       check: 'RSS slope of the instances after warm-up (MB/h)',
       goal: `≤ ${SLOPE_GOAL_MB_PER_H}`,
       value: trend.instances_mb_per_h === null ? null : `${trend.instances_mb_per_h} ± ${trend.instances_se_mb_per_h}`,
-      pass: trend.instances_mb_per_h !== null && trend.instances_mb_per_h <= SLOPE_GOAL_MB_PER_H,
+      // A run too short to tell the goal from noise (standard error above it) cannot pass or fail it.
+      pass: slopeConclusive(trend) ? /** @type {number} */ (trend.instances_mb_per_h) <= SLOPE_GOAL_MB_PER_H : null,
     },
     {
       check: 'batch outputs present and equal to the calm run',
@@ -155,7 +160,9 @@ export function verdict({ samples, load, batch, restarts, limitMb, checkS, sampl
     },
   ];
   return {
-    pass: checks.every((c) => c.pass),
+    // Inconclusive checks (pass: null) are reported, not counted.
+    pass: checks.every((c) => c.pass !== false),
+    inconclusive: checks.filter((c) => c.pass === null).map((c) => c.check),
     checks,
     over_limit_runs: runs,
     lowest_available: lowest ? { mb: lowest.available_mb, at_s: lowest.t } : null,

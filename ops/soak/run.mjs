@@ -46,7 +46,7 @@ export function defaultsFor(durationS) {
     /** Distinct documents per set (born-digital, typeset) in the batch; 0 = all. */
     batchSources: short ? 6 : 0,
     memoryLimit: '200M',
-    maxConversions: short ? 8 : 25,
+    maxConversions: short ? 5 : 25,
     sampleS: short ? 2 : 3,
     checkS: 5,
     // App-mode schedule (the default mode): each instance leaves in turn.
@@ -215,6 +215,7 @@ export async function runSoak(o) {
       },
       verdict: v.pass ? 'pass' : 'fail',
       checks: v.checks,
+      inconclusive: v.inconclusive,
       restarts: {
         by_cause: v.restarts,
         total: records.length,
@@ -224,6 +225,7 @@ export async function runSoak(o) {
         ),
         actions_not_done: chaos.actions.filter((a) => a.result !== 'ok' && a.result !== 'sent'),
         calm_phase: restartsBefore,
+        calm_phase_by_cause: restartsByCause(sandbox.restartRecords().slice(0, restartsBefore), 'docmark'),
       },
       requests: { ...load.counts, failures: load.failures.slice(0, 50) },
       batch: batchSummary,
@@ -275,7 +277,8 @@ export async function runSoak(o) {
 function printVerdict(print, report) {
   print('');
   print(`soak verdict: ${report.verdict.toUpperCase()} (${fmtDuration(report.soak.duration_s)}, commit ${report.soak.commit.slice(0, 10)})`);
-  for (const c of report.checks) print(`  ${c.pass ? 'ok  ' : 'FAIL'} ${c.check}: ${c.value} (goal ${c.goal})`);
+  for (const c of report.checks) print(`  ${c.pass === null ? 'n/a ' : c.pass ? 'ok  ' : 'FAIL'} ${c.check}: ${c.value} (goal ${c.goal})`);
+  if (report.inconclusive.length) print(`  (n/a: this run is too short to tell; not counted in the verdict)`);
   print(
     `  restarts: ${
       Object.entries(report.restarts.by_cause)
