@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `npm run soak -- [--duration 2h] [--out DIR] [--clients N] [--batch-files N] [--memory-limit 380M] [--seed N]`
+// `npm run soak -- [--duration 2h] [--out DIR] [--clients N] [--batch-files N] [--memory-limit 200M] [--seed N]`
+// `npm run soak -- --from DIR`: report.json and report.svg again from a finished run's files.
 // Exit code: 0 when the verdict passes, 1 when it fails, 2 on a usage error.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { printVerdict, rebuildReport } from './report.mjs';
 import { defaultsFor, runSoak } from './run.mjs';
 
 /** @param {string} text e.g. 2h, 20m, 90s, 120 (seconds) */
@@ -27,6 +29,7 @@ function main() {
         'batch-files': { type: 'string' },
         'memory-limit': { type: 'string' },
         seed: { type: 'string' },
+        from: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -36,8 +39,16 @@ function main() {
     process.exit(2);
   }
   if (values.help) {
-    process.stdout.write('npm run soak -- [--duration 20m] [--out DIR] [--clients 3] [--batch-files 1024] [--memory-limit 380M] [--seed 19]\n');
+    process.stdout.write(
+      'npm run soak -- [--duration 20m] [--out DIR] [--clients 3] [--batch-files 1024] [--memory-limit 200M] [--seed 19] | --from DIR\n',
+    );
     return;
+  }
+  if (values.from) {
+    // The report again from a finished run's files (after a change to the analysis).
+    const report = rebuildReport(path.resolve(values.from));
+    printVerdict((l) => process.stdout.write(`${l}\n`), report);
+    process.exit(report.verdict === 'pass' ? 0 : 1);
   }
   const d = defaultsFor(durationS);
   const int = (/** @type {string | undefined} */ v, /** @type {number} */ dflt, /** @type {number} */ max) => {
@@ -50,7 +61,7 @@ function main() {
   };
   const memoryLimit = values['memory-limit'] ?? d.memoryLimit;
   if (!/^[1-9]\d{0,6}[MG]$/.test(memoryLimit)) {
-    process.stderr.write(`soak: --memory-limit must be like 380M or 2G, got "${memoryLimit}"\n`);
+    process.stderr.write(`soak: --memory-limit must be like 200M or 2G, got "${memoryLimit}"\n`);
     process.exit(2);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);

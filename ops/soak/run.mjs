@@ -6,14 +6,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { quantile, restartsByCause, verdict } from './analysis.mjs';
 import { compareOutputs, makeBatchFolder, makeCalmFolder, runBatchClient } from './batch.mjs';
 import { startChaos } from './chaos.mjs';
 import { corpusSets, inputPicker, seeded } from './inputs.mjs';
 import { startLoad } from './load.mjs';
 import { startSampler } from './sampler.mjs';
 import { ROOT, Pm2Sandbox } from './sandbox.mjs';
-import { chart } from './svg.mjs';
+import { buildReport, fmtDuration, printVerdict, writeReport } from './report.mjs';
 
 /**
  * @typedef {object} SoakOptions
@@ -164,7 +163,6 @@ export async function runSoak(o) {
     await sampler.stop();
 
     const records = sandbox.restartRecords().slice(restartsBefore);
-    const restarts = records.map((r) => ({ t: Math.round((Date.parse(r.time) - t0) / 100) / 10, cause: r.cause, instance: r.instance }));
     const comparison = compareOutputs({ origin, output: batchOut, calm: calmOut });
     const batchFailed = batchResult.report.filter((/** @type {any} */ l) => l.status !== 'converted');
     const batchSummary = {
@@ -177,90 +175,21 @@ export async function runSoak(o) {
       failures: batchFailed.slice(0, 20).map((/** @type {any} */ l) => ({ file: l.file, error: l.error })),
       ...comparison,
     };
-    const samples = sampler.samples;
-    const minFreeMb = firstHealth.host_guard?.min_free_mb ?? 0;
-    const limitMb = toMb(o.memoryLimit);
-    const warmupS = Math.min(300, o.durationS / 4);
-    const windowS = o.durationS >= 1800 ? 300 : Math.max(20, Math.round(o.durationS / 8));
-    const v = verdict({
-      samples,
+    const report = buildReport({
+      t0,
+      options: o,
+      settings,
+      commit: gitCommit(),
+      samples: sampler.samples,
       load: load.counts,
+      loadFailures: load.failures,
       batch: batchSummary,
-      restarts: restartsByCause(records, 'docmark'),
-      limitMb,
-      checkS: o.checkS,
-      sampleS: o.sampleS,
-      warmupS,
-      windowS,
-      minFreeMb,
+      records,
+      calmRecords: sandbox.restartRecords().slice(0, restartsBefore),
+      actions: chaos.actions,
+      minFreeMb: firstHealth.host_guard?.min_free_mb ?? 0,
     });
-    const healthMs = samples.filter((s) => s.health_status === 200).map((s) => s.health_ms);
-    const rss = samples.flatMap((s) => s.instances.map((i) => i.rss_mb).filter((x) => x != null));
-    const report = {
-      soak: {
-        started: new Date(t0).toISOString(),
-        duration_s: o.durationS,
-        commit: gitCommit(),
-        node: process.version,
-        host: { cores: os.cpus().length, memory_gb: Math.round(os.totalmem() / 1024 ** 3), load_1m_mean: mean(samples.map((s) => s.load_1m)) },
-        note: 'Run on a shared 2-core machine (other work on the same cores); wall-clock figures are those of a loaded host.',
-      },
-      settings: {
-        ...settings,
-        PM2_WORKER_INTERVAL: String(o.checkS * 1000),
-        clients: o.clients,
-        sample_s: o.sampleS,
-        chaos_every_s: o.chaosEveryS,
-        seed: o.seed,
-      },
-      verdict: v.pass ? 'pass' : 'fail',
-      checks: v.checks,
-      inconclusive: v.inconclusive,
-      restarts: {
-        by_cause: v.restarts,
-        total: records.length,
-        actions: countBy(
-          chaos.actions.filter((a) => a.result === 'ok' || a.result === 'sent'),
-          'action',
-        ),
-        actions_not_done: chaos.actions.filter((a) => a.result !== 'ok' && a.result !== 'sent'),
-        calm_phase: restartsBefore,
-        calm_phase_by_cause: restartsByCause(sandbox.restartRecords().slice(0, restartsBefore), 'docmark'),
-      },
-      requests: { ...load.counts, failures: load.failures.slice(0, 50) },
-      batch: batchSummary,
-      memory: {
-        limit_mb: limitMb,
-        instance_rss_mb: { min: Math.min(...rss), p50: quantile(rss, 0.5), max: Math.max(...rss) },
-        over_limit_runs: v.over_limit_runs,
-        rss_trend: v.rss_trend,
-        lowest_available: v.lowest_available,
-        pm2_daemon_rss_mb: {
-          first: samples.find((s) => s.daemon_rss_mb != null)?.daemon_rss_mb ?? null,
-          last: samples.at(-1)?.daemon_rss_mb ?? null,
-        },
-      },
-      health: {
-        samples: samples.length,
-        failed: samples.length - healthMs.length,
-        p50_ms: quantile(healthMs, 0.5),
-        p95_ms: quantile(healthMs, 0.95),
-        max_ms: Math.max(...healthMs),
-        max_queued: Math.max(0, ...samples.map((s) => s.queued ?? 0)),
-      },
-      files: { samples: 'samples.jsonl', outcomes: 'outcomes.jsonl', restart_log: 'pm2/docmark-restarts.jsonl', batch_log: 'batch.log' },
-    };
-    fs.writeFileSync(path.join(o.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    fs.writeFileSync(
-      path.join(o.outDir, 'report.svg'),
-      chart({
-        samples,
-        restarts,
-        limitMb,
-        durationS: o.durationS,
-        title: `docmark soak, ${fmtDuration(o.durationS)}, ${report.soak.started.slice(0, 16)}Z, ${report.soak.commit.slice(0, 10)}: ${report.verdict}`,
-      }),
-    );
+    writeReport(o.outDir, report, sampler.samples, records);
     printVerdict(print, report);
     return report;
   } finally {
@@ -271,25 +200,6 @@ export async function runSoak(o) {
     await teardown();
     await new Promise((r) => logFile.end(r));
   }
-}
-
-/** @param {(l: string) => void} print @param {any} report */
-function printVerdict(print, report) {
-  print('');
-  print(`soak verdict: ${report.verdict.toUpperCase()} (${fmtDuration(report.soak.duration_s)}, commit ${report.soak.commit.slice(0, 10)})`);
-  for (const c of report.checks) print(`  ${c.pass === null ? 'n/a ' : c.pass ? 'ok  ' : 'FAIL'} ${c.check}: ${c.value} (goal ${c.goal})`);
-  if (report.inconclusive.length) print(`  (n/a: this run is too short to tell; not counted in the verdict)`);
-  print(
-    `  restarts: ${
-      Object.entries(report.restarts.by_cause)
-        .map(([k, n]) => `${k} ${n}`)
-        .join(', ') || 'none'
-    }`,
-  );
-  print(
-    `  requests: ${report.requests.requests} (${report.requests.retried} retried, ${report.requests.retried_ok} of them then answered); batch ${report.batch.converted}/${report.batch.files}`,
-  );
-  print(`  /health p50 ${report.health.p50_ms} ms, p95 ${report.health.p95_ms} ms; lowest host memory ${report.memory.lowest_available?.mb} MB`);
 }
 
 /** @param {Pm2Sandbox} sandbox @param {number} instances */
@@ -316,29 +226,4 @@ function gitCommit() {
   } catch {
     return 'unknown';
   }
-}
-
-/** @param {string} v e.g. 380M, 2G */
-export function toMb(v) {
-  const n = Number(v.slice(0, -1));
-  return v.endsWith('G') ? n * 1024 : v.endsWith('K') ? Math.round(n / 1024) : n;
-}
-
-/** @param {number[]} xs */
-const mean = (xs) => (xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 100) / 100 : null);
-
-/** @param {any[]} xs @param {string} key */
-function countBy(xs, key) {
-  /** @type {Record<string, number>} */
-  const by = {};
-  for (const x of xs) by[x[key]] = (by[x[key]] ?? 0) + 1;
-  return by;
-}
-
-/** @param {number} s */
-export function fmtDuration(s) {
-  s = Math.round(s);
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  return `${Math.round((s / 3600) * 10) / 10} h`;
 }
