@@ -7,14 +7,18 @@ import http from 'node:http';
 
 /** Three missed heartbeats. */
 const STALL_MS = 35_000;
-/** Attempts in all; a failure counts only when the retries failed too. */
-export const MAX_ATTEMPTS = 12;
+/** Attempts in all (the batch client's default: 8 retries); a failure counts only when the retries failed too. */
+export const MAX_ATTEMPTS = 9;
 /**
- * How long a client keeps retrying: longer than every instance being down at once takes (a kill -9
- * of one while the other reloads; each restart takes seconds on a loaded host). The batch client
- * gives up on a server after the same minute.
+ * How long a client keeps trying while no instance can take its request (connections refused or
+ * reset at once, 503): longer than every instance being down at once takes (a kill -9 of one while
+ * the other reloads; each restart takes seconds on a loaded host). The batch client gives up on a
+ * server after the same minute. An attempt that ran for a while (a conversion cut by a restart) does
+ * not use this up: it counts against MAX_ATTEMPTS only.
  */
 export const RETRY_FOR_MS = 60_000;
+/** An attempt answered or cut sooner than this found no instance to take it. */
+const QUICK_FAILURE_MS = 10_000;
 /** The longest pause between attempts, whatever Retry-After says. */
 const MAX_BACKOFF_MS = 10_000;
 
@@ -95,14 +99,14 @@ export const isRetriable = (a) => a.status === 0 || a.status === 502 || a.status
 export async function convertWithRetry(url, req, { stopped } = {}) {
   /** @type {Array<Attempt & { retryAfter?: number }>} */
   const attempts = [];
-  let firstFailure;
+  let unreachableMs = 0;
   for (let i = 0; i < MAX_ATTEMPTS; i++) {
     const a = await convertOnce(url, req);
     attempts.push(a);
     if (!isRetriable(a) || stopped?.()) break;
-    firstFailure ??= Date.now();
-    if (Date.now() - firstFailure > RETRY_FOR_MS) break;
     const backoff = Math.min(MAX_BACKOFF_MS, a.retryAfter ? a.retryAfter * 1000 : Math.min(5000, 500 * 2 ** i));
+    if (a.ms < QUICK_FAILURE_MS) unreachableMs += a.ms + backoff;
+    if (unreachableMs > RETRY_FOR_MS) break;
     await new Promise((r) => setTimeout(r, backoff));
   }
   return { attempts, final: attempts[attempts.length - 1] };
