@@ -45,7 +45,7 @@ export function defaultsFor(durationS) {
     /** Distinct documents per set (born-digital, typeset) in the batch; 0 = all. */
     batchSources: short ? 6 : 0,
     memoryLimit: '200M',
-    maxConversions: short ? 5 : 25,
+    maxConversions: short ? 2 : 25,
     sampleS: short ? 2 : 3,
     checkS: 5,
     // App-mode schedule (the default mode): each instance leaves in turn.
@@ -98,6 +98,8 @@ export async function runSoak(o) {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
+  // The code under test is the code at the start (a commit made during a long run is not in it).
+  const commit = gitCommit();
   try {
     print(`soak: ${fmtDuration(o.durationS)} on ${os.cpus().length} cores, output in ${o.outDir}`);
     await sandbox.start();
@@ -179,7 +181,7 @@ export async function runSoak(o) {
       t0,
       options: o,
       settings,
-      commit: gitCommit(),
+      commit,
       samples: sampler.samples,
       load: load.counts,
       loadFailures: load.failures,
