@@ -81,8 +81,9 @@ export function chart({ samples, restarts, limitMb, minFreeMb = 0, title, durati
   for (const r of restarts) {
     const color = CAUSE_COLORS[r.cause] ?? '#000';
     out.push(
-      `<line x1="${x(r.t)}" x2="${x(r.t)}" y1="${PAD.top}" y2="${PAD.top + TOP_H}" stroke="${color}" stroke-opacity="0.45" stroke-width="1"/>`,
+      `<line x1="${x(r.t)}" x2="${x(r.t)}" y1="${PAD.top}" y2="${PAD.top + TOP_H}" stroke="${color}" stroke-opacity="0.18" stroke-width="1"/>`,
     );
+    out.push(`<line x1="${x(r.t)}" x2="${x(r.t)}" y1="${PAD.top}" y2="${PAD.top + 14}" stroke="${color}" stroke-width="2"/>`);
     out.push(
       `<circle cx="${x(r.t)}" cy="${PAD.top + 6}" r="3" fill="${color}"><title>${esc(`${r.cause} (instance ${r.instance ?? '?'}) at ${fmt(r.t / 60)} min`)}</title></circle>`,
     );
