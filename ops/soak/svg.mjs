@@ -43,6 +43,7 @@ export function chart({ samples, restarts, limitMb, minFreeMb = 0, title, durati
   const yBottom = (/** @type {number} */ mb) => bottom0 + BOTTOM_H - (mb / memMax) * BOTTOM_H;
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`);
+  out.push(`<title>${esc(title)}: RSS per instance, memory limit, restarts by cause, host available memory</title>`);
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${PAD.left}" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`);
 
