@@ -32,6 +32,10 @@ export interface Config {
   ocrThreads: number;
   apiKey: string | undefined;
   hostSampleMs: number;
+  /** Host guard: below this available memory, refuse new work (0 = off). */
+  minFreeBytes: number;
+  /** Host guard: below this available memory, end the biggest running conversion (0 = off). */
+  criticalFreeBytes: number;
   /** Tests only: SIGUSR2 throws an uncaught error. */
   testCrashHook: boolean;
   /** PM2 settings (read by ecosystem.config.js; shown by /health, used for planned exits). */
@@ -81,6 +85,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     ocrThreads: s.DOCMARK_OCR_THREADS,
     apiKey: s.DOCMARK_API_KEY,
     hostSampleMs: s.DOCMARK_HOST_SAMPLE_S * 1000,
+    minFreeBytes: s.DOCMARK_MIN_FREE_MB * 1024 * 1024,
+    criticalFreeBytes: s.DOCMARK_CRITICAL_FREE_MB * 1024 * 1024,
     testCrashHook: s.DOCMARK_TEST_CRASH_HOOK,
     pm2: {
       name: s.DOCMARK_PM2_NAME,

@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'queue_full'
   | 'draining'
   | 'not_ready'
+  | 'low_memory'
   | 'timeout'
   | 'cancelled'
   | 'out_of_memory'
@@ -53,6 +54,8 @@ const STATUS: Record<ErrorCode, number> = {
   queue_full: 503,
   draining: 503,
   not_ready: 503,
+  // The host is low on memory: refused before the upload was read, or ended below the critical mark.
+  low_memory: 503,
   timeout: 504,
   // The client went away (closed the connection, or aborted its upload): nobody reads the answer.
   cancelled: 499,

@@ -112,6 +112,16 @@ export function defaultOcrThreads(env = process.env) {
   return Math.max(1, Math.floor(cores(env) / (instancesHere(env) * setting('DOCMARK_WORKERS', env))));
 }
 
+/** The host guard's admission mark: enough headroom for a few conversions' native memory on a small host, a sliver of a big one. */
+const MIN_FREE_FRACTION = 0.05;
+const MIN_FREE_FLOOR_MB = 256;
+
+/** @param {Record<string, string | undefined>} env */
+export function defaultMinFreeMb(env = process.env) {
+  void env;
+  return Math.max(MIN_FREE_FLOOR_MB, Math.round((os.totalmem() / 1024 / 1024) * MIN_FREE_FRACTION));
+}
+
 /** PM2's home folder: PM2_HOME, else ~/.pm2 (as PM2 itself decides). Batons and the restart log live there. */
 export function pm2Home(env = process.env) {
   return env.PM2_HOME || path.join(env.HOME || os.homedir(), '.pm2');
@@ -215,6 +225,20 @@ export const SETTINGS = [
     default: '10',
     parse: wholeNumber(1, 3600),
     doc: 'How often host figures (systeminformation) are sampled in the background for `/health`.',
+  },
+  {
+    name: 'DOCMARK_MIN_FREE_MB',
+    default: '5% of memory (≥ 256)',
+    parse: wholeNumber(0, 16_777_216),
+    fallback: defaultMinFreeMb,
+    doc: 'Below this much available host memory an instance refuses new conversions (503 `low_memory`, upload unread) and `/health` says why; 0 = off. See docs/operations.md.',
+  },
+  {
+    name: 'DOCMARK_CRITICAL_FREE_MB',
+    default: 'half of DOCMARK_MIN_FREE_MB',
+    parse: wholeNumber(0, 16_777_216),
+    fallback: (env) => Math.floor(setting('DOCMARK_MIN_FREE_MB', env) / 2),
+    doc: 'Below this much available host memory an instance ends its biggest running conversion (503 `low_memory` to its client) before the kernel OOM killer picks a process; 0 = off.',
   },
   { name: 'DOCMARK_INSTANCES', default: '2', parse: wholeNumber(1, 64), doc: 'PM2 cluster instances (`ecosystem.config.js`).' },
   {

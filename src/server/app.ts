@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { DocmarkError, isDocmarkError } from '../errors.js';
 import { apiKeyAuth } from './auth.js';
 import type { Converter } from './converter.js';
+import type { HostGuard } from './host-guard.js';
 import type { HostSampler } from './host-stats.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
@@ -20,6 +21,7 @@ export interface AppDeps {
   converter: Converter;
   lifecycle: Lifecycle;
   host: HostSampler;
+  guard: HostGuard;
   metrics: Metrics;
   log?: (line: Record<string, unknown>) => void;
 }

@@ -1,3 +1,4 @@
+import type { DocmarkError } from '../errors.js';
 import type { ConvertOptions, ConvertResult } from '../engine/types.js';
 
 // What the HTTP layer needs from the conversion engine. The worker-thread pool (./pool)
@@ -9,6 +10,8 @@ export interface Converter {
    * read. Throws 503 `queue_full` (with Retry-After) when there is none, `draining` when closing.
    */
   admit(): Admission;
+  /** End the running conversion holding the most memory, its client answered `error` (the host guard). */
+  endLargest?(error: DocmarkError): { bytes: number } | undefined;
   /** Figures for /health and /metrics. */
   stats(): ConverterStats;
   close(): Promise<void>;

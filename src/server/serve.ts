@@ -1,11 +1,13 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import client from 'prom-client';
 import { loadConfig, type Config } from '../config.js';
 import { cores } from '../settings.js';
 import { capacityOf } from './capacity.js';
 import { createApp } from './app.js';
 import { answerClientError } from './client-error.js';
 import type { Converter } from './converter.js';
+import { HostGuard } from './host-guard.js';
 import { HostSampler } from './host-stats.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
 import { Metrics } from './metrics.js';
@@ -54,7 +56,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   });
   const host = new HostSampler(config.hostSampleMs).start();
   const metrics = new Metrics({ inFlight: () => lifecycle.inFlight, queued: () => converter.stats().queued, converter: () => converter.stats() });
-  const app = createApp({ config, converter, lifecycle, host, metrics, log });
+  const guard = new HostGuard({
+    minFreeBytes: config.minFreeBytes,
+    criticalFreeBytes: config.criticalFreeBytes,
+    endLargest: (error) => converter.endLargest?.(error),
+    log,
+  }).start();
+  guard.register(metrics.registry, client);
+  const app = createApp({ config, converter, lifecycle, host, guard, metrics, log });
 
   const server = http.createServer(app.callback());
   server.on('clientError', answerClientError);
@@ -98,6 +107,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   }).catch(async (err) => {
     // Port taken, say: end the worker threads and the sampler, or they keep the process alive.
     host.stop();
+    guard.stop();
     await converter.close();
     throw err;
   });
@@ -120,6 +130,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       server.closeAllConnections();
       await closed;
       host.stop();
+      guard.stop();
       await converter.close();
     })();
     return closing;

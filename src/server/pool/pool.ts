@@ -40,6 +40,8 @@ export interface PoolOptions {
 interface Task {
   id: number;
   bytes: Uint8Array;
+  /** The PDF's size: what the host guard weighs running conversions by. */
+  size: number;
   options: ConvertOptions;
   resolve: (result: ConvertResult) => void;
   reject: (err: DocmarkError) => void;
@@ -116,6 +118,7 @@ export class WorkerPool implements Converter {
     replaced: 0,
     crashes: 0,
     out_of_memory: 0,
+    ended_low_memory: 0,
   };
 
   constructor(private readonly options: PoolOptions) {
@@ -163,6 +166,26 @@ export class WorkerPool implements Converter {
     };
   }
 
+  /**
+   * End the running conversion that likely holds the most memory, answering its client with
+   * `error` (the host guard, below its critical mark). Per-thread memory cannot be read in Node 20,
+   * so the weight is the PDF's size (pdfjs keeps the file and what it parsed from it), the longest
+   * running first among equals (its output and caches have grown longest). Cooperative, like any
+   * cancellation: the worker stops at its next checkpoint and is replaced if it does not.
+   */
+  endLargest(error: DocmarkError): { bytes: number } | undefined {
+    const running = this.slots.filter((s): s is Slot & { task: Task } => Boolean(s.task && !s.task.settled && !s.ending));
+    if (running.length === 0) return undefined;
+    const biggest = running.reduce((a, b) =>
+      b.task.size > a.task.size || (b.task.size === a.task.size && (b.task.startedAt ?? 0) < (a.task.startedAt ?? 0)) ? b : a,
+    );
+    const task = biggest.task;
+    this.counts.ended_low_memory++;
+    this.settle(task, error);
+    this.stop(biggest, task);
+    return { bytes: task.size };
+  }
+
   /** End every worker. Conversions still running or queued fail with 503 `draining`. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -185,7 +208,7 @@ export class WorkerPool implements Converter {
     if (this.closed) return Promise.reject(draining());
     if (signal?.aborted) return Promise.reject(clientGone());
     return new Promise<ConvertResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, bytes, options, resolve, reject, settled: false, deadline: 0 };
+      const task: Task = { id: this.nextId++, bytes, size: bytes.byteLength, options, resolve, reject, settled: false, deadline: 0 };
       if (signal) {
         const onAbort = (): void => this.cancel(task);
         signal.addEventListener('abort', onAbort, { once: true });

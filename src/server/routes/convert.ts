@@ -7,12 +7,12 @@ import type { Admission } from '../converter.js';
 import { checkUploadHeaders, inviteBody, readUpload } from '../upload.js';
 
 // POST /convert. In this order, so that a request that cannot be served costs no memory: the
-// headers and query options are checked, the request takes a place in the pool (or gets 503 with
+// headers and query options are checked, the host has memory to spare (host-guard.ts), the request takes a place in the pool (or gets 503 with
 // its body unread), only then is the PDF read, converted and answered as JSON (or bare Markdown
 // for `Accept: text/markdown`). A client that leaves cancels its conversion. Counted in the
 // lifecycle whatever happens.
 export function convertRoute(deps: AppDeps): Koa.Middleware {
-  const { config, converter, lifecycle, metrics } = deps;
+  const { config, converter, lifecycle, metrics, guard } = deps;
   return async (ctx) => {
     if (!lifecycle.acquire()) {
       ctx.set('Connection', 'close');
@@ -32,6 +32,7 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       // Options in the query are checked before the request takes a place or its body is read.
       parseOptions(query, { maxPages: config.maxPages });
       checkUploadHeaders(ctx, config.maxUploadBytes);
+      guard.admit();
       admission = converter.admit();
       inviteBody(ctx);
       stopHeartbeat = heartbeat(ctx);

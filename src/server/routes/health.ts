@@ -6,12 +6,15 @@ const GB = 1024 ** 3;
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 // GET /health: cheap by design — counters and the last background host sample.
-export function healthRoute({ config, converter, lifecycle, host }: AppDeps): Koa.Middleware {
+// While the host guard refuses work the answer is still 200 with status `low_memory`: the instance
+// is healthy and must not be restarted (a restart frees nothing the host lacks); the body says why.
+export function healthRoute({ config, converter, lifecycle, host, guard }: AppDeps): Koa.Middleware {
   return (ctx) => {
     const mem = process.memoryUsage();
+    const hostGuard = guard.status();
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
-      status: lifecycle.draining ? 'draining' : 'ok',
+      status: lifecycle.draining ? 'draining' : guard.refusing ? 'low_memory' : 'ok',
       pid: process.pid,
       instance: process.env.NODE_APP_INSTANCE ?? null,
       uptime_s: Math.round(lifecycle.uptimeSeconds()),
@@ -39,6 +42,7 @@ export function healthRoute({ config, converter, lifecycle, host }: AppDeps): Ko
         cron_mode: config.pm2.cronMode,
       },
       host: host.current(),
+      host_guard: hostGuard,
     };
   };
 }

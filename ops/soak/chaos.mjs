@@ -1,0 +1,86 @@
+// Restart causes the soak sets off itself, at random moments: `pm2 reload`, an uncaught exception
+// (the server's test crash hook: SIGUSR2 with DOCMARK_TEST_CRASH_HOOK=1), and SIGKILL of an
+// instance. (The conversion limit, the memory limit and the schedule fire by themselves, from the
+// compressed settings.) Each action is logged with its time, to check the restart log against.
+
+const RELOAD_TRIES = 6;
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const stripColour = (/** @type {string} */ text) => text.replace(ANSI_COLOUR, '');
+const RELOAD_RETRY_MS = 5000;
+
+/**
+ * @param {{ sandbox: import('./sandbox.mjs').Pm2Sandbox, everyMs: Record<string, number>, random: () => number, t0: number, log: (l: object) => void }} options
+ */
+export function startChaos({ sandbox, everyMs, random, t0, log }) {
+  /** @type {Array<{ t: number, action: string, pid?: number, instance?: number, result: string }>} */
+  const actions = [];
+  const timers = new Set();
+  let running = true;
+
+  const randomInstance = async () => {
+    const online = (await sandbox.list()).filter((p) => p.name === sandbox.settings.DOCMARK_PM2_NAME && p.status === 'online' && p.pid > 0);
+    return online[Math.floor(random() * online.length)];
+  };
+
+  /** @type {Record<string, () => Promise<{ pid?: number, instance?: number, result: string }>>} */
+  const perform = {
+    // PM2 refuses a reload while another (a memory-limit reload) is in progress: try again shortly.
+    reload: async () => {
+      let why = '';
+      for (let i = 0; i < RELOAD_TRIES && running; i++) {
+        const res = await sandbox.pm2(['reload', sandbox.settings.DOCMARK_PM2_NAME]);
+        if (res.code === 0) return { result: 'ok' };
+        why =
+          stripColour(res.stderr || res.stdout)
+            .trim()
+            .split('\n')
+            .pop() ?? '';
+        await new Promise((r) => setTimeout(r, RELOAD_RETRY_MS));
+      }
+      return { result: `refused: ${why}` };
+    },
+    crash: async () => signal('SIGUSR2'),
+    kill9: async () => signal('SIGKILL'),
+  };
+  const signal = async (/** @type {NodeJS.Signals} */ sig) => {
+    const p = await randomInstance();
+    if (!p) return { result: 'no instance online' };
+    try {
+      process.kill(p.pid, sig);
+      return { pid: p.pid, instance: p.instance, result: 'sent' };
+    } catch (err) {
+      return { pid: p.pid, instance: p.instance, result: String(err) };
+    }
+  };
+
+  // Each action at a random moment in each period of its length, so they drift against each other.
+  for (const [action, period] of Object.entries(everyMs)) {
+    if (!period) continue;
+    const next = (/** @type {number} */ periodStart) => {
+      const at = periodStart + random() * period;
+      const timer = setTimeout(
+        async () => {
+          timers.delete(timer);
+          if (!running) return;
+          const t = Math.round((Date.now() - t0) / 1000);
+          const done = await perform[action]().catch((err) => ({ result: String(err) }));
+          const entry = { t, action, ...done };
+          actions.push(entry);
+          log({ msg: 'chaos', ...entry });
+          next(periodStart + period);
+        },
+        Math.max(0, at - Date.now()),
+      );
+      timers.add(timer);
+    };
+    next(Date.now());
+  }
+
+  return {
+    actions,
+    stop() {
+      running = false;
+      for (const t of timers) clearTimeout(t);
+    },
+  };
+}
