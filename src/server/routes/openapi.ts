@@ -27,7 +27,8 @@ export const ERROR_CODES: Record<ErrorCode, string> = {
   method_not_allowed: 'The route exists but not for this method; `Allow` lists the right ones.',
   queue_full: 'Every worker is busy and the queue is full: retry after `Retry-After` seconds.',
   draining: 'This instance is restarting: retry after `Retry-After` seconds (another instance answers).',
-  low_memory: 'The host is low on available memory (`DOCMARK_MIN_FREE_MB`): refused before the upload is read, or, below `DOCMARK_CRITICAL_FREE_MB`, the largest running conversion was ended.',
+  low_memory:
+    'The host is low on available memory (`DOCMARK_MIN_FREE_MB`): refused before the upload is read, or, below `DOCMARK_CRITICAL_FREE_MB`, the largest running conversion was ended.',
   not_ready: 'No conversion worker of this instance is ready yet (`GET /ready` only): retry after `Retry-After` seconds.',
   timeout: 'The conversion took longer than `DOCMARK_TIMEOUT_S` (plus `DOCMARK_OCR_PAGE_S` for each page read with OCR).',
   cancelled: 'The client left before its answer: logged and counted with this code, never sent.',
