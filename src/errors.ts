@@ -24,7 +24,10 @@ export type ErrorCode =
   | 'timeout'
   | 'out_of_memory'
   | 'worker_crashed'
-  | 'internal_error';
+  | 'internal_error'
+  | 'job_not_finished'
+  | 'job_expired'
+  | 'store_full';
 
 const STATUS: Record<ErrorCode, number> = {
   no_file: 400,
@@ -48,6 +51,9 @@ const STATUS: Record<ErrorCode, number> = {
   out_of_memory: 422,
   worker_crashed: 500,
   internal_error: 500,
+  job_not_finished: 409,
+  job_expired: 410,
+  store_full: 507,
 };
 
 export class DocmarkError extends Error {

@@ -96,6 +96,15 @@ export function defaultRestartLog(env = process.env) {
   return path.join(pm2Home(env), 'logs', 'docmark-restarts.jsonl');
 }
 
+/**
+ * Where asynchronous jobs are kept: XDG's data folder, as other tools of the user's keep theirs.
+ * @param {Record<string, string | undefined>} env
+ */
+export function defaultDataDir(env = process.env) {
+  const base = env.XDG_DATA_HOME || path.join(env.HOME || os.homedir(), '.local', 'share');
+  return path.join(base, 'docmark');
+}
+
 /** @type {Setting[]} */
 export const SETTINGS = [
   { name: 'DOCMARK_HOST', default: '127.0.0.1', parse: text, doc: 'Address the server binds to. Use `0.0.0.0` to serve other machines.' },
@@ -206,6 +215,45 @@ export const SETTINGS = [
     parse: text,
     fallback: defaultRestartLog,
     doc: 'Restart log written by the restart logger, read by `docmark restarts`.',
+  },
+  {
+    name: 'DOCMARK_DATA_DIR',
+    default: '$XDG_DATA_HOME/docmark',
+    parse: text,
+    fallback: defaultDataDir,
+    doc: 'Folder of the job store (`POST /jobs`), shared by the instances of a host (default `~/.local/share/docmark`).',
+  },
+  {
+    name: 'DOCMARK_JOB_TTL_H',
+    default: '24',
+    parse: wholeNumber(1, 8760),
+    doc: 'Hours a finished job keeps its result; then `GET /jobs/:id/result` answers 410 for as long again.',
+  },
+  {
+    name: 'DOCMARK_DATA_MAX_GB',
+    default: '10',
+    parse: wholeNumber(1, 1_000_000),
+    doc: 'Largest size of the job store (uploads and results); when full, new jobs get 507 `store_full`.',
+  },
+  {
+    name: 'DOCMARK_WEBHOOK_ALLOW',
+    default: '(empty: off)',
+    parse: text,
+    fallback: () => '',
+    doc: "Hosts a job's `webhook_url` may call: comma-separated `host`, `host:port`, `*.domain`, or `*`; empty refuses every webhook.",
+  },
+  {
+    name: 'DOCMARK_WEBHOOK_SECRET',
+    default: '(unset)',
+    parse: secret,
+    fallback: () => undefined,
+    doc: "Key of the webhooks' `X-Docmark-Signature` (HMAC-SHA256); unset sends them unsigned.",
+  },
+  {
+    name: 'DOCMARK_SPLIT_PAGES',
+    default: '32',
+    parse: wholeNumber(2, 100_000),
+    doc: 'A job with more pages than this is converted by several workers at once, pages split among them.',
   },
   {
     name: 'DOCMARK_TEST_CRASH_HOOK',
