@@ -18,6 +18,8 @@ try {
 }
 
 const name = s.DOCMARK_PM2_NAME;
+/** The longest one OCR stage (an onnxruntime call) takes on a loaded machine. */
+const NATIVE_STAGE_MAX_S = 30;
 // PM2 counts an exit sooner than min_uptime after start as "unstable"; the app holds a planned
 // exit until it is older than DOCMARK_MIN_UPTIME_S, one second more, so only crash loops count.
 const minUptimeS = Math.max(1, s.DOCMARK_MIN_UPTIME_S - 1);
@@ -50,8 +52,10 @@ export const apps = [
     ...(s.DOCMARK_CRON_RESTART && s.DOCMARK_CRON_MODE === 'pm2' ? { cron_restart: s.DOCMARK_CRON_RESTART } : {}),
     wait_ready: true,
     listen_timeout: 30_000,
-    // SIGKILL only after the longest conversion and the whole drain (plus margin) had their time.
-    kill_timeout: (s.DOCMARK_TIMEOUT_S + s.DOCMARK_DRAIN_TIMEOUT_S + 15) * 1000,
+    // SIGKILL only after the whole drain, a conversion's time limit and the wait for cancelled
+    // conversions to leave native code (an OCR stage; the thread is never ended inside one) had
+    // their time, plus margin. Conversions still running when the drain times out are cancelled.
+    kill_timeout: (s.DOCMARK_DRAIN_TIMEOUT_S + s.DOCMARK_TIMEOUT_S + NATIVE_STAGE_MAX_S + 15) * 1000,
     min_uptime: minUptimeS * 1000,
     max_restarts: 10,
     merge_logs: true,
@@ -67,6 +71,8 @@ export const apps = [
     max_memory_restart: '150M',
     env: {
       DOCMARK_RESTART_LOG: s.DOCMARK_RESTART_LOG,
+      DOCMARK_RESTART_LOG_MAX_MB: String(s.DOCMARK_RESTART_LOG_MAX_MB),
+      DOCMARK_RESTART_LOG_KEEP: String(s.DOCMARK_RESTART_LOG_KEEP),
       apps: name,
       settle_ms: '3000',
     },

@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-// OCR benchmark (`npm run bench -- ocr`): the scanned corpus through the real pipeline.
-// Prints: cold start (model load), CER per document (bench/score.mjs), s/page, peak RSS,
-// RSS growth over OCR_BENCH_PAGES (default 300) OCR'd pages after warm-up, and the same
-// corpus read by Debian's tesseract (300 dpi) when it is installed.
-// Run after `npm run build`; `node --expose-gc` makes the RSS figures steadier.
-import { execFileSync, spawnSync } from 'node:child_process';
+// OCR benchmark (`npm run bench -- ocr`): what a user waits for on a scanned page. Starts
+// `docmark serve` as a user runs it (one worker, DOCMARK_OCR_THREADS=2 unless set), warms it up
+// with one page, then posts every scanned PDF of each set once, one request at a time, and
+// prints per document: seconds per page (wall, and the server's CPU), CER against the ground
+// truth, and the low-confidence pages the server reported; per set: median and worst document
+// s/page, mean CER; and the server process's peak RSS. Tesseract (Debian's tesseract-ocr) reads
+// the same pages in the same run, document by document interleaved with docmark so that both
+// see the same machine load; skipped with a message when it is not installed.
+//
+// Sets: test/fixtures/corpus by default; OCR_BENCH_SETS=dir1,dir2 adds (or, with
+// OCR_BENCH_ONLY_SETS=1, replaces them with) folders of <id>.scanned.pdf + <id>.scanned.txt.
+// OCR_BENCH_PAGES=N (default 0) then posts N more pages and prints the server's RSS growth.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,125 +19,129 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const corpus = path.join(root, 'test/fixtures/corpus');
-const growthPages = Number(process.env.OCR_BENCH_PAGES ?? 300);
-const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
-const rss = () => process.memoryUsage().rss;
-const gc = () => {
-  for (let i = 0; i < 3; i++) globalThis.gc?.();
-};
+// Scored as `docmark eval` scores a scan: character error rate against the page's plain text.
+const { scoreOutput } = await import(path.join(root, 'dist/eval/score.js'));
 
-const ids = fs
-  .readdirSync(corpus)
-  .filter((f) => f.endsWith('.scanned.pdf'))
-  .map((f) => f.replace(/\.pdf$/, ''))
-  .sort();
-const out = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-ocr-bench-'));
+const extraSets = (process.env.OCR_BENCH_SETS ?? '').split(',').filter(Boolean);
+const sets = [
+  ...(process.env.OCR_BENCH_ONLY_SETS === '1' ? [] : [path.join(root, 'test/fixtures/corpus')]),
+  ...extraSets.map((s) => path.resolve(s)),
+];
+const growthPages = Number(process.env.OCR_BENCH_PAGES ?? 0);
+const threads = process.env.DOCMARK_OCR_THREADS ?? '2';
+const TESSERACT_DPI = 300;
+const CLOCK_TICKS = 100; // USER_HZ on Linux: /proc times are in 1/100 s
+const mb = (kb) => (kb / 1024).toFixed(0);
 
-// Cold start: loading the two ONNX sessions (and the modules), before any page.
-let t = performance.now();
-const { loadOcr, closeOcr } = await import(path.join(root, 'dist/ocr/index.js'));
-await loadOcr();
-const coldMs = performance.now() - t;
-const { convertPdf } = await import(path.join(root, 'dist/engine/convert.js'));
-console.log(`threads: ${process.env.DOCMARK_OCR_THREADS ?? 2} per session; cold start (model load): ${(coldMs / 1000).toFixed(2)} s`);
-
-// Quality and speed on the scanned corpus.
-const pdfs = new Map(ids.map((id) => [id, new Uint8Array(fs.readFileSync(path.join(corpus, `${id}.pdf`)))]));
-let pages = 0;
-let ms = 0;
-const perDoc = new Map();
-for (const id of ids) {
-  t = performance.now();
-  const result = await convertPdf(pdfs.get(id));
-  const took = performance.now() - t;
-  ms += took;
-  pages += result.metadata.pages;
-  perDoc.set(id, { pages: result.metadata.pages, seconds: took / 1000 });
-  fs.writeFileSync(path.join(out, `${id}.md`), result.output);
-}
-const scores = score(out);
-console.log('\ndocmark OCR (PP-OCRv4 on onnxruntime-node, 200 dpi):');
-console.log('document'.padEnd(32) + 'pages   s/page   cer');
-for (const id of ids) {
-  const d = perDoc.get(id);
-  console.log(id.padEnd(32) + String(d.pages).padEnd(8) + (d.seconds / d.pages).toFixed(2).padEnd(9) + scores.get(id).toFixed(4));
-}
-const meanCer = [...scores.values()].reduce((a, b) => a + b, 0) / scores.size;
-console.log(`overall: mean cer ${meanCer.toFixed(4)} over ${ids.length} documents, ${(ms / pages / 1000).toFixed(2)} s/page over ${pages} pages`);
-
-// Memory: RSS after warm-up vs after N more OCR'd pages in this process. Warm-up is the pass
-// above plus WARMUP_PAGES more: native allocators (onnxruntime, canvas) reach their working
-// set only after a few dozen pages of varied sizes; a leak shows as growth after that.
-const WARMUP_PAGES = 50;
-gc();
-const afterCorpus = rss();
-let before = 0;
-let done = 0;
-t = performance.now();
-while (done < WARMUP_PAGES + growthPages) {
-  for (const id of ids) {
-    if (done >= WARMUP_PAGES + growthPages) break;
-    const result = await convertPdf(pdfs.get(id));
-    const previous = done;
-    done += result.metadata.pages;
-    if (previous < WARMUP_PAGES && done >= WARMUP_PAGES) {
-      gc();
-      before = rss();
-      t = performance.now();
-      console.log(`  warm-up done (${done} pages after the corpus pass): rss ${mb(before)} MB (${mb(afterCorpus)} MB right after the corpus pass)`);
-    } else if (Math.floor(done / 50) > Math.floor(previous / 50)) {
-      gc();
-      console.log(`  ${done} pages: rss ${mb(rss())} MB`);
-    }
-  }
-}
-const measured = done - WARMUP_PAGES;
-const growthSeconds = (performance.now() - t) / 1000;
-gc();
-const afterPages = rss();
-console.log(
-  `\nmemory: rss after warm-up ${mb(before)} MB, after ${measured} more OCR'd pages ${mb(afterPages)} MB ` +
-    `(growth ${mb(afterPages - before)} MB; ${(growthSeconds / measured).toFixed(2)} s/page); ` +
-    `peak rss ${mb(process.resourceUsage().maxRSS * 1024)} MB`,
-);
-await closeOcr();
-
-// Tesseract, side by side on the same pages (300 dpi renders), when installed.
-const tesseract = spawnSync('tesseract', ['--version'], { encoding: 'utf8' });
-if (tesseract.status !== 0) {
-  console.log('\ntesseract: not installed (apt-get install -y tesseract-ocr), skipped');
-} else {
-  const tessOut = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-tess-bench-'));
-  let tessMs = 0;
-  let tessPages = 0;
-  for (const id of ids) {
-    const texts = [];
-    for await (const png of renderPagePng(pdfs.get(id), 300)) {
-      const file = path.join(tessOut, 'page.png');
-      fs.writeFileSync(file, png);
-      t = performance.now();
-      texts.push(execFileSync('tesseract', [file, 'stdout', '-l', 'eng'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-      tessMs += performance.now() - t;
-      tessPages++;
-    }
-    fs.writeFileSync(path.join(tessOut, `${id}.md`), texts.join('\n'));
-  }
-  const tessScores = score(tessOut);
-  const tessMean = [...tessScores.values()].reduce((a, b) => a + b, 0) / tessScores.size;
+const server = await startServer();
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => server.stop().then(() => process.exit(130)));
+try {
+  const warm = fs.readFileSync(path.join(sets[0], scannedIds(sets[0])[0] + '.pdf'));
+  await convert(warm, '0');
+  const tesseract = tesseractVersion();
   console.log(
-    `\n${tesseract.stdout.split('\n')[0]} (eng, 300 dpi): mean cer ${tessMean.toFixed(4)}, ${(tessMs / tessPages / 1000).toFixed(2)} s/page`,
+    `docmark serve: 1 worker, DOCMARK_OCR_THREADS=${threads}, warm; ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
   );
-  console.log(ids.map((id) => `${id} ${tessScores.get(id).toFixed(4)}`).join(', '));
-  fs.rmSync(tessOut, { recursive: true, force: true });
+  console.log(
+    tesseract
+      ? `reference: ${tesseract} (eng, ${TESSERACT_DPI} dpi renders, its own threads)`
+      : 'tesseract: not installed (apt-get install -y tesseract-ocr), skipped',
+  );
+  for (const dir of sets) await benchSet(dir, tesseract);
+  if (growthPages > 0) await memoryGrowth(sets[0]);
+  console.log(`\nserver process peak RSS (one worker, whole process): ${mb(procStatus(server.pid, 'VmHWM'))} MB`);
+} finally {
+  await server.stop();
 }
-fs.rmSync(out, { recursive: true, force: true });
 
-/** Every page of a PDF as a PNG at `dpi` (tesseract reads images). */
-async function* renderPagePng(bytes, dpi) {
+async function benchSet(dir, tesseract) {
+  const ids = scannedIds(dir);
+  console.log(`\n${dir} (${ids.length} scanned documents)`);
+  console.log(`${'document'.padEnd(30)}pages  s/page  cpu s/page  cer     low-confidence${tesseract ? '   tesseract s/page  cpu s/page  cer' : ''}`);
+  const rows = [];
+  for (const id of ids) {
+    const bytes = fs.readFileSync(path.join(dir, `${id}.pdf`));
+    const truth = fs.readFileSync(path.join(dir, `${id}.txt`), 'utf8');
+    const cpu0 = procCpu(server.pid);
+    const t0 = performance.now();
+    const result = await convert(bytes);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = procCpu(server.pid) - cpu0;
+    const pages = result.metadata.pages;
+    const row = {
+      id,
+      pages,
+      perPage: seconds / pages,
+      cpuPerPage: cpu / pages,
+      cer: cer(truth, result.output),
+      low: result.metadata.low_confidence_pages ?? [],
+    };
+    if (tesseract) Object.assign(row, await runTesseract(bytes, truth));
+    rows.push(row);
+    console.log(
+      `${id.padEnd(30)}${String(pages).padEnd(7)}${row.perPage.toFixed(2).padEnd(8)}${row.cpuPerPage.toFixed(2).padEnd(12)}${row.cer.toFixed(4).padEnd(8)}${(JSON.stringify(row.low) || '').padEnd(17)}` +
+        (tesseract ? `${row.tessPerPage.toFixed(2).padEnd(18)}${row.tessCpuPerPage.toFixed(2).padEnd(12)}${row.tessCer.toFixed(4)}` : ''),
+    );
+  }
+  const pages = rows.reduce((s, r) => s + r.pages, 0);
+  const summary = (key) => `median ${median(rows.map((r) => r[key])).toFixed(2)}, worst ${Math.max(...rows.map((r) => r[key])).toFixed(2)}`;
+  const total = (key) => rows.reduce((s, r) => s + r[key] * r.pages, 0) / pages;
+  console.log(
+    `docmark: ${pages} pages, s/page by document ${summary('perPage')} (all pages ${total('perPage').toFixed(2)}); ` +
+      `cpu s/page ${summary('cpuPerPage')}; mean cer ${mean(rows.map((r) => r.cer)).toFixed(4)}`,
+  );
+  if (tesseract) {
+    console.log(
+      `tesseract: s/page by document ${summary('tessPerPage')} (all pages ${total('tessPerPage').toFixed(2)}); cpu s/page ${summary('tessCpuPerPage')}; ` +
+        `mean cer ${mean(rows.map((r) => r.tessCer)).toFixed(4)}; docmark/tesseract time ${(total('perPage') / total('tessPerPage')).toFixed(2)}`,
+    );
+  }
+}
+
+/** RSS of the server after N more OCR'd pages: a leak shows as growth once the working set is reached. */
+async function memoryGrowth(dir) {
+  const pdfs = scannedIds(dir).map((id) => fs.readFileSync(path.join(dir, `${id}.pdf`)));
+  const before = procStatus(server.pid, 'VmRSS');
+  let done = 0;
+  for (let i = 0; done < growthPages; i++) done += (await convert(pdfs[i % pdfs.length])).metadata.pages;
+  const after = procStatus(server.pid, 'VmRSS');
+  console.log(`\nmemory: server RSS ${mb(before)} MB before ${done} more OCR'd pages, ${mb(after)} MB after (growth ${mb(after - before)} MB)`);
+}
+
+async function convert(bytes, pageRange) {
+  const url = `${server.url}/convert${pageRange === undefined ? '' : `?page_range=${pageRange}`}`;
+  const res = await fetch(url, { method: 'POST', body: bytes, headers: { 'content-type': 'application/pdf' } });
+  const body = await res.json();
+  if (!res.ok || !body.success) throw new Error(`convert failed: ${res.status} ${JSON.stringify(body.error ?? body)}`);
+  return body;
+}
+
+async function runTesseract(bytes, truth) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-tess-'));
+  try {
+    const pngs = await renderPages(bytes, TESSERACT_DPI, dir);
+    const texts = [];
+    const cpu0 = childrenCpu();
+    const t0 = performance.now();
+    for (const png of pngs)
+      texts.push(execFileSync('tesseract', [png, 'stdout', '-l', 'eng'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = childrenCpu() - cpu0;
+    return { tessPerPage: seconds / pngs.length, tessCpuPerPage: cpu / pngs.length, tessCer: cer(truth, texts.join('\n')) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every page of a PDF as a PNG file at `dpi` (tesseract reads images), rendered by docmark's pdfjs. */
+async function renderPages(bytes, dpi, dir) {
   const { createCanvas } = await import('@napi-rs/canvas');
   const { loadPdf } = await import(path.join(root, 'dist/engine/load/pdf.js'));
-  const { pdf, close } = await loadPdf(bytes);
+  const { pdf, close } = await loadPdf(new Uint8Array(bytes));
+  const files = [];
   try {
     for (let i = 1; i <= pdf.numPages; i++) {
       const page = await pdf.getPage(i);
@@ -140,21 +151,108 @@ async function* renderPagePng(bytes, dpi) {
       context.fillStyle = '#ffffff';
       context.fillRect(0, 0, canvas.width, canvas.height);
       await page.render({ canvasContext: context, canvas, viewport }).promise;
-      yield canvas.toBuffer('image/png');
+      const file = path.join(dir, `page-${i}.png`);
+      fs.writeFileSync(file, canvas.toBuffer('image/png'));
+      files.push(file);
       page.cleanup();
     }
   } finally {
     await close();
   }
+  return files;
 }
 
-/** CER per scanned document, from bench/score.mjs. */
-function score(predDir) {
-  const json = JSON.parse(
-    execFileSync(process.execPath, [path.join(here, 'score.mjs'), corpus, predDir, '--json', '--only', ids.join(',')], {
-      encoding: 'utf8',
-      maxBuffer: 64 << 20,
-    }),
-  );
-  return new Map(json.rows.filter((r) => r.kind === 'scanned' && !r.missing).map((r) => [r.id, r.cer]));
+function tesseractVersion() {
+  const res = spawnSync('tesseract', ['--version'], { encoding: 'utf8' });
+  return res.status === 0 ? (res.stdout || res.stderr).split('\n')[0] : undefined;
+}
+
+function scannedIds(dir) {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.scanned.pdf') && fs.existsSync(path.join(dir, f.replace(/\.pdf$/, '.txt'))))
+    .map((f) => f.replace(/\.pdf$/, ''))
+    .sort();
+}
+
+/** CPU seconds (user + system) a process has used, all its threads. */
+function procCpu(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** CPU seconds used by this process's finished children (tesseract runs). */
+function childrenCpu() {
+  const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+
+/** A /proc/<pid>/status field in kB (VmRSS, VmHWM). */
+function procStatus(pid, field) {
+  const line = fs
+    .readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${field}:`));
+  return Number(line?.match(/\d+/)?.[0] ?? 0);
+}
+
+function cer(truth, predicted) {
+  return scoreOutput(truth, predicted, 'text').cer;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function mean(values) {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** `docmark serve` on a free loopback port, one worker; resolves once it listens. */
+async function startServer() {
+  const child = spawn(process.execPath, [path.join(root, 'bin/docmark.js'), 'serve'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      DOCMARK_HOST: '127.0.0.1',
+      DOCMARK_PORT: '0',
+      DOCMARK_WORKERS: '1',
+      DOCMARK_OCR_THREADS: threads,
+      DOCMARK_TIMEOUT_S: process.env.DOCMARK_TIMEOUT_S ?? '600',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error('server did not start within 60 s')), 60_000);
+    child.once('exit', (code) => reject(new Error(`server exited (${code}) before listening`)));
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      buffered += chunk;
+      for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const log = JSON.parse(line);
+          if (log.msg === 'listening') {
+            clearTimeout(timer);
+            resolve(log.url);
+          }
+        } catch {
+          // not a JSON log line
+        }
+      }
+    });
+  });
+  return {
+    url,
+    pid: child.pid,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

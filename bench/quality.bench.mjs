@@ -1,25 +1,30 @@
 #!/usr/bin/env node
-// Quality and speed on the dev corpus (test/fixtures/corpus), docmark beside its peers in the same
-// run: @opendocsg/pdf2md, unpdf's extractText (plain text, its own bundled pdfjs), the plain text of
-// docmark's own pdfjs (getTextContent on every page: what structure costs on top of it) and
-// poppler's pdftotext (one process per file, start-up included: the practical limit). Scores with
-// bench/score.mjs, prints the table and writes bench/RESULTS.md. Needs `npm run build` first (npm
-// run bench does it).
+// Quality and speed, docmark beside its peers in the same run: @opendocsg/pdf2md, unpdf's
+// extractText (plain text, its own bundled pdfjs), the plain text of docmark's own pdfjs
+// (getTextContent on every page: what structure costs on top of it) and poppler's pdftotext (one
+// process per file, start-up included: the practical limit). Two sets of born-digital documents:
+// the dev corpus (test/fixtures/corpus, Chromium) timed over several passes, and, when the team's
+// shared folder is beside the repository, ../shared/corpus-typeset (LaTeX and Writer) in one pass.
+// Scored with docmark's own evaluation (src/eval, `docmark eval`); when ../shared/bench/score.mjs
+// is there too, the shared scorer scores the same outputs and the largest difference per metric
+// is printed. Prints the tables and writes bench/RESULTS.md. Needs `npm run build` first (npm run
+// bench does it).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { scoreCorpus } from './score.mjs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
-const corpus = path.join(root, 'test/fixtures/corpus');
+const shared = path.resolve(root, '..', 'shared');
 const outRoot = path.join(here, 'out', 'quality');
-const manifest = JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8'));
-const docs = manifest.documents.filter((d) => d.kind === 'digital');
-const ids = docs.map((d) => d.id);
-/** Timed passes over the corpus: the first is reported as cold, the median of the rest as warm. */
+/** Timed passes over the dev corpus: the first is reported as cold, the median of the rest as warm. */
 const PASSES = Number(process.env.DOCMARK_BENCH_PASSES ?? 5);
+
+const SETS = [
+  { name: 'corpus', dir: path.join(root, 'test/fixtures/corpus'), passes: PASSES },
+  { name: 'corpus-typeset', dir: path.join(shared, 'corpus-typeset'), passes: 1 },
+].filter((s) => fs.existsSync(path.join(s.dir, 'manifest.json')));
 
 /** Each peer: name → a loader of convert(bytes, file) returning Markdown/text, or null when unavailable. */
 const PEERS = {
@@ -30,49 +35,144 @@ const PEERS = {
   pdftotext: loadPdftotext,
 };
 
+const { listDocuments, outputPath } = await import(pathToFileURL(path.join(root, 'dist/eval/corpus.js')).href);
+const { evaluate } = await import(pathToFileURL(path.join(root, 'dist/eval/evaluate.js')).href);
+
+const RESULT_MARK = '@docmark-bench-result ';
+
 // Each converter runs in a child process of its own: pdfjs builds patch globals (the legacy
 // build's polyfills), so converters sharing a process would slow each other down.
 const peerArg = process.argv.indexOf('--peer');
 if (peerArg !== -1) {
   const name = process.argv[peerArg + 1];
+  const set = SETS.find((s) => s.name === process.argv[process.argv.indexOf('--set') + 1]);
   const convert = await PEERS[name]();
-  process.stdout.write(JSON.stringify(convert ? await runPeer(name, convert) : null));
+  // On a line of its own after a marker: pdfjs builds print warnings on stdout.
+  process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(convert ? await runPeer(name, set, convert) : null)}\n`);
   process.exit(0);
 }
 
-const results = [];
-for (const name of Object.keys(PEERS)) {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--peer', name], { encoding: 'utf8', maxBuffer: 16 << 20 });
-  const run = child.status === 0 ? JSON.parse(child.stdout || 'null') : null;
-  if (!run) {
-    console.log(`${name}: not available, skipped${child.status ? ` (${child.stderr.trim().split('\n').pop()})` : ''}`);
-    continue;
+/** The shared scorer's names for the same metrics. */
+const SHARED_NAMES = {
+  text: 'text',
+  headings: 'head',
+  heading_levels: 'headLvl',
+  tables: 'tables',
+  cells: 'cells',
+  lists: 'lists',
+  code: 'code',
+  order: 'order',
+  furniture: 'hf',
+};
+
+const COLS = ['text', 'headings', 'heading_levels', 'tables', 'cells', 'lists', 'code', 'order', 'furniture'];
+const fmt = (v) => (v == null ? '-' : v.toFixed(3));
+const sections = [];
+const agreement = [];
+const reference = await loadSharedScorer();
+
+for (const set of SETS) {
+  const docs = markdownDocs(set);
+  console.log(`\n--- ${set.name}: ${docs.length} born-digital documents, ${set.passes} pass(es)`);
+  const results = [];
+  for (const name of Object.keys(PEERS)) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--peer', name, '--set', set.name], {
+      encoding: 'utf8',
+      maxBuffer: 16 << 20,
+    });
+    const line = child.stdout.split('\n').findLast((l) => l.startsWith(RESULT_MARK));
+    const run = child.status === 0 && line ? JSON.parse(line.slice(RESULT_MARK.length)) : null;
+    if (!run) {
+      console.log(`${name}: not available, skipped${child.status ? ` (${child.stderr.trim().split('\n').pop()})` : ''}`);
+      continue;
+    }
+    const { means } = await evaluate(docs, readOutput(run.dir));
+    // pdftotext starts a process per file in every pass: its cold figure is its pass time.
+    const cold = name === 'pdftotext' ? run.passes[0] : run.coldSeconds;
+    results.push({ name, ...run, pagesPerSecond: run.pages / run.seconds, coldPagesPerSecond: run.pages / cold, scores: means.markdown.scores });
+    console.log(`${name}: ${run.pages} pages, passes ${run.passes.map((x) => x.toFixed(2)).join(' / ')} s`);
+    if (reference) agreement.push({ set: set.name, peer: name, ...(await compareWithShared(set, docs, run.dir)) });
   }
-  const { summary } = scoreCorpus(corpus, run.dir, { only: ids });
-  // pdftotext starts a process per file in every pass: its cold figure is its pass time.
-  const cold = name === 'pdftotext' ? run.passes[0] : run.coldSeconds;
-  results.push({ name, ...run, pagesPerSecond: run.pages / run.seconds, coldPagesPerSecond: run.pages / cold, ...summary.digital });
-  console.log(`${name}: ${run.pages} pages, passes ${run.passes.map((x) => x.toFixed(2)).join(' / ')} s`);
+  const timed = set.passes > 1;
+  const table = [
+    `| converter | ${COLS.join(' | ')} |${timed ? ' pages/s warm | pages/s cold |' : ''}`,
+    `| --- | ${COLS.map(() => '---:').join(' | ')} |${timed ? ' ---: | ---: |' : ''}`,
+    ...results.map(
+      (r) =>
+        `| ${r.name} | ${COLS.map((c) => fmt(r.scores[c])).join(' | ')} |` +
+        (timed ? ` ${r.pagesPerSecond.toFixed(1)} | ${r.coldPagesPerSecond.toFixed(1)} |` : ''),
+    ),
+  ].join('\n');
+  console.log(`\n${table}\n`);
+  sections.push({ set, docs, pages: results[0]?.pages ?? 0, table });
 }
 
-async function runPeer(name, convert) {
-  const dir = path.join(outRoot, name.replace(/\W+/g, '-'));
+let agreementText = '';
+if (reference) {
+  const maxOf = (key) => Math.max(0, ...agreement.map((a) => a[key]));
+  agreementText =
+    `Agreement with the shared scorer (\`../shared/bench/score.mjs\`) on these outputs (${agreement.length} converter × set runs): ` +
+    `largest difference of a mean ${maxOf('meanDiff').toExponential(1)}, of one document's score ${maxOf('docDiff').toExponential(1)} ` +
+    `(${agreement.map((a) => `${a.set}/${a.peer} ${a.docDiff.toExponential(1)}`).join(', ')}).`;
+  console.log(agreementText);
+} else {
+  console.log('(../shared/bench/score.mjs not found: agreement with the shared scorer not checked)');
+}
+
+const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+fs.writeFileSync(
+  path.join(here, 'RESULTS.md'),
+  `# Quality and speed\n\n` +
+    `\`npm run bench -- quality\`, ${date} UTC. Born-digital documents only, scored with \`docmark eval\`'s metrics ` +
+    `(src/eval; means over documents, see docs/cli.md). Each converter runs in a process of its own, one document at a time. ` +
+    `**cold**: the first pass timed from the process's start (start-up, module loading, cold JIT: one process converting the set once). ` +
+    `**warm**: the median of the later passes (a long-running service). pdftotext starts a process per file in every pass. ` +
+    `A shared 2-core machine: figures move with its load, compare within one run. ` +
+    `\`pdfjs-dist getTextContent\` is docmark's own pdfjs (${pdfjsVersion()}, legacy build, same options) reading every page's text and nothing else: the floor under docmark's pages/s; unpdf bundles pdfjs ${unpdfPdfjsVersion()}.\n\n` +
+    sections
+      .map(
+        (s) =>
+          `## ${s.set.name}\n\n${s.docs.length} documents (${s.pages} pages), ${s.set.passes} pass${s.set.passes > 1 ? 'es' : ''}` +
+          `${s.set.name === 'corpus' ? ' (`test/fixtures/corpus`)' : ' (`../shared/corpus-typeset`, quality only)'}.\n\n${s.table}\n`,
+      )
+      .join('\n') +
+    (agreementText ? `\n${agreementText}\n` : ''),
+);
+
+function markdownDocs(set) {
+  return listDocuments(set.dir).filter((d) => d.kind === 'markdown');
+}
+
+function readOutput(dir) {
+  return async (doc) => {
+    try {
+      return { output: fs.readFileSync(outputPath(dir, doc), 'utf8') };
+    } catch {
+      return { missing: 'no output' };
+    }
+  };
+}
+
+async function runPeer(name, set, convert) {
+  const dir = path.join(outRoot, set.name, name.replace(/\W+/g, '-'));
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const inputs = docs.map((d) => ({ d, file: path.join(corpus, d.pdf), bytes: fs.readFileSync(path.join(corpus, d.pdf)) }));
+  const manifest = JSON.parse(fs.readFileSync(path.join(set.dir, 'manifest.json'), 'utf8'));
+  const pagesOf = new Map(manifest.documents.map((d) => [d.id, d.pages]));
+  const inputs = markdownDocs(set).map((d) => ({ d, bytes: fs.readFileSync(d.pdf) }));
   const passes = [];
   let pages = 0;
   let coldSeconds = 0;
-  for (let pass = 0; pass < PASSES; pass++) {
+  for (let pass = 0; pass < set.passes; pass++) {
     let ms = 0;
     pages = 0;
-    for (const { d, file, bytes } of inputs) {
+    for (const { d, bytes } of inputs) {
       const input = new Uint8Array(bytes);
       const started = performance.now();
-      const out = await convert(input, file);
+      const out = await convert(input, d.pdf);
       ms += performance.now() - started;
-      pages += d.pages;
-      if (pass === 0) fs.writeFileSync(path.join(dir, `${d.id}.md`), out);
+      pages += pagesOf.get(d.id) ?? 0;
+      if (pass === 0) fs.writeFileSync(outputPath(dir, d), out);
     }
     // The first pass, timed from the process's start: start-up, module loading and a cold JIT.
     if (pass === 0) coldSeconds = performance.now() / 1000;
@@ -83,32 +183,32 @@ async function runPeer(name, convert) {
   return { dir, pages, seconds: warm[Math.floor((warm.length - 1) / 2)], coldSeconds, passes };
 }
 
-const cols = ['text', 'head', 'headLvl', 'tables', 'cells', 'lists', 'code', 'order', 'hf'];
-const fmt = (v) => (v == null ? '-' : v.toFixed(3));
-const table = [
-  `| converter | ${cols.join(' | ')} | pages/s warm | pages/s cold |`,
-  `| --- | ${cols.map(() => '---:').join(' | ')} | ---: | ---: |`,
-  ...results.map(
-    (r) => `| ${r.name} | ${cols.map((c) => fmt(r[c])).join(' | ')} | ${r.pagesPerSecond.toFixed(1)} | ${r.coldPagesPerSecond.toFixed(1)} |`,
-  ),
-].join('\n');
-console.log(`\n${table}\n`);
+async function loadSharedScorer() {
+  const file = path.join(shared, 'bench', 'score.mjs');
+  return fs.existsSync(file) ? import(pathToFileURL(file).href) : null;
+}
 
-const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
-fs.writeFileSync(
-  path.join(here, 'RESULTS.md'),
-  `# Quality and speed on the dev corpus\n\n` +
-    `\`npm run bench -- quality\`, ${date} UTC, ${docs.length} born-digital documents (${results[0]?.pages ?? 0} pages) of ` +
-    `\`test/fixtures/corpus\`, scored with \`bench/score.mjs\` (means over documents; see the corpus README). ` +
-    `Each converter runs in a process of its own, one document at a time, ${PASSES} passes over the corpus. ` +
-    `**cold**: the first pass timed from the process's start (start-up, module loading, cold JIT: one process converting the corpus once). ` +
-    `**warm**: the median of the later passes (a long-running service). pdftotext starts a process per file in every pass. ` +
-    `A shared 2-core machine: figures move with its load, compare within one run. ` +
-    `\`pdfjs-dist getTextContent\` is docmark's own pdfjs (${pdfjsVersion()}, legacy build, same options) reading every page's text and nothing else: the floor under docmark's pages/s; unpdf bundles pdfjs ${unpdfPdfjsVersion()}.\n\n${table}\n`,
-);
+/** Largest |ours − shared| over the means and over single documents, every metric. */
+async function compareWithShared(set, docs, dir) {
+  const ids = docs.map((d) => d.id);
+  const theirs = reference.scoreCorpus(set.dir, dir, { only: ids });
+  const ours = await evaluate(docs, readOutput(dir));
+  let meanDiff = 0;
+  let docDiff = 0;
+  for (const [mine, name] of Object.entries(SHARED_NAMES)) {
+    meanDiff = Math.max(meanDiff, Math.abs((ours.means.markdown.scores[mine] ?? 0) - (theirs.summary.digital[name] ?? 0)));
+    for (const row of theirs.rows) {
+      const doc = ours.documents.find((d) => d.id === row.id);
+      const a = doc?.scores[mine] ?? null;
+      const b = row[name] ?? null;
+      docDiff = Math.max(docDiff, a === null || b === null ? (a === b ? 0 : 1) : Math.abs(a - b));
+    }
+  }
+  return { meanDiff, docDiff };
+}
 
 async function loadDocmark() {
-  const { convertPdf } = await import(path.join(root, 'dist/engine/convert.js'));
+  const { convertPdf } = await import(pathToFileURL(path.join(root, 'dist/engine/convert.js')).href);
   return async (bytes) => (await convertPdf(bytes, {})).output;
 }
 
@@ -139,7 +239,7 @@ async function loadUnpdf() {
 }
 
 async function loadPdfjsText() {
-  const { loadPdf } = await import(path.join(root, 'dist/engine/load/pdf.js'));
+  const { loadPdf } = await import(pathToFileURL(path.join(root, 'dist/engine/load/pdf.js')).href);
   return async (bytes) => {
     const { pdf, close } = await loadPdf(bytes);
     try {

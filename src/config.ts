@@ -1,4 +1,4 @@
-import { SettingError, isSet, readSettings, SETTINGS } from './settings.js';
+import { SettingError, instancesHere, isSet, readSettings, SETTINGS } from './settings.js';
 
 /**
  * The server's configuration, built from the settings schema (src/settings.js), which is the
@@ -17,10 +17,16 @@ export interface Config {
   drainTimeoutMs: number;
   /** Per-conversion time limit. */
   timeoutMs: number;
+  /** Added to the time limit for each page read with OCR. */
+  ocrPageMs: number;
+  /** Server instances on this machine (PM2 cluster instances, or 1). */
+  instances: number;
   workers: number;
   workerMaxTasks: number;
   workerHeapMb: number;
   maxPages: number;
+  /** Most a PDF may decompress to open it, and then per page. */
+  maxInflateBytes: number;
   maxQueue: number;
   /** Threads per OCR inference in each worker. */
   ocrThreads: number;
@@ -64,10 +70,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     maxConversions: supervised || isSet('DOCMARK_MAX_CONVERSIONS', env) ? s.DOCMARK_MAX_CONVERSIONS : 0,
     drainTimeoutMs: s.DOCMARK_DRAIN_TIMEOUT_S * 1000,
     timeoutMs: s.DOCMARK_TIMEOUT_S * 1000,
+    ocrPageMs: s.DOCMARK_OCR_PAGE_S * 1000,
+    instances: instancesHere(env),
     workers: s.DOCMARK_WORKERS,
     workerMaxTasks: s.DOCMARK_WORKER_MAX_TASKS,
     workerHeapMb: s.DOCMARK_WORKER_HEAP_MB,
     maxPages: s.DOCMARK_MAX_PAGES,
+    maxInflateBytes: s.DOCMARK_MAX_INFLATE_MB * 1024 * 1024,
     maxQueue: s.DOCMARK_MAX_QUEUE,
     ocrThreads: s.DOCMARK_OCR_THREADS,
     apiKey: s.DOCMARK_API_KEY,

@@ -15,13 +15,17 @@ export type ErrorCode =
   | 'damaged_pdf'
   | 'unreadable_pdf'
   | 'too_many_pages'
-  | 'page_too_large'
+  | 'decompression_limit'
   | 'unauthorized'
+  | 'headers_too_large'
+  | 'malformed_request'
+  | 'request_timeout'
   | 'not_found'
   | 'method_not_allowed'
   | 'queue_full'
   | 'draining'
   | 'timeout'
+  | 'cancelled'
   | 'out_of_memory'
   | 'worker_crashed'
   | 'internal_error'
@@ -41,13 +45,18 @@ const STATUS: Record<ErrorCode, number> = {
   damaged_pdf: 422,
   unreadable_pdf: 422,
   too_many_pages: 422,
-  page_too_large: 422,
+  decompression_limit: 422,
   unauthorized: 401,
+  headers_too_large: 431,
+  malformed_request: 400,
+  request_timeout: 408,
   not_found: 404,
   method_not_allowed: 405,
   queue_full: 503,
   draining: 503,
   timeout: 504,
+  // The client went away (closed the connection, or aborted its upload): nobody reads the answer.
+  cancelled: 499,
   out_of_memory: 422,
   worker_crashed: 500,
   internal_error: 500,

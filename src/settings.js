@@ -86,6 +86,32 @@ export function cores(env = process.env) {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
+/**
+ * Server instances sharing this machine: DOCMARK_INSTANCES under PM2 (which sets pm_id), else one.
+ * @param {Record<string, string | undefined>} env
+ * @returns {number}
+ */
+export function instancesHere(env = process.env) {
+  return env.pm_id !== undefined ? setting('DOCMARK_INSTANCES', env) : 1;
+}
+
+/**
+ * Default workers per instance: the cores shared among the instances, at least one each.
+ * @param {Record<string, string | undefined>} env
+ */
+export function defaultWorkers(env = process.env) {
+  return Math.max(1, Math.floor(cores(env) / instancesHere(env)));
+}
+
+/**
+ * Default OCR threads per worker: what is left of the cores once every worker of every instance
+ * has one, so instances × workers × threads never exceeds the cores unless set so.
+ * @param {Record<string, string | undefined>} env
+ */
+export function defaultOcrThreads(env = process.env) {
+  return Math.max(1, Math.floor(cores(env) / (instancesHere(env) * setting('DOCMARK_WORKERS', env))));
+}
+
 /** PM2's home folder: PM2_HOME, else ~/.pm2 (as PM2 itself decides). Batons and the restart log live there. */
 export function pm2Home(env = process.env) {
   return env.PM2_HOME || path.join(env.HOME || os.homedir(), '.pm2');
@@ -104,6 +130,9 @@ export function defaultDataDir(env = process.env) {
   const base = env.XDG_DATA_HOME || path.join(env.HOME || os.homedir(), '.local', 'share');
   return path.join(base, 'docmark');
 }
+
+/** The largest page limit accepted: option parsers bound page numbers by it even without a Config. */
+export const MAX_PAGES_CEILING = 100_000;
 
 /** @type {Setting[]} */
 export const SETTINGS = [
@@ -131,9 +160,15 @@ export const SETTINGS = [
     name: 'DOCMARK_TIMEOUT_S',
     default: '120',
     parse: wholeNumber(1, 86_400),
-    doc: 'Per-conversion time limit; a conversion over it is ended and the client gets 504.',
+    doc: 'Per-conversion time limit (plus `DOCMARK_OCR_PAGE_S` per OCR page); a conversion over it is cancelled and the client gets 504.',
   },
-  { name: 'DOCMARK_WORKERS', default: 'CPU cores', parse: wholeNumber(1, 64), fallback: cores, doc: 'Worker threads that run conversions.' },
+  {
+    name: 'DOCMARK_WORKERS',
+    default: 'cores ÷ instances',
+    parse: wholeNumber(1, 64),
+    fallback: defaultWorkers,
+    doc: 'Worker threads that run conversions in each instance (at least 1); instances are `DOCMARK_INSTANCES` under PM2, else 1.',
+  },
   {
     name: 'DOCMARK_WORKER_MAX_TASKS',
     default: '100',
@@ -149,20 +184,33 @@ export const SETTINGS = [
   {
     name: 'DOCMARK_MAX_PAGES',
     default: '2000',
-    parse: wholeNumber(1, 100_000),
+    parse: wholeNumber(1, MAX_PAGES_CEILING),
     doc: 'Documents with more pages are refused with 422 `too_many_pages`.',
   },
   {
+    name: 'DOCMARK_MAX_INFLATE_MB',
+    default: '512',
+    parse: wholeNumber(16, 4096),
+    doc: 'Most a PDF may decompress to open it, and then per page (outside the V8 heap too); over it, 422 `decompression_limit` for that page or the document.',
+  },
+  {
     name: 'DOCMARK_OCR_THREADS',
-    default: '2',
+    default: 'cores ÷ (instances × workers)',
     parse: wholeNumber(1, 64),
-    doc: 'Threads per OCR inference (onnxruntime `intraOpNumThreads`) in each worker, never more than the cores; with several workers, use cores ÷ workers.',
+    fallback: defaultOcrThreads,
+    doc: 'Threads per OCR inference (onnxruntime `intraOpNumThreads`) in each worker (at least 1, never more than the cores).',
+  },
+  {
+    name: 'DOCMARK_OCR_PAGE_S',
+    default: '60',
+    parse: wholeNumber(0, 3600),
+    doc: "Added to a conversion's time limit for every page it reads with OCR, so a long scan is not taken for a stuck conversion.",
   },
   {
     name: 'DOCMARK_MAX_QUEUE',
-    default: '32',
+    default: '8',
     parse: wholeNumber(0, 10_000),
-    doc: 'Conversions waiting for a worker; when full, 503 with `Retry-After`.',
+    doc: 'Conversions waiting for a worker; when every worker and queue place is taken, 503 with `Retry-After`, the upload unread.',
   },
   {
     name: 'DOCMARK_API_KEY',
@@ -254,6 +302,18 @@ export const SETTINGS = [
     default: '32',
     parse: wholeNumber(2, 100_000),
     doc: 'A job with more pages than this is converted by several workers at once, pages split among them.',
+  },
+  {
+    name: 'DOCMARK_RESTART_LOG_MAX_MB',
+    default: '10',
+    parse: wholeNumber(1, 1024),
+    doc: 'The restart log is rotated when it would grow past this size (`<log>.1`, `.2`, …).',
+  },
+  {
+    name: 'DOCMARK_RESTART_LOG_KEEP',
+    default: '5',
+    parse: wholeNumber(0, 100),
+    doc: 'Rotated restart logs kept besides the current one; older ones are deleted. `docmark restarts` reads them all.',
   },
   {
     name: 'DOCMARK_TEST_CRASH_HOOK',

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { advertisedConcurrency, totalConcurrency } from '../src/batch/preflight.ts';
 import { parseRetryAfter, retryDelayMs } from '../src/batch/retry.ts';
 import { ServerRotation } from '../src/batch/servers.ts';
 import { convertPdf } from '../src/engine/convert.ts';
@@ -416,6 +417,25 @@ describe('docmark batch under PM2 (2 cluster instances recycled by count and mem
   });
 });
 
+/**
+ * A front for `target` that passes its first connection through (the batch's /health check)
+ * and then stops listening: a server that went away after the batch started.
+ */
+async function vanishingFront(target: string): Promise<{ url: string; connections: () => number }> {
+  let connections = 0;
+  const front = net.createServer((socket) => {
+    connections++;
+    front.close();
+    const upstream = net.connect(Number(new URL(target).port), '127.0.0.1');
+    socket.pipe(upstream).pipe(socket);
+    const close = () => (socket.destroy(), upstream.destroy());
+    socket.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(front.address() as net.AddressInfo).port}`, connections: () => connections };
+}
+
 describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-batch-plain-'));
   const input = path.join(work, 'pdfs');
@@ -432,12 +452,13 @@ describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () =>
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('takes an unreachable server out of rotation and sends the work to the other one', async () => {
+  it('takes a server that goes away out of rotation and sends the work to the other one', async () => {
     const out = path.join(work, 'out-rotation');
-    const dead = `http://127.0.0.1:${await freePort()}`;
-    const run = batch([input, '--out', out, '--server', dead, '--server', srv.url, '--concurrency', '4']);
+    const front = await vanishingFront(srv.url);
+    const run = batch([input, '-o', out, '--server', front.url, '--server', srv.url, '--concurrency', '4']);
     assert.equal(await run.done, 0, run.stderr());
-    assert.match(run.stderr(), new RegExp(`server ${dead.replace(/[.:/]/g, '\\$&')} is unreachable: out of rotation for \\d+ s`));
+    assert.equal(front.connections(), 1, 'the front answered the /health check, then went away');
+    assert.match(run.stderr(), new RegExp(`server ${front.url.replace(/[.:/]/g, '\\$&')} is unreachable: out of rotation for \\d+ s`));
     const report = readReport(out);
     assert.equal(report.length, corpus.size);
     assert.ok(report.every((l) => l.status === 'converted' && l.server === srv.url));
@@ -447,6 +468,114 @@ describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () =>
     // Each retry is on the line with its cause: here, the dead server refusing the connection.
     for (const l of retried) assert.deepEqual(l.retried, Array(l.attempts - 1).fill({ code: 'ECONNREFUSED' }), JSON.stringify(l));
     assert.ok(report.filter((l) => l.attempts === 1).every((l) => l.retried === undefined));
+  });
+
+  it('asks every server first and stops at once when one does not answer', async () => {
+    const out = path.join(work, 'out-preflight');
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    const run = batch([input, '-o', out, '--server', srv.url, '--server', dead]);
+    assert.equal(await run.done, 1, run.stderr());
+    assert.ok(Date.now() - started < 15_000, `stopped after ${Date.now() - started} ms`);
+    assert.equal(run.stderr(), `docmark: no docmark server at ${dead} (ECONNREFUSED) — start one with \`npm start\` or pass --server\n`);
+    assert.ok(!fs.existsSync(out), 'nothing written');
+    // Something that is not a docmark server is no server either.
+    const other = http.createServer((_req, res) => res.writeHead(404).end('<html>not here</html>'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as net.AddressInfo).port}`;
+      const wrong = batch([input, '-o', out, '--server', url]);
+      assert.equal(await wrong.done, 1);
+      assert.match(wrong.stderr(), /no docmark server at .* \(its \/health answered HTTP 404, not JSON\)/);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
+  it('gives up when no server can be reached for --give-up seconds, leaving the files for a rerun', async () => {
+    const out = path.join(work, 'out-give-up');
+    const front = await vanishingFront(srv.url);
+    const started = Date.now();
+    const run = batch([input, '-o', out, '--server', front.url, '--give-up', '2']);
+    assert.equal(await run.done, 1, run.stderr());
+    assert.ok(Date.now() - started < 60_000, `gave up after ${Date.now() - started} ms`);
+    assert.match(run.stdout(), /docmark batch: gave up after [\d.]+ s: no server could be reached for 2 s/);
+    assert.match(run.stdout(), new RegExp(`converted 0, skipped 0 \\(already done\\), failed 0, left for a rerun ${corpus.size}`));
+    assert.deepEqual(readReport(out), [], 'no file is failed for the server being away');
+  });
+
+  it('default concurrency: what the server advertises in /health, printed; --concurrency overrides it', async () => {
+    const few = path.join(work, 'few-concurrency');
+    for (const [rel, bytes] of [...corpus.entries()].slice(0, 2)) {
+      fs.mkdirSync(path.dirname(path.join(few, rel)), { recursive: true });
+      fs.writeFileSync(path.join(few, rel), bytes);
+    }
+    const run = batch([few, '-o', path.join(work, 'out-concurrency'), '--server', srv.url]);
+    assert.equal(await run.done, 0, run.stderr());
+    // One worker: capacity.concurrency once the server advertises it, converter.workers before.
+    assert.match(
+      run.stderr(),
+      new RegExp(`^docmark batch: concurrency 1 \\(${srv.url.replace(/[.:/]/g, '\\$&')}: 1, (as it advertises|its worker threads)\\)$`, 'm'),
+    );
+    const explicit = batch([few, '-o', path.join(work, 'out-concurrency-3'), '--server', srv.url, '-c', '3']);
+    assert.equal(await explicit.done, 0, explicit.stderr());
+    assert.match(explicit.stderr(), /^docmark batch: concurrency 3 \(--concurrency\)$/m);
+  });
+
+  it('report.pdf, report.PDF and an extension-less report: report.pdf keeps report.md, the others fail loudly, on every run', async () => {
+    const clash = path.join(work, 'clash');
+    fs.mkdirSync(clash);
+    const [a, b, c] = [...corpus.values()];
+    fs.writeFileSync(path.join(clash, 'report.PDF'), b);
+    fs.writeFileSync(path.join(clash, 'report.pdf'), a);
+    fs.writeFileSync(path.join(clash, 'report'), c);
+    const out = path.join(work, 'out-clash');
+    for (const pass of [1, 2]) {
+      const run = batch([clash, '-o', out, '--server', srv.url]);
+      assert.equal(await run.done, 1, run.stderr());
+      assert.match(
+        run.stdout(),
+        new RegExp(`converted ${pass === 1 ? 1 : 0}, skipped ${pass === 1 ? 0 : 1} \\(already done\\), failed 2 \\(output_name_taken 2\\)`),
+      );
+    }
+    assert.deepEqual(listFiles(out), ['_report.jsonl', 'report.md']);
+    assert.equal(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), (await convertPdf(a)).output);
+    const failed = readReport(out).filter((l) => l.status === 'failed');
+    assert.equal(failed.length, 4);
+    assert.deepEqual(failed.map((l) => l.file).sort(), ['report', 'report', 'report.PDF', 'report.PDF']);
+    assert.ok(
+      failed.every(
+        (l) => l.error?.code === 'output_name_taken' && / would be written to report\.md, like report\.pdf: rename one/.test(l.error.message),
+      ),
+    );
+  });
+
+  it('a request that timed out is abandoned (its connection closed) before it is sent again', async () => {
+    // A server that never answers the first request: the client's --timeout ends it.
+    const events: string[] = [];
+    let requests = 0;
+    const slow = http.createServer((req, res) => {
+      if (req.url === '/health') return void res.end(JSON.stringify({ status: 'ok', converter: { workers: 1 } }));
+      const n = ++requests;
+      events.push(`request ${n}`);
+      req.socket.once('close', () => events.push(`closed ${n}`));
+      req.resume();
+      if (n > 1) req.on('end', () => res.writeHead(200, { 'content-type': 'text/markdown', 'x-docmark-pages': '1' }).end('# ok\n'));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const one = path.join(work, 'one-timeout');
+      fs.mkdirSync(one);
+      fs.writeFileSync(path.join(one, 'a.pdf'), corpus.values().next().value!);
+      const out = path.join(work, 'out-timeout');
+      const run = batch([one, '-o', out, '--server', `http://127.0.0.1:${(slow.address() as net.AddressInfo).port}`, '--timeout', '1']);
+      assert.equal(await run.done, 0, run.stderr());
+      assert.deepEqual(readReport(out)[0].retried, [{ code: 'UND_ERR_HEADERS_TIMEOUT' }]);
+      assert.ok(events.indexOf('closed 1') !== -1 && events.indexOf('closed 1') < events.indexOf('request 2'), events.join(', '));
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 
   it('the server sends 102 Processing heartbeats only to a client that asks for them', async () => {
@@ -546,11 +675,12 @@ describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () =>
 
   it('refuses wrong arguments with exit code 2', async () => {
     for (const [args, message] of [
-      [[input], /needs --out/],
+      [[input], /needs an output folder: -o <out-dir>/],
       [[input, '--out', work, '--format', 'docx'], /--format must be/],
       [[input, '--out', work, '--server', 'ftp://x'], /--server must be http/],
       [[input, '--out', work, '--concurrency', '0'], /--concurrency must be/],
-      [[path.join(work, 'nope'), '--out', work], /is not a folder/],
+      [[path.join(work, 'nope'), '--out', work], /no such folder/],
+      [[input, '--out', work, '--give-up', '0'], /--give-up must be a whole number from 1/],
     ] as const) {
       const run = batch([...args]);
       assert.equal(await run.done, 2, args.join(' '));
@@ -559,7 +689,25 @@ describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () =>
   });
 });
 
-describe('batch retry timing and server rotation', () => {
+describe('batch retry timing, server rotation and default concurrency', () => {
+  it('takes the host-wide capacity a server advertises, else its worker threads, else 2; sums the servers', () => {
+    assert.deepEqual(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 4 }, converter: { workers: 2 } }), {
+      concurrency: 4,
+      source: 'capacity',
+    });
+    assert.deepEqual(advertisedConcurrency({ status: 'ok', converter: { workers: 3 } }), { concurrency: 3, source: 'workers' });
+    assert.deepEqual(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 1e9 }, converter: { workers: 'x' } }), {
+      concurrency: 2,
+      source: 'default',
+    });
+    const servers = [
+      { url: 'a', concurrency: 4, source: 'capacity' as const },
+      { url: 'b', concurrency: 2, source: 'default' as const },
+    ];
+    assert.equal(totalConcurrency(servers), 6);
+    assert.equal(totalConcurrency(Array.from({ length: 10 }, (_, i) => ({ url: String(i), concurrency: 100, source: 'capacity' as const }))), 256);
+  });
+
   it('backs off exponentially with jitter, capped, and never sooner than Retry-After', () => {
     const low = () => 0;
     const high = () => 1;

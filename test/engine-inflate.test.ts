@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { describe, it } from 'node:test';
 import { convertPdf } from '../src/engine/convert.ts';
-import { MAX_INFLATED_BYTES, SyncDecompressionStream } from '../src/engine/load/inflate.ts';
+import { openInflateBudget, SyncDecompressionStream } from '../src/engine/load/inflate.ts';
 import { pdfjs } from '../src/engine/load/pdf.ts';
 import { corruptStream, numberedLinesStream, pdfWithContentStreams } from './helpers/pdf.ts';
 
@@ -61,9 +61,15 @@ describe('synchronous inflate for pdfjs', () => {
   });
 
   it('refuses to expand a decompression bomb outside the V8 heap', async () => {
-    const bomb = zlib.deflateSync(Buffer.alloc(MAX_INFLATED_BYTES + 1));
-    assert.ok(bomb.length < 1024 * 1024);
-    await assert.rejects(inflateLikePdfjs('deflate', bomb), RangeError);
+    const budget = openInflateBudget(1024 * 1024);
+    try {
+      const bomb = zlib.deflateSync(Buffer.alloc(budget.limitBytes + 1));
+      assert.ok(bomb.length < 64 * 1024);
+      await assert.rejects(inflateLikePdfjs('deflate', bomb), (err: { code?: string }) => err.code === 'decompression_limit');
+      assert.ok(budget.exceeded);
+    } finally {
+      budget.close();
+    }
   });
 
   it('is what pdfjs uses once the engine has loaded it', async () => {

@@ -228,6 +228,11 @@ describe('HTTP API', () => {
     assert.ok(h.memory.heap_used_mb > 0 && h.memory.heap_total_mb >= h.memory.heap_used_mb);
     assert.equal(h.limits.max_upload_mb, 2);
     assert.equal(h.limits.max_pages, 500);
+    assert.equal(h.limits.ocr_page_s, 60);
+    // Outside PM2 one instance; by default its workers and their OCR threads fit the cores.
+    const cores = os.availableParallelism();
+    assert.deepEqual(h.capacity, { workers: cores, instances: 1, ocr_threads: 1, concurrency: cores });
+    assert.equal(h.converter.workers, h.capacity.workers);
     assert.equal(h.host.cpu_count, os.availableParallelism());
     assert.ok(h.host.mem_total_gb > 0, 'host memory sampled by systeminformation');
     assert.ok(h.host.mem_available_gb > 0);
@@ -237,15 +242,40 @@ describe('HTTP API', () => {
     const res = await rawRequest(`${server.url}/metrics`, { method: 'GET' });
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /text\/plain/);
-    assert.match(res.body, /^docmark_conversions_total\{outcome="ok",code="ok"\} \d+/m);
-    assert.match(res.body, /^docmark_conversions_total\{outcome="client_error",code="damaged_pdf"\} \d+/m);
-    assert.match(res.body, /^docmark_pages_total \d+/m);
-    assert.match(res.body, /^docmark_worker_events\{event="tasks_done"\} [1-9]\d*/m);
-    assert.match(res.body, /^docmark_process_resident_memory_bytes \d+/m);
+    // Every series names the instance that answered (none outside PM2).
+    assert.match(res.body, /^docmark_conversions_total\{outcome="ok",code="ok",pm2_instance="none"\} \d+/m);
+    assert.match(res.body, /^docmark_conversions_total\{outcome="client_error",code="damaged_pdf",pm2_instance="none"\} \d+/m);
+    assert.match(res.body, /^docmark_pages_total\{pm2_instance="none"\} \d+/m);
+    assert.match(res.body, /^docmark_worker_events\{event="tasks_done",pm2_instance="none"\} [1-9]\d*/m);
+    assert.match(res.body, /^docmark_process_resident_memory_bytes\{pm2_instance="none"\} \d+/m);
   });
 
   it('leaves no temporary files behind', () => {
     const added = fs.readdirSync(os.tmpdir()).filter((f) => !tmpBefore.has(f) && /docmark|pdf|upload/i.test(f));
     assert.deepEqual(added, []);
+  });
+});
+
+describe('capacity defaults', () => {
+  it('fit instances × workers × OCR threads within the cores, under PM2 and outside', async () => {
+    const { loadConfig } = await import('../src/config.ts');
+    const cores = os.availableParallelism();
+    for (const instances of [1, 2, 3, cores, cores * 2]) {
+      const c = loadConfig({ pm_id: '0', DOCMARK_INSTANCES: String(instances) });
+      assert.equal(c.instances, instances);
+      assert.ok(c.workers >= 1 && c.ocrThreads >= 1);
+      // Every instance gets at least one worker, even with more instances than cores.
+      assert.ok(
+        instances * c.workers * c.ocrThreads <= Math.max(cores, instances),
+        `${instances} instances: ${c.workers} workers × ${c.ocrThreads} threads`,
+      );
+      if (instances <= cores) assert.equal(c.workers, Math.floor(cores / instances));
+    }
+    // Outside PM2 the instance count does not apply: one instance takes the machine.
+    assert.equal(loadConfig({ DOCMARK_INSTANCES: '2' }).instances, 1);
+    assert.equal(loadConfig({ DOCMARK_INSTANCES: '2' }).workers, cores);
+    // Fewer workers set by hand: the OCR threads take up the cores they leave.
+    assert.equal(loadConfig({ DOCMARK_WORKERS: '1' }).ocrThreads, cores);
+    assert.equal(loadConfig({ DOCMARK_WORKERS: '1', DOCMARK_OCR_THREADS: '1' }).ocrThreads, 1);
   });
 });

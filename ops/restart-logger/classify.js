@@ -1,5 +1,5 @@
 'use strict';
-/**
+/*
  * Works out why a PM2 app restarted, from the bus events alone.
  *
  * PM2 never says why: each cause leaves its own trail (verified on PM2 7.0.4, see the
@@ -10,7 +10,10 @@
  * - manual: "Stopping app" with no other hint, often followed by a `restart`/`reload`
  *   event with `manually: true` (which also overrides a cron guess: `pm2 restart`
  *   deregisters the cron job too)
- * - crash: process:exception, or a non-zero exit code
+ * - crash: process:exception, a non-zero exit code, or a signal the process raises on itself
+ *   when it faults (SIGABRT from abort() — a native addon's uncaught C++ exception, V8 out of
+ *   memory —, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGTRAP): PM2 reports those as
+ *   "exited with code [0] via signal [SIGABRT]" with exit_code 0
  * - signal: killed from outside PM2 (the log names a real signal; SIGINT is PM2's placeholder)
  * - errored: too many unstable restarts; PM2 gives up
  *
@@ -29,6 +32,9 @@ const STOPPING_RE = /Stopping app:.* id:(?:_old_)?(\d+)/;
 const EXITED_RE = /App \[.*:(?:_old_)?(\d+)\] exited with code \[([^\]]*)\] via signal \[([^\]]*)\]/;
 
 const MB = 1024 * 1024;
+
+/** Signals a process gets from its own fault, not from someone who wanted it to stop. */
+const FAULT_SIGNALS = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGSYS', 'SIGTRAP']);
 
 /** "_old_3" (cluster reload) and 3 are the same slot. */
 function slotId(pmId) {
@@ -221,8 +227,8 @@ function createTracker(options = {}) {
     if (h.cron && h.stopping) return 'cron_pm2';
     if (h.stopping) return 'manual';
     const code = s.exit.code;
-    if (h.exception || (code !== null && code !== undefined && Number(code) !== 0)) return 'crash';
     const signal = h.exitLog?.signal;
+    if (h.exception || (code !== null && code !== undefined && Number(code) !== 0) || FAULT_SIGNALS.has(signal)) return 'crash';
     if (signal && signal !== 'SIGINT') return 'signal';
     if (reason === 'signal' || reason === 'shutdown_message') return 'signal';
     // A clean exit nobody asked for is a fault too.

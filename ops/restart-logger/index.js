@@ -1,12 +1,14 @@
 'use strict';
-/**
+/*
  * restart-logger: a PM2 module (or a plain app in ecosystem.config.js) that listens on
  * the PM2 bus and writes ONE JSON line per app restart, with its cause, to a file and
- * to stdout (so `pm2 logs restart-logger` shows it too).
+ * to stdout (so `pm2 logs restart-logger` shows it too). The file is rotated by size.
  *
- * Settings (module: `pm2 set restart-logger:<key> <value>`; app: the same keys as env):
- *   log_file   where to append (env DOCMARK_RESTART_LOG wins; default as in the
- *              project's settings schema, src/settings.js)
+ * Settings (module: `pm2 set restart-logger:<key> <value>`; app: the same keys as env). The
+ * DOCMARK_* variables of the project's settings schema (src/settings.js) win over both:
+ *   log_file   where to append (DOCMARK_RESTART_LOG)
+ *   max_mb     rotate when the file would grow past this many MB (DOCMARK_RESTART_LOG_MAX_MB)
+ *   keep       rotated files kept besides the current one (DOCMARK_RESTART_LOG_KEEP)
  *   apps       comma-separated app names to watch, or * for all (default docmark)
  *   settle_ms  how long to wait for PM2's `manually` event before naming a
  *              PM2-initiated stop (default 3000)
@@ -16,6 +18,7 @@ const path = require('node:path');
 const { createRequire } = require('node:module');
 const { pathToFileURL } = require('node:url');
 const { createTracker } = require('./classify.js');
+const { createRotatingLog } = require('./rotate.js');
 
 const NAME = 'restart-logger';
 
@@ -37,6 +40,9 @@ function loadPm2() {
 /** The project's settings schema (ESM): the same restart-log rule as the server and `docmark restarts`. */
 const SCHEMA = pathToFileURL(path.join(__dirname, '..', '..', 'src', 'settings.js')).href;
 
+/** The longest wait for a `manually` event that still makes sense (PM2 sends it within a second). */
+const MAX_SETTLE_MS = 60_000;
+
 async function readSettings(env = process.env) {
   const schema = await import(SCHEMA);
   let conf = {};
@@ -46,19 +52,30 @@ async function readSettings(env = process.env) {
   } catch {
     conf = {};
   }
-  const pick = (key, fallback) => {
+  if (!conf || typeof conf !== 'object') conf = {};
+  const pick = (key) => {
     const v = conf[key] ?? env[key];
-    return v === undefined || v === null || v === '' ? fallback : v;
+    return v === undefined || v === null || v === '' ? undefined : String(v);
   };
-  const apps = String(pick('apps', 'docmark'))
+  // A schema setting: from its DOCMARK_* variable, else the module's key (checked by the same
+  // parser, so a bad `pm2 set` value stops the logger with a message), else the default.
+  const fromSchema = (name, key) => {
+    if (schema.isSet(name, env)) return schema.setting(name, env);
+    const v = pick(key);
+    const spec = schema.SETTINGS.find((s) => s.name === name);
+    return v === undefined ? schema.setting(name, env) : spec.parse(v, `${NAME}:${key}`);
+  };
+  const apps = (pick('apps') ?? 'docmark')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const fromEnv = schema.isSet('DOCMARK_RESTART_LOG', env);
+  const settle = pick('settle_ms');
   return {
-    logFile: fromEnv ? schema.setting('DOCMARK_RESTART_LOG', env) : pick('log_file', schema.setting('DOCMARK_RESTART_LOG', env)),
+    logFile: fromSchema('DOCMARK_RESTART_LOG', 'log_file'),
+    maxBytes: fromSchema('DOCMARK_RESTART_LOG_MAX_MB', 'max_mb') * 1024 * 1024,
+    keep: fromSchema('DOCMARK_RESTART_LOG_KEEP', 'keep'),
     apps,
-    settleMs: Number(pick('settle_ms', 3000)) || 3000,
+    settleMs: settle === undefined ? 3000 : schema.wholeNumber(0, MAX_SETTLE_MS)(settle, `${NAME}:settle_ms`),
   };
 }
 
@@ -70,12 +87,12 @@ async function main() {
     watch: (name) => name !== NAME && (watchAll || settings.apps.includes(name)),
   });
   fs.mkdirSync(path.dirname(settings.logFile), { recursive: true });
+  const log = createRotatingLog({ file: settings.logFile, maxBytes: settings.maxBytes, keep: settings.keep });
 
   const write = (records) => {
     for (const rec of records) {
       const line = JSON.stringify(rec) + '\n';
-      // Restarts are rare: a synchronous append keeps each line whole and ordered.
-      fs.appendFileSync(settings.logFile, line);
+      log.append(line);
       process.stdout.write(line);
     }
   };
@@ -96,7 +113,16 @@ async function main() {
       }
       // Without the bus there is nothing to log: let PM2 restart us.
       socket?.on?.('close', () => process.exit(1));
-      console.log(JSON.stringify({ time: new Date().toISOString(), msg: `${NAME} watching`, apps: settings.apps, log_file: settings.logFile }));
+      console.log(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          msg: `${NAME} watching`,
+          apps: settings.apps,
+          log_file: settings.logFile,
+          max_bytes: settings.maxBytes,
+          keep: settings.keep,
+        }),
+      );
       process.send?.('ready');
     });
   });

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import { request, type Dispatcher } from 'undici';
-import { writeAtomically, type OutputFormat } from './outputs.js';
+import type { OutputFormat } from '../engine/types.js';
+import { writeAtomically } from './outputs.js';
 import { AttemptError, isRetryableStatus, networkError, parseRetryAfter } from './retry.js';
 
-/**
- * One attempt at one file: stream the PDF from disk as the raw request body, stream the
- * answer into the output file (atomically). Throws an AttemptError that says whether
- * trying again may help.
- */
+// One attempt at one file: stream the PDF from disk as the raw request body, stream the
+// answer into the output file (atomically). Throws an AttemptError that says whether
+// trying again may help.
+
 export interface AttemptInput {
   dispatcher: Dispatcher;
   server: string;
@@ -24,6 +24,8 @@ export interface AttemptInput {
   heartbeat: { heartbeats: boolean };
   stallMs: number;
   signal: AbortSignal;
+  /** For a server that needs one (DOCMARK_API_KEY). */
+  apiKey?: string;
 }
 
 /** Error bodies are small JSON; never hold more than this of one. */
@@ -49,6 +51,7 @@ export async function convertOnce(input: AttemptInput): Promise<Converted> {
         // Markdown comes back bare, so it streams straight to disk.
         accept: input.format === 'markdown' ? 'text/markdown' : 'application/json',
         'x-docmark-heartbeat': '1',
+        ...(input.apiKey ? { authorization: `Bearer ${input.apiKey}` } : {}),
       },
       body: input.size === 0 ? '' : fs.createReadStream(input.file),
       signal: stall.signal,

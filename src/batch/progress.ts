@@ -1,10 +1,10 @@
 import cliProgress from 'cli-progress';
+import { formatDuration } from '../duration.js';
 import { rate } from './report.js';
 
-/**
- * Progress on stderr: a cli-progress bar on a terminal (done/total, pages/s, ETA,
- * failures), plain lines every few seconds otherwise (logs, CI, pipes).
- */
+// Progress on stderr: a cli-progress bar on a terminal (done/total, pages/s, ETA,
+// failures), plain lines every few seconds otherwise (logs, CI, pipes).
+
 export interface ProgressState {
   done: number;
   total: number;
@@ -98,11 +98,4 @@ class PlainProgress implements Progress {
     const eta = s.done > 0 ? `, ETA ${formatDuration(perFile * Math.max(0, s.total - s.done))}` : '';
     this.log(`progress: ${s.done}/${s.total} files (${s.failed} failed), ${s.pages} pages, ${rate(s.pages, seconds)} pages/s${eta}`);
   }
-}
-
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }

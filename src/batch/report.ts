@@ -1,11 +1,10 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 
-/**
- * `<out>/_report.jsonl`: one JSON line per file converted or failed, appended as each
- * finishes (never kept in memory); reruns append to it. Counters for the summary are
- * the only state that lives for the whole batch, and they do not grow with the files.
- */
+// `<out>/_report.jsonl`: one JSON line per file converted or failed, appended as each
+// finishes (never kept in memory); reruns append to it. Counters for the summary are
+// the only state that lives for the whole batch, and they do not grow with the files.
+
 export const REPORT_NAME = '_report.jsonl';
 
 export interface ReportLine {
@@ -67,6 +66,8 @@ export interface Summary {
   elapsedMs: number;
   /** Stopped by Ctrl-C / SIGTERM before the end. */
   interrupted: boolean;
+  /** Why the batch stopped before the end by itself (no server reachable). */
+  gaveUp?: string;
 }
 
 export function emptySummary(): Summary {
@@ -93,9 +94,11 @@ export function formatSummary(s: Summary, reportPath: string): string {
     .map(([code, n]) => `${code} ${n}`)
     .join(', ');
   const lines = [
-    `docmark batch: ${s.interrupted ? 'interrupted after' : 'done in'} ${seconds.toFixed(1)} s`,
+    s.gaveUp
+      ? `docmark batch: gave up after ${seconds.toFixed(1)} s: ${s.gaveUp}`
+      : `docmark batch: ${s.interrupted ? 'interrupted after' : 'done in'} ${seconds.toFixed(1)} s`,
     `  converted ${s.converted}, skipped ${s.skipped} (already done), failed ${s.failed}${failures ? ` (${failures})` : ''}` +
-      (s.interrupted ? `, left for a rerun ${Math.max(0, s.toConvert - s.converted - s.failed)}` : ''),
+      (s.interrupted || s.gaveUp ? `, left for a rerun ${Math.max(0, s.toConvert - s.converted - s.failed)}` : ''),
     `  pages ${s.pages}, ${rate(s.pages, seconds)} pages/s, ${rate(s.converted, seconds)} files/s, ${s.retries} retries`,
     ...(s.unreadablePages
       ? [`  unreadable pages ${s.unreadablePages} in ${s.filesWithUnreadablePages} converted files (failed_pages in the report)`]

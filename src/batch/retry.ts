@@ -1,10 +1,8 @@
-/**
- * When to try a file again, and how long to wait first. Retried: the connection failed
- * or broke (the server is down or restarted mid-request) and 502/503/504 (busy,
- * restarting, timed out). Never retried: 4xx — the file itself is the problem. Other 5xx
- * (a conversion worker crashed, an internal error) are tried once more only: the server
- * replaces a crashed worker, but a PDF that crashes it every time must not do so for ever.
- */
+// When to try a file again, and how long to wait first. Retried: the connection failed
+// or broke (the server is down or restarted mid-request) and 502/503/504 (busy,
+// restarting, timed out). Never retried: 4xx — the file itself is the problem. Other 5xx
+// (a conversion worker crashed, an internal error) are tried once more only: the server
+// replaces a crashed worker, but a PDF that crashes it every time must not do so for ever.
 
 /** What went wrong with one attempt. */
 export class AttemptError extends Error {

@@ -2,19 +2,19 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
+import type { OutputFormat } from '../engine/types.js';
 import { convertOnce } from './client.js';
-import { outputExists, outputPathFor, type OutputFormat } from './outputs.js';
+import { outputExists, outputPathFor, outputTakenBy } from './outputs.js';
 import { createProgress, type Progress } from './progress.js';
-import { Report, emptySummary, type RetryCause, type Summary } from './report.js';
+import { Report, emptySummary, type ReportLine, type RetryCause, type Summary } from './report.js';
 import { AttemptError, networkError, retryDelayMs } from './retry.js';
 import { ServerRotation, type ServerState } from './servers.js';
 import { walkPdfs, type FoundPdf } from './walk.js';
 
-/**
- * A batch: walk the folder, send each PDF that has no complete output yet to a server
- * (`concurrency` at a time over one keep-alive pool), write the outputs, append to the
- * report. Memory is bounded by `concurrency`, never by the number of files.
- */
+// A batch: walk the folder, send each PDF that has no complete output yet to a server
+// (`concurrency` at a time over one keep-alive pool), write the outputs, append to the
+// report. Memory is bounded by `concurrency`, never by the number of files.
+
 export interface BatchOptions {
   inputDir: string;
   outDir: string;
@@ -27,19 +27,28 @@ export interface BatchOptions {
   timeoutMs: number;
   /** Per request, to a server that sends heartbeats: the longest silence before the answer starts. */
   stallMs?: number;
+  /** Stop the batch when no server could be reached for this long. */
+  giveUpMs?: number;
   /** Convert again even when the output exists. */
   force: boolean;
   /** Aborting stops the batch: in-flight requests end, their temporary files go. */
   signal?: AbortSignal;
   progress?: Progress;
+  /** Sent as `Authorization: Bearer <key>` to servers that need an API key. */
+  apiKey?: string;
 }
 
 /** Three missed heartbeats (the server sends one every 10 s). */
-export const DEFAULT_STALL_MS = 30_000;
+const DEFAULT_STALL_MS = 30_000;
+/** Longer than a PM2 restart or reload takes; a server gone for a minute is not coming back soon. */
+const DEFAULT_GIVE_UP_MS = 60_000;
 
 export async function runBatch(options: BatchOptions): Promise<Summary> {
   const started = Date.now();
-  const signal = options.signal ?? new AbortController().signal;
+  const interrupt = options.signal ?? new AbortController().signal;
+  // Stops the workers when the batch gives up, as well as on the caller's interrupt.
+  const giveUp = new AbortController();
+  const signal = AbortSignal.any([interrupt, giveUp.signal]);
   const progress = options.progress ?? createProgress();
   const inputDir = path.resolve(options.inputDir);
   const outDir = path.resolve(options.outDir);
@@ -62,6 +71,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         down ? `server ${url} is unreachable: out of rotation for ${Math.round((pauseMs ?? 0) / 1000)} s` : `server ${url} is back in rotation`,
       ),
   });
+  const giveUpMs = options.giveUpMs ?? DEFAULT_GIVE_UP_MS;
   // One keep-alive pool per server, never more than `concurrency` connections each.
   // A connection is renewed every so often: behind PM2's cluster master (or any balancer)
   // kept-alive sockets would otherwise stay pinned to whichever instance outlived a restart.
@@ -69,11 +79,29 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
   const report = await Report.open(outDir);
   const files = walk();
 
+  const record = async (line: ReportLine): Promise<void> => {
+    if (line.status === 'failed' && line.error) {
+      summary.failed++;
+      summary.failedByCode[line.error.code] = (summary.failedByCode[line.error.code] ?? 0) + 1;
+    }
+    await report.append(line);
+    done++;
+    update();
+  };
+
   const convertWithRetries = async (pdf: FoundPdf, target: string) => {
     // Why each earlier attempt failed: recorded, so a retried file says what it went through.
     const retried: RetryCause[] = [];
+    // Failures that count against --retries: a server that cannot be reached is the rotation's
+    // and the give-up's business, not the file's (the file is left for a rerun, never failed).
+    let counted = 0;
     for (let attempt = 1; ; attempt++) {
-      const server = await nextServer(rotation, signal);
+      const server = await nextServer(rotation, signal, giveUpMs);
+      if (!server) {
+        summary.gaveUp = `no server could be reached for ${Math.round(giveUpMs / 1000)} s (${options.servers.join(', ')})`;
+        giveUp.abort();
+        throw signal.reason;
+      }
       try {
         const { pages, failedPages } = await convertOnce({
           dispatcher: agent,
@@ -86,6 +114,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
           heartbeat: server,
           stallMs: options.stallMs ?? DEFAULT_STALL_MS,
           signal,
+          apiKey: options.apiKey,
         });
         rotation.succeeded(server);
         return { ok: true as const, pages, failedPages, attempts: attempt, retried, server };
@@ -94,11 +123,14 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         const error = err instanceof AttemptError ? err : networkError(err);
         if (error.details.unreachable) rotation.unreachable(server);
         else if (error.details.status !== undefined) rotation.succeeded(server);
+        if (!error.details.unreachable) counted++;
         const retries = Math.min(options.retries, error.details.maxRetries ?? options.retries);
-        if (!error.details.retryable || attempt > retries) return { ok: false as const, error, attempts: attempt, retried, server };
+        if (!error.details.retryable || counted > retries) return { ok: false as const, error, attempts: attempt, retried, server };
         retried.push({ code: error.code, ...(error.details.status ? { http_status: error.details.status } : {}) });
         summary.retries++;
-        await sleep(retryDelayMs(attempt, error.details.retryAfterMs), undefined, { signal });
+        // The attempt's connection is closed by now (undici destroys it on a timeout or an abort),
+        // so the server has seen the disconnect and cancelled its conversion: no double work.
+        await sleep(retryDelayMs(Math.max(1, counted), error.details.retryAfterMs), undefined, { signal });
       }
     }
   };
@@ -109,6 +141,12 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
       if (next.done) return;
       const pdf = next.value;
       const target = outputPathFor(outDir, pdf.rel, options.format);
+      const takenBy = await outputTakenBy(pdf.path);
+      if (takenBy) {
+        const message = `${path.basename(pdf.rel)} would be written to ${path.basename(target)}, like ${takenBy}: rename one of them and run the batch again.`;
+        await record({ file: pdf.rel, status: 'failed', ms: 0, attempts: 0, error: { code: 'output_name_taken', message } });
+        continue;
+      }
       if (!options.force && (await outputExists(target))) {
         summary.skipped++;
         continue;
@@ -121,10 +159,9 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         if (signal.aborted) return; // not recorded: a rerun does this file
         throw err;
       }
-      const ms = Date.now() - fileStarted;
       const line = {
         file: pdf.rel,
-        ms,
+        ms: Date.now() - fileStarted,
         attempts: result.attempts,
         ...(result.retried.length ? { retried: result.retried } : {}),
         server: result.server.url,
@@ -137,7 +174,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
           summary.unreadablePages += result.failedPages.length;
           summary.filesWithUnreadablePages++;
         }
-        await report.append({
+        await record({
           ...line,
           output: path.relative(outDir, target).split(path.sep).join('/'),
           status: 'converted',
@@ -146,12 +183,8 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         });
       } else {
         const { code, message, details } = result.error;
-        summary.failed++;
-        summary.failedByCode[code] = (summary.failedByCode[code] ?? 0) + 1;
-        await report.append({ ...line, status: 'failed', error: { code, message, ...(details.status ? { http_status: details.status } : {}) } });
+        await record({ ...line, status: 'failed', error: { code, message, ...(details.status ? { http_status: details.status } : {}) } });
       }
-      done++;
-      update();
     }
   };
 
@@ -159,7 +192,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
     await Promise.all(Array.from({ length: options.concurrency }, worker));
   } finally {
     await files.return(undefined);
-    summary.interrupted = signal.aborted;
+    summary.interrupted = interrupt.aborted;
     // After an abort nothing is worth waiting for; otherwise let sockets close politely.
     await (signal.aborted ? agent.destroy() : agent.close());
     await report.close();
@@ -175,16 +208,21 @@ async function countTodo(files: AsyncGenerator<FoundPdf>, outDir: string, option
   let done = 0;
   for await (const pdf of files) {
     found++;
-    if (!options.force && (await outputExists(outputPathFor(outDir, pdf.rel, options.format)))) done++;
+    if (options.force || (await outputTakenBy(pdf.path))) continue;
+    if (await outputExists(outputPathFor(outDir, pdf.rel, options.format))) done++;
   }
   return { found, done };
 }
 
-/** The next server in rotation; while every one is out, wait for the first to come back. */
-async function nextServer(rotation: ServerRotation, signal: AbortSignal): Promise<ServerState> {
+/**
+ * The next server in rotation; while every one is out, wait for the first to come back.
+ * Undefined when none has been reachable for `giveUpMs`: the batch stops.
+ */
+async function nextServer(rotation: ServerRotation, signal: AbortSignal, giveUpMs: number): Promise<ServerState | undefined> {
   for (;;) {
     const pick = rotation.pick();
     if ('server' in pick) return pick.server;
-    await sleep(pick.waitMs, undefined, { signal });
+    if (rotation.allUnreachableForMs() >= giveUpMs) return undefined;
+    await sleep(Math.min(pick.waitMs, giveUpMs), undefined, { signal });
   }
 }

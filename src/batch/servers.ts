@@ -1,8 +1,7 @@
-/**
- * The servers a batch spreads its work over, taken in turn. A server that cannot be
- * reached a few times in a row is taken out of rotation for a while (longer each time
- * it is still down), then tried again; one success puts it back for good.
- */
+// The servers a batch spreads its work over, taken in turn. A server that cannot be
+// reached a few times in a row is taken out of rotation for a while (longer each time
+// it is still down), then tried again; one success puts it back for good.
+
 export interface ServerState {
   url: string;
   /** Connection failures since the last success. */
@@ -13,6 +12,8 @@ export interface ServerState {
   outages: number;
   /** It has answered with `102 Processing` heartbeats: from then on, silence means a lost request. */
   heartbeats: boolean;
+  /** When the current run of connection failures began (ms since epoch); 0 = it answers. */
+  unreachableSince: number;
 }
 
 export interface RotationOptions {
@@ -36,7 +37,7 @@ export class ServerRotation {
     private readonly options: RotationOptions = {},
   ) {
     if (urls.length === 0) throw new Error('at least one server is needed');
-    this.servers = urls.map((url) => ({ url, failures: 0, downUntil: 0, outages: 0, heartbeats: false }));
+    this.servers = urls.map((url) => ({ url, failures: 0, downUntil: 0, outages: 0, heartbeats: false, unreachableSince: 0 }));
     this.failuresToDown = options.failuresToDown ?? 3;
     this.firstPauseMs = options.firstPauseMs ?? 2_000;
     this.maxPauseMs = options.maxPauseMs ?? 60_000;
@@ -60,11 +61,19 @@ export class ServerRotation {
     server.failures = 0;
     server.outages = 0;
     server.downUntil = 0;
+    server.unreachableSince = 0;
+  }
+
+  /** How long every server has been unreachable (0 while any answers). */
+  allUnreachableForMs(now = Date.now()): number {
+    if (this.servers.some((s) => s.unreachableSince === 0)) return 0;
+    return now - Math.max(...this.servers.map((s) => s.unreachableSince));
   }
 
   /** The server could not be reached. */
   unreachable(server: ServerState, now = Date.now()): void {
     server.failures++;
+    server.unreachableSince ||= now;
     // Already out (another request raced this one): nothing more to decide.
     if (server.downUntil > now || server.failures < this.failuresToDown) return;
     const pauseMs = Math.min(this.maxPauseMs, this.firstPauseMs * 2 ** server.outages);

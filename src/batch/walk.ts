@@ -2,12 +2,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { hasPdfSignature } from '../engine/load/pdf.js';
 
-/**
- * Find the PDFs under a folder, one at a time: an async generator, so nothing grows
- * with the number of files. A file counts when its name ends in `.pdf` (the server then
- * says what is wrong with it if it is not one) or when its first bytes hold the `%PDF-`
- * signature, whatever it is called. Symbolic links are not followed (no cycles).
- */
+// Find the PDFs under a folder, one at a time: an async generator, so nothing grows
+// with the number of files. A file counts when its name ends in `.pdf` (the server then
+// says what is wrong with it if it is not one) or when its first bytes hold the `%PDF-`
+// signature, whatever it is called. Symbolic links are not followed (no cycles).
+
 export interface FoundPdf {
   /** Absolute path. */
   path: string;
@@ -54,6 +53,6 @@ async function pdfSize(file: string, name: string): Promise<number | undefined> 
 }
 
 /** Our own half-written outputs (see outputs.ts) are never inputs. */
-export function isTempFile(name: string): boolean {
+function isTempFile(name: string): boolean {
   return name.endsWith('.docmark-partial');
 }

@@ -22,6 +22,8 @@ export interface ConvertOptions {
   password?: string;
   /** Refuse documents with more pages than this. */
   maxPages?: number;
+  /** Most a document may decompress to open it, and then per page (default 512 MB). */
+  maxInflateBytes?: number;
 }
 
 export const DEFAULT_OPTIONS: ConvertOptions = {
@@ -85,6 +87,8 @@ export interface Page {
   source: 'text' | 'ocr';
   /** Set when the page could not be read: the rest of the document is still converted. */
   failure?: PageFailure;
+  /** OCR'd page whose text is mostly guesses (handwriting, a photograph, a drawing). */
+  lowConfidence?: boolean;
 }
 
 export interface PageFailure {
@@ -149,6 +153,8 @@ export interface ConvertMetadata {
   page_count: number;
   duration_ms: number;
   ocr_pages: number[];
+  /** OCR'd pages whose text is mostly guesses (handwriting, photographs, drawings), 0-based. */
+  low_confidence_pages: number[];
   /** Pages that could not be read (damaged content), 0-based, with the reason. */
   failed_pages: Array<{ page: number } & PageFailure>;
   title?: string;

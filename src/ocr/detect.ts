@@ -2,15 +2,13 @@ import ort from 'onnxruntime-node';
 import { minAreaRect, scaleRect, unclip, type Point, type RotatedRect } from './geometry.js';
 import { resizeGray, type GrayImage } from './image.js';
 
-/**
- * Text detection with the DB (differentiable binarisation) model: page image → probability
- * map of "text here" → threshold → connected components → rotated boxes → unclip.
- * Parameters are PaddleOCR's defaults for PP-OCRv4 (thresh 0.3, box_thresh 0.6, unclip 1.5).
- */
+// Text detection with the DB (differentiable binarisation) model: page image → probability
+// map of "text here" → threshold → connected components → rotated boxes → unclip.
+// Parameters are PaddleOCR's defaults for PP-OCRv4 (thresh 0.3, box_thresh 0.6, unclip 1.5).
 
 export interface DetectionOptions {
-  /** Longest side of the model input; memory and time grow with its square. */
-  maxSide: number;
+  /** Model input pixels per page-image pixel (at most 1); memory and time grow with its square. */
+  scale: number;
 }
 
 export interface DetectedBox {
@@ -28,7 +26,7 @@ const MIN_SIDE = 3;
 const MAX_BOXES = 1000;
 
 export async function detectText(session: ort.InferenceSession, image: GrayImage, options: DetectionOptions): Promise<DetectedBox[]> {
-  const scale = Math.min(1, options.maxSide / Math.max(image.width, image.height));
+  const scale = Math.min(1, options.scale);
   // The network downsamples by 32: both sides must be multiples of it.
   const width = Math.max(32, Math.round((image.width * scale) / 32) * 32);
   const height = Math.max(32, Math.round((image.height * scale) / 32) * 32);

@@ -1,7 +1,6 @@
-/**
- * Geometry for text boxes: convex hull, minimum-area rectangle, unclip.
- * A text box is a rectangle, possibly slightly rotated (scans are never perfectly straight).
- */
+// Geometry for text boxes: convex hull, minimum-area rectangle, unclip, straightening.
+// A text box is a rectangle, possibly slightly rotated (scans are never perfectly straight).
+
 export interface Point {
   x: number;
   y: number;
@@ -113,9 +112,35 @@ export function scaleRect(rect: RotatedRect, sx: number, sy: number): RotatedRec
   };
 }
 
-/** Axis-aligned bounds of a rotated rectangle. */
-export function rectBounds(r: RotatedRect): { x0: number; y0: number; x1: number; y1: number } {
-  const xs = [0, r.width].flatMap((a) => [0, r.height].map((b) => r.origin.x + a * r.u.x + b * r.v.x));
-  const ys = [0, r.width].flatMap((a) => [0, r.height].map((b) => r.origin.y + a * r.u.y + b * r.v.y));
-  return { x0: Math.min(...xs), y0: Math.min(...ys), x1: Math.max(...xs), y1: Math.max(...ys) };
+export interface Bounds {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/**
+ * Bounds of a rectangle on the page turned by -angle about `centre`: where it would sit had
+ * the page been scanned straight (angle: the page's skew; 0 gives its plain bounds).
+ */
+export function levelledBounds(rect: RotatedRect, angle: number, centre: Point): Bounds {
+  const cos = Math.cos(-angle);
+  const sin = Math.sin(-angle);
+  const bounds = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+  for (const [a, b] of [
+    [0, 0],
+    [rect.width, 0],
+    [0, rect.height],
+    [rect.width, rect.height],
+  ]) {
+    const dx = rect.origin.x + a * rect.u.x + b * rect.v.x - centre.x;
+    const dy = rect.origin.y + a * rect.u.y + b * rect.v.y - centre.y;
+    const x = centre.x + dx * cos - dy * sin;
+    const y = centre.y + dx * sin + dy * cos;
+    bounds.x0 = Math.min(bounds.x0, x);
+    bounds.y0 = Math.min(bounds.y0, y);
+    bounds.x1 = Math.max(bounds.x1, x);
+    bounds.y1 = Math.max(bounds.y1, y);
+  }
+  return bounds;
 }

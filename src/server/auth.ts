@@ -5,7 +5,8 @@ import { DocmarkError } from '../errors.js';
 /**
  * Optional API key (DOCMARK_API_KEY) for the paths that do work. When set, requests to
  * them need `Authorization: Bearer <key>`; /health and /metrics stay open for PM2 and
- * load balancers. Runs before the upload is read, so strangers cannot make us read it.
+ * load balancers. Runs before the upload is read (and before `100 Continue` is sent), so
+ * strangers cannot make us read it.
  */
 export function apiKeyAuth(apiKey: string | undefined, protectedPaths: string[] = ['/convert']): Koa.Middleware {
   if (!apiKey) return (_ctx, next) => next();
@@ -16,7 +17,6 @@ export function apiKeyAuth(apiKey: string | undefined, protectedPaths: string[] 
     // Comparing fixed-size digests in constant time reveals neither the key nor its length.
     if (!match || !timingSafeEqual(digest(match[1]), expected)) {
       ctx.set('WWW-Authenticate', 'Bearer realm="docmark"');
-      ctx.set('Connection', 'close'); // the body is not read: do not reuse this socket
       throw new DocmarkError(
         'unauthorized',
         match ? 'The API key is not valid.' : 'This server needs an API key: send it as "Authorization: Bearer <key>".',

@@ -1,14 +1,24 @@
 import type { ConvertOptions, ConvertResult } from '../engine/types.js';
 
-/**
- * What the HTTP layer needs from the conversion engine. The worker-thread pool
- * (./pool) implements it.
- */
+// What the HTTP layer needs from the conversion engine. The worker-thread pool (./pool)
+// implements it.
+
 export interface Converter {
-  convert(bytes: Uint8Array, options: ConvertOptions): Promise<ConvertResult>;
+  /**
+   * Take a place for one conversion (a worker, or a slot in the queue) before its upload is
+   * read. Throws 503 `queue_full` (with Retry-After) when there is none, `draining` when closing.
+   */
+  admit(): Admission;
   /** Figures for /health and /metrics. */
   stats(): ConverterStats;
   close(): Promise<void>;
+}
+
+export interface Admission {
+  /** Convert in the place taken; an aborted `signal` (the client left) cancels the conversion. */
+  convert(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal): Promise<ConvertResult>;
+  /** Give the place back unused (the upload failed). Does nothing after convert(). */
+  release(): void;
 }
 
 export interface ConverterStats {

@@ -1,10 +1,9 @@
 import os from 'node:os';
 import si from 'systeminformation';
 
-/**
- * Host figures for /health, sampled in the background so a health check never
- * waits on a system call. The timer is unref'd: it never keeps the process alive.
- */
+// Host figures for /health, sampled in the background so a health check never
+// waits on a system call. The timer is unref'd: it never keeps the process alive.
+
 export interface HostStats {
   sampled_at: string | null;
   mem_total_gb: number | null;

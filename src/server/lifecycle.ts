@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
 
-/**
- * The process's life as a server: counts conversions, knows what is in flight,
- * and drains before leaving — on a signal, on PM2's shutdown message, or by itself
- * after `maxConversions` conversions (PM2 then starts a fresh process).
- */
+// The process's life as a server: counts conversions, knows what is in flight,
+// and drains before leaving — on a signal, on PM2's shutdown message, or by itself
+// after `maxConversions` conversions (PM2 then starts a fresh process).
+
 export type ExitReason = 'conversion_limit' | 'cron' | 'signal' | 'shutdown_message';
 
 export interface LifecycleOptions {

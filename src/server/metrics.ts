@@ -1,9 +1,9 @@
 import client from 'prom-client';
+import { appInstance } from './recycle.js';
 
-/**
- * Prometheus metrics for GET /metrics. One registry per server instance (tests start
- * several in one process); process-level figures come from prom-client's defaults.
- */
+// Prometheus metrics for GET /metrics. One registry per server instance (tests start
+// several in one process); process-level figures come from prom-client's defaults.
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly conversions: client.Counter<'outcome' | 'code'>;
@@ -12,7 +12,22 @@ export class Metrics {
   readonly inFlight: client.Gauge;
   readonly queued: client.Gauge;
 
-  constructor(gauges: { inFlight: () => number; queued: () => number; converter?: () => Record<string, unknown> }) {
+  constructor(
+    gauges: { inFlight: () => number; queued: () => number; converter?: () => Record<string, unknown> },
+    instance: number | undefined = appInstance(),
+  ) {
+    // Under PM2's cluster mode a scrape reaches whichever instance the balancer picks: every
+    // series names the instance that answered, and docmark_instance_info gives its current pid.
+    this.registry.setDefaultLabels({ pm2_instance: instance === undefined ? 'none' : String(instance) });
+    new client.Gauge({
+      name: 'docmark_instance_info',
+      help: 'Always 1; labels: the PM2 instance (none outside PM2) and the process id that answered this scrape.',
+      labelNames: ['pid'],
+      registers: [this.registry],
+      collect() {
+        this.set({ pid: String(process.pid) }, 1);
+      },
+    });
     client.collectDefaultMetrics({ register: this.registry, prefix: 'docmark_' });
     this.conversions = new client.Counter({
       name: 'docmark_conversions_total',
@@ -57,7 +72,20 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         const stats = gauges.converter?.() ?? {};
-        for (const event of ['tasks_done', 'recycled', 'timeouts', 'crashes', 'out_of_memory', 'busy', 'workers']) {
+        for (const event of [
+          'tasks_done',
+          'ocr_pages',
+          'recycled',
+          'timeouts',
+          'cancelled',
+          'replaced',
+          'crashes',
+          'out_of_memory',
+          'busy',
+          'queued',
+          'uploading',
+          'workers',
+        ]) {
           const value = stats[event];
           if (typeof value === 'number') this.set({ event }, value);
         }

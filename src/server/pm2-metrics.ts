@@ -1,12 +1,10 @@
 import type { Lifecycle } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
 
-/**
- * The few figures `pm2 monit` shows per instance: conversions, in flight, RSS and the
- * mean conversion time. Loaded only under PM2: @pm2/io's index initialises itself on
- * import (HTTP patching, exception handlers), so we build our own lean instance from
- * its PMX class, with exception handling left to PM2 and Node.
- */
+// The few figures `pm2 monit` shows per instance: conversions, in flight, RSS and the
+// mean conversion time. Loaded only under PM2: @pm2/io's index initialises itself on
+// import (HTTP patching, exception handlers), so we build our own lean instance from
+// its PMX class, with exception handling left to PM2 and Node.
 
 const MB = 1024 * 1024;
 

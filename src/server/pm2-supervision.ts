@@ -4,11 +4,9 @@ import { startPm2Metrics, underPm2 } from './pm2-metrics.js';
 import { RecycleBaton, ServingMarkers, appInstance, batonDir, schedule, staggeredLimit } from './recycle.js';
 import type { RunningServer } from './serve.js';
 
-/**
- * What `docmark serve` adds when PM2 runs it: per-instance conversion limits, planned
- * exits (count, schedule) one instance at a time, readiness details for the restart
- * logger, and `pm2 monit` metrics. Outside PM2 nothing here changes behaviour.
- */
+// What `docmark serve` adds when PM2 runs it: per-instance conversion limits, planned
+// exits (count, schedule) one instance at a time, readiness details for the restart
+// logger, and `pm2 monit` metrics. Outside PM2 nothing here changes behaviour.
 
 type Log = (line: Record<string, unknown>) => void;
 

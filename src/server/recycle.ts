@@ -3,15 +3,13 @@ import path from 'node:path';
 import Cron from 'croner';
 import { pm2Home } from '../settings.js';
 
-/**
- * Planned recycling under PM2 cluster mode, one instance at a time.
- *
- * When an instance closes its server, PM2's cluster master sends new connections to the
- * siblings; if every sibling is closed at that moment, clients get ECONNREFUSED. So a
- * planned exit (conversion limit, schedule) first takes a baton — a lock file shared by
- * the instances of one app — and the *replacement* instance hands it back once it is
- * ready. An instance that must wait keeps serving meanwhile.
- */
+// Planned recycling under PM2 cluster mode, one instance at a time.
+//
+// When an instance closes its server, PM2's cluster master sends new connections to the
+// siblings; if every sibling is closed at that moment, clients get ECONNREFUSED. So a
+// planned exit (conversion limit, schedule) first takes a baton — a lock file shared by
+// the instances of one app — and the *replacement* instance hands it back once it is
+// ready. An instance that must wait keeps serving meanwhile.
 
 /**
  * Per-instance conversion limit: instance i of an app leaves after base × (1 + (i mod 4)/4)

@@ -1,8 +1,10 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../config.js';
-import { DocmarkError } from '../errors.js';
+import { cores } from '../settings.js';
+import { capacityOf } from './capacity.js';
 import { createApp } from './app.js';
+import { answerClientError } from './client-error.js';
 import type { Converter } from './converter.js';
 import { HostSampler } from './host-stats.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
@@ -10,11 +12,10 @@ import { Metrics } from './metrics.js';
 import { instanceConfig, superviseUnderPm2 } from './pm2-supervision.js';
 import { WorkerPool } from './pool/index.js';
 
-/**
- * Start the HTTP server and tie it to the process: tell PM2 when ready, drain on
- * SIGINT/SIGTERM or PM2's 'shutdown' message, and leave by itself after the
- * conversion limit. Used by `docmark serve` and by the tests.
- */
+// Start the HTTP server and tie it to the process: tell PM2 when ready, drain on
+// SIGINT/SIGTERM or PM2's 'shutdown' message, and leave by itself after the
+// conversion limit. Used by `docmark serve` and by the tests.
+
 export interface RunningServer {
   url: string;
   port: number;
@@ -30,11 +31,10 @@ export interface StartOptions {
   converter?: Converter;
   /** Exit the process after a drain (true for `docmark serve`, false in tests). */
   exitOnDrain?: boolean;
+  /** The conversion worker's entry module (tests start one with misbehaviour hooks). */
+  workerUrl?: URL;
   log?: (line: Record<string, unknown>) => void;
 }
-
-/** Room for multipart boundaries and fields on top of the file itself. */
-const MULTIPART_OVERHEAD = 64 * 1024;
 
 /** How long a draining server still takes requests from connections accepted just before. */
 const DRAIN_LINGER_MS = 1000;
@@ -46,7 +46,7 @@ export function jsonLog(line: Record<string, unknown>): void {
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const config = opts.config ?? loadConfig();
   const log = opts.log ?? jsonLog;
-  const converter = opts.converter ?? (await defaultConverter(config, log));
+  const converter = opts.converter ?? defaultConverter(config, log, opts.workerUrl);
   const lifecycle = new Lifecycle({
     maxConversions: config.maxConversions,
     drainTimeoutMs: config.drainTimeoutMs,
@@ -57,6 +57,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const app = createApp({ config, converter, lifecycle, host, metrics, log });
 
   const server = http.createServer(app.callback());
+  server.on('clientError', answerClientError);
   // Slow or stuck clients must not hold sockets for ever; conversions may be long.
   server.requestTimeout = config.timeoutMs + 60_000;
   server.headersTimeout = 60_000;
@@ -72,20 +73,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       if (--responding === 0) quiet?.();
     });
   });
-  // `Expect: 100-continue` (curl sends it for large bodies): an upload declared over the
-  // limit is refused before the client sends a byte of it; otherwise the body is invited.
+  // `Expect: 100-continue` (curl sends it for large bodies): the request goes through auth,
+  // option checks and admission first; the convert route invites the body only when it will read it.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > config.maxUploadBytes + MULTIPART_OVERHEAD) {
-      const error = new DocmarkError(
-        'payload_too_large',
-        `The upload is larger than the limit of ${Math.round(config.maxUploadBytes / 1024 / 1024)} MB.`,
-      );
-      res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
-      res.end(JSON.stringify({ success: false, error: error.toJSON() }));
-      return;
-    }
-    res.writeContinue();
     server.emit('request', req, res);
   });
   const responsesSent = (timeoutMs: number): Promise<void> =>
@@ -169,23 +159,43 @@ async function leave(reason: ExitReason, lifecycle: Lifecycle, log: (line: Recor
   }
 }
 
-async function defaultConverter(config: Config, log: (line: Record<string, unknown>) => void): Promise<Converter> {
+function defaultConverter(config: Config, log: (line: Record<string, unknown>) => void, workerUrl?: URL): Converter {
   return new WorkerPool({
     size: config.workers,
     maxQueue: config.maxQueue,
     timeoutMs: config.timeoutMs,
+    ocrPageMs: config.ocrPageMs,
     heapMb: config.workerHeapMb,
     maxTasks: config.workerMaxTasks,
     ocrThreads: config.ocrThreads,
+    workerUrl,
     log,
   });
 }
 
 /** `docmark serve`: run until told to stop. */
-export async function serveForever(): Promise<void> {
+export async function serveForever({ workerUrl }: Pick<StartOptions, 'workerUrl'> = {}): Promise<void> {
   const config = instanceConfig(loadConfig());
-  const running = await startServer({ exitOnDrain: true, config });
-  jsonLog({ level: 'info', msg: 'listening', url: running.url, port: running.port, max_conversions: config.maxConversions });
+  const running = await startServer({ exitOnDrain: true, config, workerUrl });
+  jsonLog({
+    level: 'info',
+    msg: 'listening',
+    url: running.url,
+    port: running.port,
+    max_conversions: config.maxConversions,
+    capacity: capacityOf(config),
+  });
+  const { instances, workers, ocr_threads } = capacityOf(config);
+  if (instances * workers * ocr_threads > cores()) {
+    jsonLog({
+      level: 'warn',
+      msg: 'instances × workers × OCR threads exceeds the CPU cores: scans will compete for them',
+      instances,
+      workers,
+      ocr_threads,
+      cores: cores(),
+    });
+  }
   // Handlers first: once we say 'ready', PM2 may stop us at any moment (e.g. a memory reload).
   const stop = (reason: ExitReason) => (): void => running.lifecycle.beginDrain(reason);
   process.on('SIGINT', stop('signal'));

@@ -5,6 +5,8 @@ import { waitFor } from './wait.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'bin/docmark.js');
+/** `docmark serve` with the test-only misbehaving worker (see hooked-server.mjs). */
+const HOOKED_SERVER = path.join(ROOT, 'test/helpers/hooked-server.mjs');
 export const CORPUS = path.join(ROOT, 'test/fixtures/corpus');
 
 export interface ServerProcess {
@@ -18,10 +20,15 @@ export interface ServerProcess {
 
 /**
  * Start the compiled server (`docmark serve`) as a child process on a free loopback
- * port and resolve once it prints where it listens.
+ * port and resolve once it prints where it listens. `testHooks`: its workers obey the
+ * misbehaviour markers of misbehaviour.mjs.
  */
-export async function startServerProcess(env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+export async function startServerProcess(
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+  { testHooks = false }: { testHooks?: boolean } = {},
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, testHooks ? [HOOKED_SERVER] : [CLI, 'serve'], {
     cwd: ROOT,
     env: { ...process.env, DOCMARK_HOST: '127.0.0.1', DOCMARK_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,58 +1,88 @@
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { OutputFormat } from '../../batch/outputs.js';
+import type { ServerCapacity } from '../../batch/preflight.js';
 import { REPORT_NAME, formatSummary } from '../../batch/report.js';
-import { UsageError, type Command } from '../command.js';
+import type { OutputFormat } from '../../engine/types.js';
+import { setting } from '../../settings.js';
+import { CliError, type Command, EXIT, UsageError } from '../command.js';
+import { checkFolder } from '../input.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8002';
 
 export const batchCommand: Command = {
   name: 'batch',
-  usage: 'batch <pdf-dir> --out <dir> [--server URL ...] [-c N]',
+  usage: 'batch <pdf-dir> -o <out-dir> [--server URL ...] [-c N]',
   summary: 'Convert every PDF under a folder through one or more servers.',
-  help: `Usage: docmark batch <pdf-dir> --out <dir> [options]
+  help: `Usage: docmark batch <pdf-dir> -o <out-dir> [options]
 
 Sends every PDF under <pdf-dir> (recursively; recognised by the .pdf name or the
-%PDF- signature) to the server and writes one output per PDF under --out, mirroring
-the folder tree. A rerun skips PDFs whose output exists (outputs are written to a
-temporary name and renamed when complete). Each file is recorded in
-<out>/${REPORT_NAME}. Ctrl-C stops cleanly; rerun to finish.
+%PDF- signature) to the server and writes one output per PDF under <out-dir>, mirroring
+the folder tree: a/report.pdf → <out-dir>/a/report.md. A rerun skips PDFs whose output
+exists (outputs are written to a temporary name and renamed when complete). Each file is
+recorded in <out-dir>/${REPORT_NAME}. Ctrl-C stops cleanly; rerun to finish.
+
+Every server's /health is asked first: the batch stops at once when one does not answer.
+Two names for one output (report.pdf, report.PDF, an extension-less report) are not
+both converted: report.pdf keeps report.md, the others fail as output_name_taken.
 
 Options:
-  -o, --out DIR           output folder (required)
+  -o, --output DIR        output folder (required; --out is accepted too)
   -s, --server URL        a docmark server; repeat to spread the work (default ${DEFAULT_SERVER})
-  -c, --concurrency N     requests in flight at once (default 4)
+  -c, --concurrency N     requests in flight at once (default: what the servers advertise
+                          they run at once, together; 2 per server when they do not say)
   -f, --format F          markdown (default) | json | html
       --retries N         attempts after the first for connection failures and 502/503/504 (default 8)
       --timeout S         seconds to wait for an answer to start or continue (default 300)
       --stall S           seconds without an answer or a heartbeat after which a request is
                           taken as lost and sent again (default 30; docmark servers beat every 10 s)
+      --give-up S         stop when no server could be reached for this long (default 60)
       --force             convert again even when the output exists
 
-Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report),
-2 for wrong arguments, 130/143 when stopped by Ctrl-C/SIGTERM.`,
+A server started with DOCMARK_API_KEY needs the same key: set DOCMARK_API_KEY for the batch too.
+
+Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report), no server
+answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by Ctrl-C/SIGTERM.`,
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
       options: {
-        out: { type: 'string', short: 'o' },
+        output: { type: 'string', short: 'o' },
+        out: { type: 'string' },
         server: { type: 'string', short: 's', multiple: true },
         concurrency: { type: 'string', short: 'c' },
         format: { type: 'string', short: 'f' },
         retries: { type: 'string' },
         timeout: { type: 'string' },
         stall: { type: 'string' },
+        'give-up': { type: 'string' },
         force: { type: 'boolean' },
       },
     });
     if (positionals.length !== 1) throw new UsageError('batch takes exactly one input folder.');
     const inputDir = positionals[0];
-    if (!fs.statSync(inputDir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${inputDir} is not a folder.`);
-    if (!values.out) throw new UsageError('batch needs --out <dir>.');
+    await checkFolder(inputDir, 'the PDFs to convert');
+    const outDir = values.output ?? values.out;
+    if (!outDir) throw new UsageError('batch needs an output folder: -o <out-dir>.');
     const servers = (values.server?.length ? values.server : [DEFAULT_SERVER]).map(serverUrl);
     const format = (values.format ?? 'markdown').toLowerCase().replace(/^md$/, 'markdown');
     if (!['markdown', 'json', 'html'].includes(format)) throw new UsageError(`--format must be markdown, json or html; got "${values.format}".`);
+    const explicitConcurrency = values.concurrency === undefined ? undefined : wholeNumber(values.concurrency, 'concurrency', 1, 256);
+    const retries = values.retries === undefined ? 8 : wholeNumber(values.retries, 'retries', 0, 100);
+    const timeoutS = values.timeout === undefined ? 300 : wholeNumber(values.timeout, 'timeout', 1, 86_400);
+    const stallMs = values.stall === undefined ? undefined : wholeNumber(values.stall, 'stall', 1, 86_400) * 1000;
+    const giveUpMs = values['give-up'] === undefined ? undefined : wholeNumber(values['give-up'], 'give-up', 1, 86_400) * 1000;
+
+    // Loaded on use: `docmark --help` and the other commands don't pay for undici and friends.
+    const { NoServerError, checkServers, totalConcurrency } = await import('../../batch/preflight.js');
+    let capacities: ServerCapacity[];
+    try {
+      capacities = await checkServers(servers);
+    } catch (err) {
+      if (err instanceof NoServerError) throw new CliError(err.message);
+      throw err;
+    }
+    const concurrency = explicitConcurrency ?? totalConcurrency(capacities);
+    process.stderr.write(`docmark batch: ${describeConcurrency(concurrency, explicitConcurrency !== undefined, capacities)}\n`);
 
     const stop = new AbortController();
     let stoppedBy: NodeJS.Signals | undefined;
@@ -65,23 +95,24 @@ Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report),
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      // Loaded on use: `docmark --help` and the other commands don't pay for undici and friends.
       const { runBatch } = await import('../../batch/run.js');
       const summary = await runBatch({
         inputDir,
-        outDir: values.out,
+        outDir,
         servers,
-        concurrency: wholeNumber(values.concurrency, 'concurrency', 4, 1, 256),
+        concurrency,
         format: format as OutputFormat,
-        retries: wholeNumber(values.retries, 'retries', 8, 0, 100),
-        timeoutMs: wholeNumber(values.timeout, 'timeout', 300, 1, 86_400) * 1000,
-        stallMs: wholeNumber(values.stall, 'stall', 30, 1, 86_400) * 1000,
+        retries,
+        timeoutMs: timeoutS * 1000,
+        stallMs,
+        giveUpMs,
         force: values.force ?? false,
         signal: stop.signal,
+        apiKey: setting('DOCMARK_API_KEY') || undefined,
       });
-      process.stdout.write(formatSummary(summary, `${values.out.replace(/\/+$/, '')}/${REPORT_NAME}`) + '\n');
+      process.stdout.write(formatSummary(summary, `${outDir.replace(/\/+$/, '')}/${REPORT_NAME}`) + '\n');
       if (stoppedBy) return stoppedBy === 'SIGINT' ? 130 : 143;
-      return summary.failed > 0 ? 1 : 0;
+      return summary.failed > 0 || summary.gaveUp ? EXIT.failed : EXIT.ok;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -89,9 +120,15 @@ Exit code: 0 when nothing failed, 1 when some PDFs failed (see the report),
   },
 };
 
-function wholeNumber(raw: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+function describeConcurrency(concurrency: number, explicit: boolean, capacities: ServerCapacity[]): string {
+  if (explicit) return `concurrency ${concurrency} (--concurrency)`;
+  const from = { capacity: 'as it advertises', workers: 'its worker threads', default: 'assumed: it does not say' };
+  const parts = capacities.map((c) => `${c.url}: ${c.concurrency}, ${from[c.source]}`);
+  return `concurrency ${concurrency} (${parts.join('; ')})`;
+}
+
+function wholeNumber(raw: string, name: string, min: number, max: number): number {
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max)
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
   return Number(raw);
 }

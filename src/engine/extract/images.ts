@@ -3,11 +3,9 @@ import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { pdfjs } from '../load/pdf.js';
 import type { BBox, PageImage } from '../types.js';
 
-/**
- * Extract step, images (only with extract_images): the raster images a page paints, as PNG, with
- * where they sit on the page. Reads the page's operator list (which makes pdfjs decode the
- * images), follows the transformation matrix to each paint, and encodes the pixels.
- */
+// Extract step, images (only with extract_images): the raster images a page paints, as PNG, with
+// where they sit on the page. Reads the page's operator list (which makes pdfjs decode the
+// images), follows the transformation matrix to each paint, and encodes the pixels.
 
 type Matrix = [number, number, number, number, number, number];
 

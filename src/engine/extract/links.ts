@@ -1,14 +1,16 @@
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
+import { isCleanText, safeLinkTarget } from '../link-policy.js';
 import { pdfjs } from '../load/pdf.js';
 
-/**
- * Extract step, links: the document's link annotations, read in one request to pdfjs's worker
- * for all pages (only annotations of type Link are parsed, and no text is extracted under
- * them, which pdfjs's per-page 'display' read does). Rectangles stay in PDF space; the text
- * layer maps them onto its runs.
- */
+// Extract step, links: the document's link annotations, read in one request to pdfjs's worker
+// for all pages (only annotations of type Link are parsed, and no text is extracted under
+// them, which pdfjs's per-page 'display' read does). Rectangles stay in PDF space; the text
+// layer maps them onto its runs. Only targets the link policy allows are kept (see
+// link-policy.ts): pdfjs leaves the ones it distrusts in `unsafeUrl`, and those are checked
+// like any other.
 
 export interface LinkAnnotation {
+  /** An allowed target, spelled safely for every output (safeLinkTarget). */
   url: string;
   /** [x0, y0, x1, y1] in PDF user space. */
   rect: number[];
@@ -43,8 +45,9 @@ export async function readLinks(pdf: PDFDocumentProxy, pages: number[]): Promise
     found = [];
   }
   for (const a of found) {
-    const url = a.url ?? a.unsafeUrl;
-    if (!url || !a.rect || a.pageIndex === undefined || !shown(a.annotationFlags ?? 0)) continue;
+    // pdfjs's `url` is its normalised form of the PDF's own `unsafeUrl`, which is checked first.
+    const url = a.unsafeUrl === undefined || isCleanText(a.unsafeUrl) ? safeLinkTarget(a.url ?? a.unsafeUrl) : undefined;
+    if (!url || !Array.isArray(a.rect) || a.rect.length !== 4 || a.pageIndex === undefined || !shown(a.annotationFlags ?? 0)) continue;
     const list = byPage.get(a.pageIndex) ?? [];
     list.push({ url, rect: a.rect });
     byPage.set(a.pageIndex, list);

@@ -2,10 +2,8 @@ import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { pdfjs } from '../load/pdf.js';
 import type { Page } from '../types.js';
 
-/**
- * Extract step: does a page need OCR? Runs on every page, so it lives apart from the OCR itself,
- * whose native parts (canvas, onnxruntime) are loaded only when a page needs them.
- */
+// Extract step: does a page need OCR? Runs on every page, so it lives apart from the OCR itself,
+// whose native parts (canvas, onnxruntime) are loaded only when a page needs them.
 
 /**
  * Does this page need OCR? Yes when its text layer is unusable — no text at all while

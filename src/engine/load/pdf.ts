@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { DocmarkError } from '../../errors.js';
 import { InThreadPort } from './in-thread-port.js';
-import { installSyncInflate } from './inflate.js';
+import { type InflateBudget, installSyncInflate, openInflateBudget } from './inflate.js';
 
 /**
  * Load step: bytes → an open pdfjs document. Knows every way a file can fail to open
@@ -74,6 +74,9 @@ function openWorker(lib: Pdfjs, worker: PdfjsWorkerModule) {
   return new lib.PDFWorker({ port: port as unknown as PdfjsPort, verbosity: 0 });
 }
 
+/** RGBA, the most a decoded image takes per pixel. */
+const BYTES_PER_PIXEL = 4;
+
 /** Bytes a PDF header may be preceded by (readers accept junk before `%PDF-`). */
 const SIGNATURE_WINDOW = 1024;
 const SIGNATURE = Buffer.from('%PDF-');
@@ -94,12 +97,18 @@ export function assertPdfBytes(bytes: Uint8Array): void {
 export interface LoadOptions {
   password?: string;
   maxPages?: number;
+  /** The caller hands the bytes over: pdfjs takes them without a copy (they are emptied). */
+  handOver?: boolean;
+  /** Most the document may decompress to open it, and then per page (see inflate.ts). */
+  maxInflateBytes?: number;
 }
 
 export interface LoadedPdf {
   pdf: PDFDocumentProxy;
   /** Release the document and its worker; never throws. */
   close(): Promise<void>;
+  /** What the document may still decompress; the engine starts a page's allowance with beginPage(). */
+  inflateBudget: InflateBudget;
   pageCount: number;
   title?: string;
   author?: string;
@@ -112,9 +121,10 @@ export interface LoadedPdf {
 export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedPdf> {
   assertPdfBytes(bytes);
   const { lib, worker: workerModule } = await importOnce();
+  const budget = openInflateBudget(options.maxInflateBytes);
   const worker = openWorker(lib, workerModule);
   // pdfjs transfers (detaches) the buffer it is given: hand it a copy so callers keep theirs.
-  const data = new Uint8Array(bytes);
+  const data = options.handOver ? bytes : new Uint8Array(bytes);
   const task = lib.getDocument({
     data,
     worker,
@@ -127,6 +137,9 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
     standardFontDataUrl: STANDARD_FONTS_URL,
     verbosity: 0,
     stopAtErrors: false,
+    // An image whose pixels (RGBA) would not fit in the budget is not decoded at all: image
+    // codecs allocate by the size the image declares, before any byte is decompressed.
+    maxImageSize: Math.floor(budget.limitBytes / BYTES_PER_PIXEL),
   });
   let pdf: PDFDocumentProxy;
   try {
@@ -134,12 +147,15 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
   } catch (err) {
     await task.destroy().catch(() => undefined);
     worker.destroy();
-    throw mapLoadError(err, options.password);
+    budget.close();
+    // pdfjs reports a stream it could not decode in its own words: the budget knows why.
+    throw budget.exceeded ? budget.error() : mapLoadError(err, options.password);
   }
   // A worker given to getDocument outlives the document unless its owner ends it.
   const close = async () => {
     await pdf.destroy().catch(() => undefined);
     worker.destroy();
+    budget.close();
   };
   try {
     const pageCount = pdf.numPages;
@@ -150,10 +166,12 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
       throw new DocmarkError('too_many_pages', `The PDF has ${pageCount} pages; this server converts at most ${options.maxPages}.`);
     }
     const meta = await pdf.getMetadata().catch(() => undefined);
+    if (budget.exceeded) throw budget.error();
     const info = (meta?.info ?? {}) as { Title?: unknown; Author?: unknown };
     return {
       pdf,
       close,
+      inflateBudget: budget,
       pageCount,
       title: typeof info.Title === 'string' && info.Title.trim() ? info.Title.trim() : undefined,
       author: typeof info.Author === 'string' && info.Author.trim() ? info.Author.trim() : undefined,

@@ -1,34 +1,44 @@
-/** HTML pieces shared by the HTML renderer and the Markdown renderer's table fallback. */
+// HTML pieces shared by the HTML renderer and the Markdown renderer's table fallback.
+import { type InlineNode, parseInline } from './inline-markdown.js';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** The small inline Markdown subset the engine emits: code, links, strong, emphasis, escapes. */
+/**
+ * The engine's inline Markdown (code, links, strong, emphasis, escapes) as HTML. Everything that
+ * is not one of those constructs is text and escaped as such; a link whose target the link
+ * policy refuses keeps its text and loses the link.
+ */
 export function inline(md: string | undefined): string {
-  const text = md ?? '';
-  const out: string[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const rest = text.slice(i);
-    let m: RegExpMatchArray | null;
-    if ((m = rest.match(/^(`+)([\s\S]*?)\1/))) {
-      out.push(`<code>${escapeHtml(m[2].trim())}</code>`);
-    } else if ((m = rest.match(/^\[([^\]]*)\]\(([^)\s]*)\)/))) {
-      out.push(`<a href="${escapeHtml(m[2])}">${inline(m[1])}</a>`);
-    } else if ((m = rest.match(/^\*\*([^*]+)\*\*/))) {
-      out.push(`<strong>${inline(m[1])}</strong>`);
-    } else if ((m = rest.match(/^\*([^*]+)\*/))) {
-      out.push(`<em>${inline(m[1])}</em>`);
-    } else if ((m = rest.match(/^\\([\\`*_{}[\]()#+\-.!|<>~&])/))) {
-      out.push(escapeHtml(m[1]));
-    } else {
-      m = [rest[0]] as unknown as RegExpMatchArray;
-      out.push(escapeHtml(rest[0]));
+  return md ? inlineHtml(parseInline(md)) : '';
+}
+
+function inlineHtml(nodes: InlineNode[]): string {
+  let out = '';
+  for (const node of nodes) {
+    switch (node.kind) {
+      case 'text':
+        out += escapeHtml(node.text);
+        break;
+      case 'code':
+        out += `<code>${escapeHtml(node.text)}</code>`;
+        break;
+      case 'link':
+        out += node.href === undefined ? inlineHtml(node.children) : `<a href="${escapeHtml(node.href)}">${inlineHtml(node.children)}</a>`;
+        break;
+      case 'strong':
+        out += `<strong>${inlineHtml(node.children)}</strong>`;
+        break;
+      case 'em':
+        out += `<em>${inlineHtml(node.children)}</em>`;
+        break;
+      case 'strong_em':
+        out += `<strong><em>${inlineHtml(node.children)}</em></strong>`;
+        break;
     }
-    i += m[0].length;
   }
-  return out.join('');
+  return out;
 }
 
 /**

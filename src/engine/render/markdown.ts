@@ -1,7 +1,10 @@
 import type { Block, Document } from '../types.js';
 import { htmlTable } from './html-parts.js';
+import { safeInlineMarkdown } from './inline-markdown.js';
 
-/** Render step: block tree → Markdown (GFM). */
+// Render step: block tree → Markdown (GFM). Block texts are the engine's inline Markdown,
+// checked on the way out (safeInlineMarkdown): no link leaves that the link policy refuses.
+
 export function renderMarkdown(doc: Document, options: { paginate?: boolean } = {}): string {
   const parts: string[] = [];
   let page = -1;
@@ -86,7 +89,7 @@ function renderTable(rows: string[][]): string {
 }
 
 function oneLine(text: string | undefined): string {
-  return (text ?? '').replace(/\s+/g, ' ').trim();
+  return safeInlineMarkdown((text ?? '').replace(/\s+/g, ' ').trim());
 }
 
 function longestRun(text: string, ch: string): number {

@@ -1,30 +1,39 @@
 import { Worker } from 'node:worker_threads';
 import { DocmarkError } from '../../errors.js';
 import type { ConvertOptions, ConvertResult } from '../../engine/types.js';
-import type { Converter, ConverterStats } from '../converter.js';
+import type { Admission, Converter, ConverterStats } from '../converter.js';
+import { newControlBuffer, WorkerControl } from './control.js';
 import type { FromWorker, ToWorker, WireError, WorkerSettings } from './messages.js';
 
-/**
- * Conversions run in a fixed number of worker threads, one conversion per thread at a
- * time; the server's own thread only parses requests and answers them, so /health stays
- * responsive. Limits are enforced from outside the worker, which is the only way to stop
- * a thread stuck in a loop or drowning in allocations:
- *
- * - a bounded queue: when it is full the client gets 503 `queue_full` with Retry-After;
- * - a time limit per conversion: the worker is terminated (504 `timeout`) and replaced;
- * - a V8 heap limit per worker (resourceLimits): the PDF that exhausts it ends only its
- *   own worker (422 `out_of_memory`), which is replaced;
- * - recycling after `maxTasks` conversions, so native memory (pdfjs, canvas, onnxruntime)
- *   goes back to the OS with the thread.
- */
+// Conversions run in a fixed number of worker threads, one conversion per thread at a time; the
+// server's own thread only parses requests and answers them, so /health stays responsive.
+//
+// - Admission: a request takes a place (a worker or a queue slot) before its upload is read, so
+//   the uploads held in memory never exceed (workers + queue) of them; without a place, 503
+//   `queue_full` with Retry-After.
+// - A time limit per conversion, longer by an allowance for every page read with OCR; over it the
+//   client gets 504 `timeout` at once and the conversion is cancelled.
+// - Cancelling (time limit, client gone) is cooperative: the worker stops at its next checkpoint
+//   and takes the next task. A worker that does not stop within a grace period (JavaScript that
+//   never yields) is replaced at once and ended as soon as it is outside native code: ending a
+//   thread inside an onnxruntime call aborts the whole process (see control.ts).
+// - A V8 heap limit per worker (resourceLimits): the PDF that exhausts it ends only its own
+//   worker (422 `out_of_memory`), which is replaced.
+// - Recycling after `maxTasks` conversions, so native memory (pdfjs, canvas, onnxruntime) goes
+//   back to the OS with the thread.
+
 export interface PoolOptions {
   size: number;
   maxQueue: number;
   timeoutMs: number;
+  /** Added to a conversion's time limit for each page it reads with OCR. */
+  ocrPageMs: number;
   heapMb: number;
   maxTasks: number;
   /** Threads per OCR inference in each worker. */
   ocrThreads: number;
+  /** The worker entry module; tests pass one with misbehaviour hooks. */
+  workerUrl?: URL;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -34,19 +43,31 @@ interface Task {
   options: ConvertOptions;
   resolve: (result: ConvertResult) => void;
   reject: (err: DocmarkError) => void;
+  /** The client's answer is given (or nobody is waiting); the worker may still be stopping. */
+  settled: boolean;
   timer?: NodeJS.Timeout;
   startedAt?: number;
+  /** When it must end (performance.now()); grows with each OCR page. */
+  deadline: number;
+  stopListening?: () => void;
 }
 
 interface Slot {
   worker: Worker;
+  control: WorkerControl;
   task?: Task;
   tasksDone: number;
   /** V8 heap in use after its last task (bytes). */
   heapUsed: number;
   ready: boolean;
-  /** Set when the pool ends the worker itself; its exit is then expected. */
+  spawnedAt: number;
+  /** The pool ends the worker itself (recycled, replaced, closing): its exit is expected. */
   ending: boolean;
+  exited: Promise<void>;
+  hasExited: boolean;
+  /** Replaces the worker if it does not stop a cancelled task in time. */
+  stopTimer?: NodeJS.Timeout;
+  endTimer?: NodeJS.Timeout;
   /** The 'error' event that came before an unexpected exit (OOM, crash). */
   lastError?: Error & { code?: string };
 }
@@ -54,47 +75,78 @@ interface Slot {
 /** Seconds clients are told to wait, whatever the estimate says. */
 const RETRY_AFTER_MIN_S = 1;
 const RETRY_AFTER_MAX_S = 60;
-/** A retiring worker gets this long to release OCR sessions before it is terminated. */
+/** A cancelled conversion normally stops within a page or an OCR stage; past this its worker is replaced. */
+const STOP_GRACE_MS = 5_000;
+/** How often to look whether a worker that must end has left native code. */
+const NATIVE_POLL_MS = 50;
+/** A retiring worker gets this long to release OCR sessions before it is ended. */
 const RETIRE_GRACE_MS = 5_000;
+/** A worker normally starts in seconds; while one is starting for less than this, the queue is not stuck. */
+const WORKER_START_MS = 60_000;
 /** Respawn back-off when workers die before becoming ready (broken install, crash loop). */
 const RESPAWN_BACKOFF_MAX_MS = 30_000;
 
 // Compiled: dist/server/pool/worker.js. Under tsx (source), worker.ts with the same loader.
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
+const draining = (): DocmarkError => new DocmarkError('draining', 'This server instance is shutting down; retry shortly.', { retryAfter: 2 });
+const clientGone = (): DocmarkError => new DocmarkError('cancelled', 'The client closed the connection; the conversion was cancelled.');
+
 export class WorkerPool implements Converter {
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];
-  private readonly retiring = new Set<Worker>();
+  /** Workers no longer in a slot that still have to end (retired, replaced). */
+  private readonly leaving = new Set<Slot>();
+  /** Places taken by requests whose upload is still being read. */
+  private reserved = 0;
   private nextId = 1;
   private closed = false;
   private startFailures = 0;
   private respawnTimer?: NodeJS.Timeout;
+  /** Last time the pool was seen with a started worker. */
+  private lastAlive = performance.now();
   /** Moving average of conversion time, for Retry-After. */
   private avgTaskMs = 2_000;
-  private readonly counts = { tasks_done: 0, recycled: 0, timeouts: 0, crashes: 0, out_of_memory: 0 };
+  private readonly counts = {
+    tasks_done: 0,
+    ocr_pages: 0,
+    recycled: 0,
+    timeouts: 0,
+    cancelled: 0,
+    replaced: 0,
+    crashes: 0,
+    out_of_memory: 0,
+  };
 
   constructor(private readonly options: PoolOptions) {
     for (let i = 0; i < options.size; i++) this.slots.push(this.spawn());
   }
 
-  convert(bytes: Uint8Array, options: ConvertOptions): Promise<ConvertResult> {
-    if (this.closed) return Promise.reject(new DocmarkError('draining', 'This server instance is shutting down; retry shortly.', { retryAfter: 2 }));
-    const idle = this.slots.find((s) => !s.task);
-    if (!idle && this.queue.length >= this.options.maxQueue) {
-      return Promise.reject(
-        new DocmarkError(
-          'queue_full',
-          `All ${this.slots.length} conversion workers are busy and ${this.queue.length} ${this.queue.length === 1 ? 'conversion is' : 'conversions are'} waiting; retry later.`,
-          { retryAfter: this.retryAfterSeconds() },
-        ),
+  admit(): Admission {
+    if (this.closed) throw draining();
+    if (this.placesTaken() >= this.options.size + this.options.maxQueue) {
+      const waiting = this.queue.length + this.reserved;
+      throw new DocmarkError(
+        'queue_full',
+        `All ${this.options.size} conversion workers are busy and ${waiting} ${waiting === 1 ? 'conversion is' : 'conversions are'} waiting; retry later.`,
+        { retryAfter: this.retryAfterSeconds() },
       );
     }
-    return new Promise<ConvertResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, bytes, options, resolve, reject };
-      if (idle) this.run(idle, task);
-      else this.enqueue(task);
-    });
+    this.reserved++;
+    let held = true;
+    const giveBack = (): boolean => {
+      if (!held) return false;
+      held = false;
+      this.reserved--;
+      return true;
+    };
+    return {
+      convert: (bytes, options, signal) => {
+        if (!giveBack()) return Promise.reject(new Error('an admission converts once'));
+        return this.submit(bytes, options, signal);
+      },
+      release: () => void giveBack(),
+    };
   }
 
   stats(): ConverterStats {
@@ -103,6 +155,7 @@ export class WorkerPool implements Converter {
       workers: this.slots.length,
       busy: this.slots.filter((s) => s.task).length,
       queued: this.queue.length,
+      uploading: this.reserved,
       max_queue: this.options.maxQueue,
       ...this.counts,
       worker_heap_mb: this.slots.map((s) => Math.round(s.heapUsed / 1024 / 1024)),
@@ -114,56 +167,115 @@ export class WorkerPool implements Converter {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.respawnTimer);
-    const gone = new DocmarkError('draining', 'This server instance is shutting down; retry shortly.', { retryAfter: 2 });
-    for (const task of this.queue.splice(0)) {
-      clearTimeout(task.timer);
-      task.reject(gone);
-    }
-    const workers = [...this.slots.map((s) => s.worker), ...this.retiring];
+    for (const task of this.queue.splice(0)) this.settle(task, draining());
     for (const slot of this.slots.splice(0)) {
-      slot.ending = true;
-      if (slot.task) this.finish(slot, slot.task).reject(gone);
+      if (slot.task) this.settle(slot.task, draining());
+      this.end(slot);
     }
-    this.retiring.clear();
-    await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
+    for (const slot of this.leaving) this.end(slot);
+    await Promise.all([...this.leaving].map((s) => s.exited));
+  }
+
+  private placesTaken(): number {
+    return this.slots.filter((s) => s.task).length + this.queue.length + this.reserved;
+  }
+
+  private submit(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal): Promise<ConvertResult> {
+    if (this.closed) return Promise.reject(draining());
+    if (signal?.aborted) return Promise.reject(clientGone());
+    return new Promise<ConvertResult>((resolve, reject) => {
+      const task: Task = { id: this.nextId++, bytes, options, resolve, reject, settled: false, deadline: 0 };
+      if (signal) {
+        const onAbort = (): void => this.cancel(task);
+        signal.addEventListener('abort', onAbort, { once: true });
+        task.stopListening = () => signal.removeEventListener('abort', onAbort);
+      }
+      const idle = this.slots.find((s) => !s.task && s.ready);
+      if (idle) this.run(idle, task);
+      else this.enqueue(task);
+    });
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL, {
+    const control = newControlBuffer();
+    const worker = new Worker(this.options.workerUrl ?? WORKER_URL, {
       name: 'docmark-converter',
-      workerData: { ocrThreads: this.options.ocrThreads } satisfies WorkerSettings,
+      workerData: { ocrThreads: this.options.ocrThreads, control } satisfies WorkerSettings,
       resourceLimits: { maxOldGenerationSizeMb: this.options.heapMb },
     });
-    const slot: Slot = { worker, tasksDone: 0, heapUsed: 0, ready: false, ending: false };
+    let exited!: () => void;
+    const slot: Slot = {
+      worker,
+      control: new WorkerControl(control),
+      tasksDone: 0,
+      heapUsed: 0,
+      ready: false,
+      spawnedAt: performance.now(),
+      ending: false,
+      hasExited: false,
+      exited: new Promise<void>((resolve) => (exited = resolve)),
+    };
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     worker.on('error', (err) => (slot.lastError = err));
-    worker.on('exit', (code) => this.onExit(slot, code));
+    worker.on('exit', (code) => {
+      slot.hasExited = true;
+      clearTimeout(slot.endTimer);
+      clearTimeout(slot.stopTimer);
+      this.leaving.delete(slot);
+      exited();
+      this.onExit(slot, code);
+    });
     return slot;
   }
 
-  /** Waiting is bounded too: no worker for a whole time limit (all stuck, none can start) → 504. */
+  /**
+   * A queued conversion waits as long as the pool has a started worker: every running conversion
+   * ends within its own time limit, so the queue moves however slow the scans ahead of it are. It
+   * fails (504) only when no worker has been up for a whole time limit and none is starting (a
+   * broken install, a crash loop).
+   */
   private enqueue(task: Task): void {
     this.queue.push(task);
-    task.timer = setTimeout(() => {
-      const index = this.queue.indexOf(task);
-      if (index === -1) return;
-      this.queue.splice(index, 1);
-      this.counts.timeouts++;
-      task.reject(
-        new DocmarkError('timeout', `No conversion worker became free within the limit of ${this.options.timeoutMs / 1000} s (DOCMARK_TIMEOUT_S).`),
+    const check = (): void => {
+      if (!this.queue.includes(task)) return;
+      const now = performance.now();
+      if (this.slots.some((s) => s.ready)) this.lastAlive = now;
+      const waitMs = Math.max(
+        this.lastAlive + this.options.timeoutMs - now,
+        ...this.slots.filter((s) => !s.ready).map((s) => s.spawnedAt + WORKER_START_MS - now),
       );
-    }, this.options.timeoutMs);
+      if (waitMs > 0) {
+        task.timer = setTimeout(check, waitMs);
+        return;
+      }
+      this.queue.splice(this.queue.indexOf(task), 1);
+      this.counts.timeouts++;
+      this.settle(task, new DocmarkError('timeout', 'No conversion worker could start on this server instance; retry later.'));
+    };
+    task.timer = setTimeout(check, this.options.timeoutMs);
   }
 
   private run(slot: Slot, task: Task): void {
     clearTimeout(task.timer);
     slot.task = task;
     task.startedAt = performance.now();
-    task.timer = setTimeout(() => this.onTimeout(slot, task), this.options.timeoutMs);
-    const bytes = transferable(task.bytes);
+    task.deadline = task.startedAt + this.options.timeoutMs;
+    this.armDeadline(slot, task);
+    const bytes = task.bytes;
     task.bytes = EMPTY; // the worker owns the PDF now; nothing here keeps it
     const msg: ToWorker = { type: 'convert', id: task.id, bytes, options: task.options };
-    slot.worker.postMessage(msg, [bytes.buffer as ArrayBuffer]);
+    // Upload buffers are the request's own (see upload.ts): moved to the worker, never copied.
+    const transfer = bytes.buffer instanceof ArrayBuffer && isWholeBuffer(bytes) ? [bytes.buffer] : [];
+    slot.worker.postMessage(msg, transfer);
+  }
+
+  private armDeadline(slot: Slot, task: Task): void {
+    clearTimeout(task.timer);
+    task.timer = setTimeout(() => {
+      if (slot.task !== task || task.settled) return;
+      if (performance.now() < task.deadline) return this.armDeadline(slot, task);
+      this.onTimeout(slot, task);
+    }, task.deadline - performance.now());
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
@@ -171,26 +283,37 @@ export class WorkerPool implements Converter {
       case 'ready':
         slot.ready = true;
         this.startFailures = 0;
+        if (!slot.ending && !slot.task) this.next(slot);
         return;
       case 'log':
         this.options.log?.({ ...msg.line, worker: slot.worker.threadId });
         return;
       case 'retired':
-        void slot.worker.terminate();
+        this.end(slot);
         return;
+      case 'ocr-page': {
+        const task = slot.task;
+        if (!task || task.id !== msg.id) return;
+        this.counts.ocr_pages++;
+        task.deadline += this.options.ocrPageMs;
+        return;
+      }
       case 'result':
       case 'error': {
         const task = slot.task;
-        if (!task || task.id !== msg.id) return; // answered already (timed out)
-        this.finish(slot, task);
-        this.counts.tasks_done++;
+        // A replaced worker's task was answered already; the worker is ended as soon as it may be.
+        if (!task || task.id !== msg.id || slot.ending) return;
+        clearTimeout(task.timer);
+        clearTimeout(slot.stopTimer);
+        slot.task = undefined;
         slot.tasksDone++;
         slot.heapUsed = msg.heapUsed;
+        this.counts.tasks_done++;
         if (msg.type === 'result') {
           this.avgTaskMs = 0.8 * this.avgTaskMs + 0.2 * (performance.now() - (task.startedAt ?? 0));
-          task.resolve(msg.result);
+          this.settle(task, msg.result);
         } else {
-          task.reject(this.fromWire(msg.error));
+          this.settle(task, this.fromWire(msg.error));
         }
         if (slot.tasksDone >= this.options.maxTasks) this.retire(slot);
         else this.next(slot);
@@ -200,27 +323,60 @@ export class WorkerPool implements Converter {
   }
 
   private onTimeout(slot: Slot, task: Task): void {
-    if (slot.task !== task) return;
     this.counts.timeouts++;
+    const limitS = Math.round((task.deadline - (task.startedAt ?? 0)) / 1000);
     this.options.log?.({
       level: 'warn',
-      msg: 'conversion timed out; ending its worker',
+      msg: 'conversion timed out; cancelling it',
       worker: slot.worker.threadId,
-      timeout_s: this.options.timeoutMs / 1000,
+      limit_s: limitS,
+      in_native: slot.control.inNative(),
     });
-    this.finish(slot, task).reject(
-      new DocmarkError(
-        'timeout',
-        `The conversion took longer than the limit of ${this.options.timeoutMs / 1000} s (DOCMARK_TIMEOUT_S) and was stopped.`,
-      ),
+    const allowance = limitS > this.options.timeoutMs / 1000 ? ' with its OCR allowance, DOCMARK_OCR_PAGE_S' : '';
+    this.settle(
+      task,
+      new DocmarkError('timeout', `The conversion took longer than the limit of ${limitS} s (DOCMARK_TIMEOUT_S${allowance}) and was stopped.`),
     );
-    slot.ending = true;
-    void slot.worker.terminate();
-    this.replace(slot);
+    this.stop(slot, task);
+  }
+
+  /** The client went away: a queued task is dropped at once, a running one stopped. */
+  private cancel(task: Task): void {
+    if (task.settled) return;
+    this.counts.cancelled++;
+    this.settle(task, clientGone());
+    const queued = this.queue.indexOf(task);
+    if (queued !== -1) {
+      this.queue.splice(queued, 1);
+      return;
+    }
+    const slot = this.slots.find((s) => s.task === task);
+    if (slot) this.stop(slot, task);
+  }
+
+  /**
+   * Ask the worker to stop `task` (already answered) at its next checkpoint; it then takes the next
+   * task. If it has not stopped within the grace period, a fresh worker takes its place.
+   */
+  private stop(slot: Slot, task: Task): void {
+    clearTimeout(task.timer);
+    slot.control.requestCancel(task.id);
+    clearTimeout(slot.stopTimer);
+    slot.stopTimer = setTimeout(() => {
+      if (slot.task !== task || slot.ending) return;
+      this.counts.replaced++;
+      this.options.log?.({
+        level: 'warn',
+        msg: 'a cancelled conversion did not stop in time; replacing its worker',
+        worker: slot.worker.threadId,
+        in_native: slot.control.inNative(),
+      });
+      this.replace(slot);
+      this.end(slot);
+    }, STOP_GRACE_MS);
   }
 
   private onExit(slot: Slot, code: number): void {
-    this.retiring.delete(slot.worker);
     if (slot.ending || this.closed) return;
     const err = slot.lastError;
     const outOfMemory = err?.code === 'ERR_WORKER_OUT_OF_MEMORY';
@@ -234,9 +390,12 @@ export class WorkerPool implements Converter {
       converting: Boolean(slot.task),
       error: err ? String(err.stack ?? err) : undefined,
     });
-    const hadTask = Boolean(slot.task);
-    if (slot.task) {
-      this.finish(slot, slot.task).reject(
+    const task = slot.task;
+    slot.task = undefined;
+    if (task) {
+      clearTimeout(task.timer);
+      this.settle(
+        task,
         outOfMemory
           ? new DocmarkError(
               'out_of_memory',
@@ -248,7 +407,7 @@ export class WorkerPool implements Converter {
             ),
       );
     }
-    if (slot.ready || hadTask) {
+    if (slot.ready || task) {
       this.replace(slot);
       return;
     }
@@ -261,33 +420,39 @@ export class WorkerPool implements Converter {
     this.respawnTimer.unref();
   }
 
-  /** Put a fresh worker in place of `old`, and give it the next queued task. */
+  /** Put a fresh worker in place of `old`, which leaves the pool. */
   private replace(old: Slot): void {
     const index = this.slots.indexOf(old);
     if (index === -1 || this.closed) return;
-    const fresh = this.spawn();
-    this.slots[index] = fresh;
-    this.next(fresh);
+    this.slots[index] = this.spawn(); // takes the next queued task once ready
   }
 
   /** Refill the pool up to its size (after start failures). */
   private grow(): void {
-    while (!this.closed && this.slots.length < this.options.size) {
-      const slot = this.spawn();
-      this.slots.push(slot);
-      this.next(slot);
-    }
+    while (!this.closed && this.slots.length < this.options.size) this.slots.push(this.spawn());
   }
 
   /** Recycle: a fresh worker takes the slot now; the old one finishes up in the background. */
   private retire(slot: Slot): void {
     this.counts.recycled++;
-    slot.ending = true;
-    this.retiring.add(slot.worker);
     this.replace(slot);
+    slot.ending = true;
+    this.leaving.add(slot);
     slot.worker.postMessage({ type: 'retire' } satisfies ToWorker);
-    const worker = slot.worker;
-    setTimeout(() => void worker.terminate(), RETIRE_GRACE_MS).unref();
+    slot.endTimer = setTimeout(() => this.end(slot), RETIRE_GRACE_MS);
+  }
+
+  /** End a worker that is no longer in use, as soon as it is outside native code. */
+  private end(slot: Slot): void {
+    slot.ending = true;
+    this.leaving.add(slot);
+    clearTimeout(slot.endTimer);
+    if (slot.hasExited) return;
+    if (slot.control.claimForEnding()) {
+      void slot.worker.terminate();
+      return;
+    }
+    slot.endTimer = setTimeout(() => this.end(slot), NATIVE_POLL_MS);
   }
 
   private next(slot: Slot): void {
@@ -295,11 +460,15 @@ export class WorkerPool implements Converter {
     if (task) this.run(slot, task);
   }
 
-  /** Detach a task from its slot; returns it so the caller can settle it. */
-  private finish(slot: Slot, task: Task): Task {
+  /** Answer the client once; the worker may still be stopping the task. */
+  private settle(task: Task, outcome: ConvertResult | DocmarkError): void {
+    if (task.settled) return;
+    task.settled = true;
+    task.stopListening?.();
     clearTimeout(task.timer);
-    if (slot.task === task) slot.task = undefined;
-    return task;
+    task.bytes = EMPTY;
+    if (outcome instanceof DocmarkError) task.reject(outcome);
+    else task.resolve(outcome);
   }
 
   private fromWire(error: WireError): DocmarkError {
@@ -309,7 +478,7 @@ export class WorkerPool implements Converter {
   }
 
   private retryAfterSeconds(): number {
-    const waitMs = (this.avgTaskMs * (this.queue.length + 1)) / Math.max(1, this.slots.length);
+    const waitMs = (this.avgTaskMs * (this.queue.length + this.reserved + 1)) / Math.max(1, this.slots.length);
     return Math.min(RETRY_AFTER_MAX_S, Math.max(RETRY_AFTER_MIN_S, Math.ceil(waitMs / 1000)));
   }
 }
@@ -317,12 +486,9 @@ export class WorkerPool implements Converter {
 const EMPTY = new Uint8Array(0);
 
 /**
- * Bytes that can be moved to another thread without copying: they must own their whole
- * ArrayBuffer. A slice of a larger buffer (Node's shared pool for small Buffers) is
- * copied once, so that transferring it cannot detach memory something else uses.
+ * Only a view over its whole ArrayBuffer may be transferred: a slice of a larger buffer (Node's
+ * shared pool for small Buffers) would detach memory something else uses, so it is copied.
  */
-function transferable(bytes: Uint8Array): Uint8Array {
-  const buffer = bytes.buffer;
-  if (buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) return bytes;
-  return new Uint8Array(bytes);
+function isWholeBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }

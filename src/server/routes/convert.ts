@@ -3,12 +3,14 @@ import { DocmarkError, isDocmarkError } from '../../errors.js';
 import { assertPdfBytes } from '../../engine/load/pdf.js';
 import { parseOptions, type RawOptions } from '../../engine/options.js';
 import type { AppDeps } from '../app.js';
-import { readUpload } from '../upload.js';
+import type { Admission } from '../converter.js';
+import { checkUploadHeaders, inviteBody, readUpload } from '../upload.js';
 
-/**
- * POST /convert: read the PDF, validate options, convert, answer JSON (or the bare
- * Markdown for `Accept: text/markdown`). Counted in the lifecycle whatever happens.
- */
+// POST /convert. In this order, so that a request that cannot be served costs no memory: the
+// headers and query options are checked, the request takes a place in the pool (or gets 503 with
+// its body unread), only then is the PDF read, converted and answered as JSON (or bare Markdown
+// for `Accept: text/markdown`). A client that leaves cancels its conversion. Counted in the
+// lifecycle whatever happens.
 export function convertRoute(deps: AppDeps): Koa.Middleware {
   const { config, converter, lifecycle, metrics } = deps;
   return async (ctx) => {
@@ -17,21 +19,27 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       throw new DocmarkError('draining', 'This server instance is restarting; retry shortly.', { retryAfter: 2 });
     }
     const started = performance.now();
-    const stopHeartbeat = heartbeat(ctx);
+    const clientGone = whenClientLeaves(ctx);
+    let admission: Admission | undefined;
+    let stopHeartbeat = (): void => undefined;
     let counted = false;
     let ok = false;
     let pages = 0;
     let code = 'ok';
     try {
-      const query: RawOptions = {};
+      const query: RawOptions = Object.create(null);
       for (const [k, v] of Object.entries(ctx.query)) query[k] = Array.isArray(v) ? v[v.length - 1] : v;
-      // Validate query options before reading a large body.
-      parseOptions(query);
+      // Options in the query are checked before the request takes a place or its body is read.
+      parseOptions(query, { maxPages: config.maxPages });
+      checkUploadHeaders(ctx, config.maxUploadBytes);
+      admission = converter.admit();
+      inviteBody(ctx);
+      stopHeartbeat = heartbeat(ctx);
       const upload = await readUpload(ctx, config.maxUploadBytes);
-      const options = { ...parseOptions({ ...query, ...upload.fields }), maxPages: config.maxPages };
+      const options = { ...parseOptions({ ...query, ...upload.fields }, { maxPages: config.maxPages }), maxInflateBytes: config.maxInflateBytes };
       assertPdfBytes(upload.bytes);
       counted = true;
-      const result = await converter.convert(upload.bytes, options);
+      const result = await admission.convert(upload.bytes, options, clientGone.signal);
       ok = true;
       pages = result.metadata.pages;
       if (options.outputFormat === 'markdown' && prefersMarkdown(ctx)) {
@@ -53,6 +61,8 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       code = isDocmarkError(err) ? err.code : 'internal_error';
       throw err;
     } finally {
+      admission?.release();
+      clientGone.dispose();
       stopHeartbeat();
       lifecycle.release(counted, ok);
       if (counted) {
@@ -63,13 +73,23 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
   };
 }
 
+/** Aborts when the connection closes before the answer is sent (the client gave up). */
+function whenClientLeaves(ctx: Koa.Context): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onClose = (): void => {
+    if (!ctx.res.writableFinished) controller.abort();
+  };
+  ctx.res.once('close', onClose);
+  return { signal: controller.signal, dispose: () => ctx.res.off('close', onClose) };
+}
+
 /** Between two `102 Processing` heartbeats. */
 export const HEARTBEAT_MS = 10_000;
 
 /**
- * A client that sends `X-Docmark-Heartbeat: 1` gets `102 Processing` at once and every
- * HEARTBEAT_MS until the answer starts: silence then means the request was lost on its way (a
- * connection PM2's cluster master was handing to an instance that died is never answered, nor
+ * A client that sends `X-Docmark-Heartbeat: 1` gets `102 Processing` once it is admitted and
+ * every HEARTBEAT_MS until the answer starts: silence then means the request was lost on its way
+ * (a connection PM2's cluster master was handing to an instance that died is never answered, nor
  * closed). Only on request: some HTTP clients take any 1xx for the answer.
  */
 function heartbeat(ctx: Koa.Context): () => void {

@@ -1,10 +1,11 @@
 import type Koa from 'koa';
 import type { AppDeps } from '../app.js';
+import { capacityOf } from '../capacity.js';
 
 const GB = 1024 ** 3;
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
-/** GET /health: cheap by design — counters and the last background host sample. */
+// GET /health: cheap by design — counters and the last background host sample.
 export function healthRoute({ config, converter, lifecycle, host }: AppDeps): Koa.Middleware {
   return (ctx) => {
     const mem = process.memoryUsage();
@@ -25,12 +26,14 @@ export function healthRoute({ config, converter, lifecycle, host }: AppDeps): Ko
         external_mb: Math.round(mem.external / 1024 / 1024),
         array_buffers_mb: Math.round(mem.arrayBuffers / 1024 / 1024),
       },
+      capacity: capacityOf(config),
       converter: converter.stats(),
       limits: {
         max_conversions: config.maxConversions,
         max_upload_mb: Math.round(config.maxUploadBytes / 1024 / 1024),
         max_pages: config.maxPages,
         timeout_s: config.timeoutMs / 1000,
+        ocr_page_s: config.ocrPageMs / 1000,
         max_memory: config.pm2.maxMemory,
         cron_restart: config.pm2.cronRestart || null,
         cron_mode: config.pm2.cronMode,

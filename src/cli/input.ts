@@ -1,0 +1,26 @@
+import fs from 'node:fs/promises';
+import { UsageError } from './command.js';
+
+// Small things several commands need: reading the file or folder a user named, and counting
+// in words.
+
+/** The bytes of the input file; a path that is not there, or is a folder, is a wrong argument. */
+export async function readInputFile(file: string): Promise<Buffer> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat) throw new UsageError(`${file}: no such file.`);
+  if (stat.isDirectory())
+    throw new UsageError(`${file} is a folder: convert takes one PDF (use \`docmark batch ${file} -o <out-dir>\` for a folder).`);
+  return fs.readFile(file);
+}
+
+/** A folder the user named; anything else is a wrong argument. */
+export async function checkFolder(dir: string, what: string): Promise<void> {
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (!stat) throw new UsageError(`${dir}: no such folder (${what}).`);
+  if (!stat.isDirectory()) throw new UsageError(`${dir} is not a folder (${what}).`);
+}
+
+/** `1 page`, `3 pages`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
