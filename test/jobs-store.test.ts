@@ -18,7 +18,7 @@ const pdf = (n = 1000): AsyncIterable<Uint8Array> =>
     yield Buffer.from('%PDF-1.7\n');
     yield Buffer.alloc(n, 0x20);
   })();
-const result = { output: '# A\n', metadata: { pages: 1, page_count: 1, duration_ms: 1, ocr_pages: [], failed_pages: [] } };
+const result = { output: '# A\n', metadata: { pages: 1, page_count: 1, duration_ms: 1, ocr_pages: [], low_confidence_pages: [], failed_pages: [] } };
 
 describe('the embedded job store', () => {
   let root: string;
