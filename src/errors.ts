@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'internal_error'
   | 'job_not_finished'
   | 'job_expired'
+  | 'job_canceled'
   | 'store_full';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -62,6 +63,7 @@ const STATUS: Record<ErrorCode, number> = {
   internal_error: 500,
   job_not_finished: 409,
   job_expired: 410,
+  job_canceled: 410,
   store_full: 507,
 };
 

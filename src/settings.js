@@ -45,6 +45,20 @@ export const wholeNumber =
     return n;
   };
 
+/**
+ * A decimal number (e.g. hours: `0.01` is 36 s, for tests and short-lived stores).
+ * @param {number} min
+ * @param {number} max
+ * @returns {Parse<number>}
+ */
+export const decimal = (min, max) => (raw, name) => {
+  const text = raw.trim();
+  if (!/^\d{1,9}(\.\d{1,9})?$/.test(text)) throw new SettingError(`${name} must be a number, got "${raw}"`);
+  const n = Number(text);
+  if (n < min || n > max) throw new SettingError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+};
+
 /** PM2's max_memory_restart accepts only an integer with K, M or G ("1.5G" or "512MB" would not start the app). */
 /** @type {Parse<string>} */
 export const memorySize = (raw, name) => {
@@ -274,8 +288,8 @@ export const SETTINGS = [
   {
     name: 'DOCMARK_JOB_TTL_H',
     default: '24',
-    parse: wholeNumber(1, 8760),
-    doc: 'Hours a finished job keeps its result; then `GET /jobs/:id/result` answers 410 for as long again.',
+    parse: decimal(0.0001, 8760),
+    doc: 'Hours a finished job keeps its result (decimals allowed); then `GET /jobs/:id/result` answers 410 for as long again.',
   },
   {
     name: 'DOCMARK_DATA_MAX_GB',

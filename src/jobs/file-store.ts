@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DocmarkError } from '../errors.js';
 import type { ConvertResult } from '../engine/types.js';
-import type { Claim, JobError, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreStats, WebhookState } from './types.js';
+import type { Claim, JobDescription, JobError, JobOutcome, JobRecord, JobState, JobStore, StoreStats, WebhookState } from './types.js';
 import { FINISHED } from './types.js';
 
 export interface FileStoreOptions {
@@ -79,13 +79,14 @@ export class FileJobStore implements JobStore {
     this.bytes = this.measure();
   }
 
-  async create(job: NewJob, upload: AsyncIterable<Uint8Array>, maxBytes: number): Promise<JobRecord> {
+  async create(description: JobDescription, upload: AsyncIterable<Uint8Array>, maxBytes: number): Promise<JobRecord> {
     const id = randomBytes(16).toString('base64url');
     // Built in a private folder and renamed into place: a job appears whole or not at all.
     const staging = path.join(this.incoming, `${id}.${process.pid}`);
     await fsp.mkdir(staging);
     try {
       const size = await this.writeUpload(path.join(staging, 'input.pdf'), upload, maxBytes);
+      const job = typeof description === 'function' ? await description() : description;
       const created = new Date();
       const record: JobRecord = {
         id,
@@ -100,6 +101,7 @@ export class FileJobStore implements JobStore {
         finished_at: null,
         error: null,
         attempts: 0,
+        released: 0,
         webhook_url: job.webhookUrl,
         webhook: null,
       };
@@ -229,7 +231,11 @@ export class FileJobStore implements JobStore {
   }
 
   async release(claim: Claim): Promise<void> {
-    await this.dropClaim(this.dirOf(claim.job.id), claim.token);
+    const dir = this.dirOf(claim.job.id);
+    if ((await this.holder(dir))?.token !== claim.token) return;
+    // Counted before the claim goes: whoever takes the job next sees the count.
+    await writeWhole(path.join(dir, 'released'), String((await readNumber(path.join(dir, 'released'))) + 1));
+    await this.dropClaim(dir, claim.token);
   }
 
   async cancel(id: string): Promise<JobRecord | undefined> {
@@ -250,6 +256,11 @@ export class FileJobStore implements JobStore {
     } catch {
       return undefined;
     }
+  }
+
+  async takeWebhookAttempt(id: string, attempt: number): Promise<boolean> {
+    if (!isJobId(id) || !Number.isInteger(attempt) || attempt < 1) return false;
+    return linkNew(path.join(this.dirOf(id), `webhook-attempt-${attempt}`), String(process.pid)).catch(() => false);
   }
 
   async updateWebhook(id: string, state: WebhookState): Promise<void> {
@@ -315,11 +326,12 @@ export class FileJobStore implements JobStore {
 
   private async state(spec: JobRecord): Promise<JobRecord> {
     const dir = this.dirOf(spec.id);
-    const [finished, holder, progress, attempts, webhook, expired] = await Promise.all([
+    const [finished, holder, progress, attempts, released, webhook, expired] = await Promise.all([
       this.finishedState(dir),
       this.holder(dir),
       readJson<{ pages_done: number; pages_total: number }>(path.join(dir, 'progress.json')),
       readNumber(path.join(dir, 'attempts')),
+      readNumber(path.join(dir, 'released')),
       readJson<WebhookState>(path.join(dir, 'webhook.json')),
       exists(path.join(dir, 'expired')),
     ]);
@@ -335,6 +347,7 @@ export class FileJobStore implements JobStore {
       finished_at: finished?.finished_at ?? null,
       error: finished?.error ?? null,
       attempts,
+      released,
       webhook: webhook ?? null,
       ...(expired ? { expired: true } : {}),
     };

@@ -32,6 +32,8 @@ export interface JobRecord {
   error: JobError | null;
   /** Times a worker started it (more than one when an instance died or left while running it). */
   attempts: number;
+  /** Times an instance gave it back on purpose (a planned restart): attempts − released were lost. */
+  released: number;
   webhook_url: string | null;
   webhook: WebhookState | null;
   /** Set once the result and upload were removed at the end of the job's time to live. */
@@ -69,9 +71,15 @@ export interface StoreStats {
   bytes: number;
 }
 
+/**
+ * What the job is, known up front or only once the upload is stored (form fields may follow the
+ * file in a multipart body); a describer that throws leaves no job behind.
+ */
+export type JobDescription = NewJob | (() => Promise<NewJob>);
+
 export interface JobStore {
   /** Store the upload and the job atomically: a job exists whole or not at all. */
-  create(job: NewJob, upload: AsyncIterable<Uint8Array>, maxBytes: number): Promise<JobRecord>;
+  create(job: JobDescription, upload: AsyncIterable<Uint8Array>, maxBytes: number): Promise<JobRecord>;
   get(id: string): Promise<JobRecord | undefined>;
   /** Position among queued jobs (0 = next), or null when not queued. */
   queuePosition(id: string): Promise<number | null>;
@@ -90,6 +98,8 @@ export interface JobStore {
   /** Cancel a queued or running job and delete its data; undefined when there is no such job. */
   cancel(id: string): Promise<JobRecord | undefined>;
   readResult(id: string): Promise<ConvertResult | undefined>;
+  /** Take attempt number `attempt` of a job's webhook delivery; false when another instance took it. */
+  takeWebhookAttempt(id: string, attempt: number): Promise<boolean>;
   updateWebhook(id: string, state: WebhookState): Promise<void>;
   /** Finished jobs whose webhook is due. */
   webhooksDue(now: number): Promise<JobRecord[]>;
