@@ -19,6 +19,8 @@ export interface ConvertHooks {
   onOcrPage?: (index: number) => void;
   /** The caller hands `bytes` over (they are emptied): the file is not copied once more. */
   handOver?: boolean;
+  /** Progress: `done` of the `total` pages to convert are read (first called with done = 0). */
+  onPage?: (done: number, total: number) => void;
 }
 
 /**
@@ -112,6 +114,7 @@ export async function openDocument(bytes: Uint8Array, options: ConvertOptions, h
     // One page at a time: pdfjs's worker shares this thread, so overlapping requests gain
     // nothing, and pages in flight cost memory.
     const pages: Page[] = [];
+    hooks.onPage?.(0, indexes.length);
     for (let i = named; i < selected.length && selected[i] <= last; i++, named++) {
       const index = selected[i];
       checkpoint();
@@ -123,6 +126,7 @@ export async function openDocument(bytes: Uint8Array, options: ConvertOptions, h
       const page = await extractPage(loaded.pdf, index, pageLinks(links, index), options, hooks, fonts);
       // pdfjs carries on past a stream it could not decode: a page over the budget is lost whole.
       pages.push(loaded.inflateBudget.exceeded ? unreadablePage(index, loaded.inflateBudget.error()) : page);
+      hooks.onPage?.(pages.length, indexes.length);
     }
     if (pages.length !== indexes.length) throw new Error('pages must be selected ones, not read before, asked for in document order');
     return pages;
