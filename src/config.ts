@@ -31,6 +31,8 @@ export interface Config {
   maxQueue: number;
   /** Threads per OCR inference in each worker. */
   ocrThreads: number;
+  /** A conversion of more pages than this is shared with idle workers. */
+  splitPages: number;
   apiKey: string | undefined;
   hostSampleMs: number;
   /** Tests only: SIGUSR2 throws an uncaught error. */
@@ -93,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     maxInflateBytes: s.DOCMARK_MAX_INFLATE_MB * 1024 * 1024,
     maxQueue: s.DOCMARK_MAX_QUEUE,
     ocrThreads: s.DOCMARK_OCR_THREADS,
+    splitPages: s.DOCMARK_SPLIT_PAGES,
     apiKey: s.DOCMARK_API_KEY,
     hostSampleMs: s.DOCMARK_HOST_SAMPLE_S * 1000,
     testCrashHook: s.DOCMARK_TEST_CRASH_HOOK,

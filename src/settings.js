@@ -315,7 +315,7 @@ export const SETTINGS = [
     name: 'DOCMARK_SPLIT_PAGES',
     default: '32',
     parse: wholeNumber(2, 100_000),
-    doc: 'A job with more pages than this is converted by several workers at once, pages split among them.',
+    doc: 'A conversion (or job) with more pages than this is shared with the workers idle at its start: each reads a part of the pages.',
   },
   {
     name: 'DOCMARK_RESTART_LOG_MAX_MB',

@@ -82,6 +82,8 @@ export interface OpenDocument {
    * fit together; pages before the last one asked for are read again for their fonts only.
    */
   extract(indexes: readonly number[]): Promise<Page[]>;
+  /** A copy of the file, for other readers (the caller's bytes may have been handed over). */
+  copyBytes(): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -135,6 +137,7 @@ export async function openDocument(bytes: Uint8Array, options: ConvertOptions, h
     info: { pageCount: loaded.pageCount, title: loaded.title, author: loaded.author },
     selected,
     extract,
+    copyBytes: () => loaded.pdf.getData(),
     close: () => loaded.close(),
   };
 }

@@ -174,6 +174,7 @@ function defaultConverter(config: Config, log: (line: Record<string, unknown>) =
     heapMb: config.workerHeapMb,
     maxTasks: config.workerMaxTasks,
     ocrThreads: config.ocrThreads,
+    splitPages: config.splitPages,
     workerUrl,
     log,
   });
