@@ -3,9 +3,14 @@
 import fs from 'node:fs';
 import { PDFDocument } from 'pdf-lib';
 
-/** `count` pages: page 1 of each file in turn, then page 2 of each, and so on (wrapping). */
+/**
+ * `count` pages: page 1 of each file in turn, then page 2 of each, and so on (wrapping).
+ * @param {string[]} files
+ * @param {number} count
+ * @returns {Promise<Uint8Array>}
+ */
 export async function repeatPages(files, count) {
-  const sources = await Promise.all(files.map(async (f) => PDFDocument.load(fs.readFileSync(f))));
+  const sources = await Promise.all(files.map(async (/** @type {string} */ f) => PDFDocument.load(fs.readFileSync(f))));
   const doc = await PDFDocument.create();
   for (let i = 0; i < count; i++) {
     const source = sources[i % sources.length];

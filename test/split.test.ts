@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { repeatPages } from '../bench/repeat-pdf.mjs';
 import { assembleDocument, convertPdf, extractPages, type ExtractedPages } from '../src/engine/convert.ts';
 import type { ConvertOptions, OutputFormat, Page } from '../src/engine/types.ts';
+import { rawRequest } from './helpers/http.ts';
+import { startServerProcess, type ServerProcess } from './helpers/server.ts';
+import { waitFor } from './helpers/wait.ts';
 
 // A document read in shares (by several workers, each loading the PDF on its own, in any order)
 // and assembled once must come out exactly as one conversion of the whole.
@@ -93,5 +99,59 @@ describe('a document split across readers', () => {
   it('a share asks only for selected pages, each once, in order', async () => {
     const bytes = new Uint8Array(fs.readFileSync(pdfsIn('corpus', (f) => !isScan(f))[0]));
     await assert.rejects(extractPages(bytes, {}, [1, 0]), /document order/);
+  });
+});
+
+describe('a big document shared by the workers of a server', () => {
+  let server: ServerProcess;
+  const corpusFiles = (names: string[]): string[] => names.map((n) => path.join(FIXTURES, 'corpus', n));
+  const post = (body: Uint8Array) =>
+    rawRequest(`${server.url}/convert?output_format=markdown`, { body: Buffer.from(body), headers: { 'content-type': 'application/pdf' } });
+  const converter = async (): Promise<Record<string, number>> => (await rawRequest(`${server.url}/health`, { method: 'GET' })).json.converter;
+  const shared = (): number => server.logs.filter((l) => l.msg === 'sharing a conversion with idle workers').length;
+
+  before(async () => {
+    server = await startServerProcess({
+      DOCMARK_WORKERS: '2',
+      DOCMARK_OCR_THREADS: '1',
+      DOCMARK_SPLIT_PAGES: '8',
+      DOCMARK_TIMEOUT_S: '600',
+      DOCMARK_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-split-test-')),
+    });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('converts a document with the fonts of several files in two workers, the same as one conversion', async () => {
+    const bytes = await repeatPages(corpusFiles(['bull.pdf', 'got.pdf', 'fastify.pdf']), 24);
+    // Only workers idle at that moment share a conversion: both must have started.
+    await waitFor(async () => (await converter()).ready === 2, { timeoutMs: 60_000, what: 'both workers to start' });
+    const res = await post(bytes);
+    assert.equal(res.status, 200, res.body);
+    assert.equal(shared(), 1, 'the conversion was shared');
+    assert.equal(res.json.output, (await convertPdf(bytes, { outputFormat: 'markdown' })).output);
+    assert.equal((await converter()).busy, 0);
+  });
+
+  it('gives a share back to a client that has to queue, and stops every share when its client leaves', async () => {
+    const scans = pdfsIn('corpus', isScan).slice(0, 4);
+    const big = await repeatPages(scans, 16);
+    const before = shared();
+    // A client that will leave before its answer: its request is destroyed.
+    const leaving = http.request(`${server.url}/convert`, { method: 'POST', agent: false, headers: { 'content-type': 'application/pdf' } });
+    const bigAnswer = new Promise<void>((resolve) => leaving.on('close', () => resolve()).on('error', () => resolve()));
+    leaving.end(Buffer.from(big));
+    await waitFor(() => shared() > before, { timeoutMs: 60_000, what: 'the scan to be shared' });
+    // Both workers are busy with the one scan; this client queues and takes the share's worker.
+    const small = new Uint8Array(fs.readFileSync(pdfsIn('corpus', (f) => !isScan(f))[0]));
+    const res = await post(small);
+    assert.equal(res.status, 200, res.body);
+    assert.equal((await converter()).busy >= 1, true, 'the scan is still being converted');
+    leaving.destroy();
+    await bigAnswer;
+    await waitFor(async () => (await converter()).busy === 0, { timeoutMs: 30_000, what: 'every worker to be free' });
+    const again = await post(small);
+    assert.equal(again.status, 200, again.body);
   });
 });

@@ -183,6 +183,8 @@ export class WorkerPool implements Converter {
     return {
       kind: 'worker-pool',
       workers: this.slots.length,
+      /** Started and able to take a conversion (or a share of one). */
+      ready: this.slots.filter((s) => s.ready).length,
       busy: this.slots.filter((s) => s.task).length,
       queued: this.queue.length,
       uploading: this.reserved,
