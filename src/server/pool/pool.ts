@@ -530,6 +530,11 @@ export class WorkerPool implements Converter {
 
   /** Answer the client once; the worker may still be stopping the task. */
   private settle(task: Task, outcome: ConvertResult | DocmarkError): void {
+    // A share answers no client: whatever ends it, its conversion reads its pages instead.
+    if (task.share) {
+      this.giveBack(task);
+      return;
+    }
     if (task.settled) return;
     task.settled = true;
     if (task.split) this.endShares(task);
