@@ -104,6 +104,7 @@ describe('a document split across readers', () => {
 
 describe('a big document shared by the workers of a server', () => {
   let server: ServerProcess;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-split-test-'));
   const corpusFiles = (names: string[]): string[] => names.map((n) => path.join(FIXTURES, 'corpus', n));
   const post = (body: Uint8Array) =>
     rawRequest(`${server.url}/convert?output_format=markdown`, { body: Buffer.from(body), headers: { 'content-type': 'application/pdf' } });
@@ -116,11 +117,12 @@ describe('a big document shared by the workers of a server', () => {
       DOCMARK_OCR_THREADS: '1',
       DOCMARK_SPLIT_PAGES: '8',
       DOCMARK_TIMEOUT_S: '600',
-      DOCMARK_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-split-test-')),
+      DOCMARK_DATA_DIR: dataDir,
     });
   });
   after(async () => {
     await server?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('converts a document with the fonts of several files in two workers, the same as one conversion', async () => {
