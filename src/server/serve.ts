@@ -9,6 +9,7 @@ import { answerClientError } from './client-error.js';
 import type { Converter } from './converter.js';
 import { HostGuard } from './host-guard.js';
 import { HostSampler } from './host-stats.js';
+import { Jobs } from '../jobs/service.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import { instanceConfig, superviseUnderPm2 } from './pm2-supervision.js';
@@ -36,6 +37,8 @@ export interface StartOptions {
   /** The conversion worker's entry module (tests start one with misbehaviour hooks). */
   workerUrl?: URL;
   log?: (line: Record<string, unknown>) => void;
+  /** false: no job routes nor runner (a server that only converts). */
+  jobs?: false;
 }
 
 /** How long a draining server still takes requests from connections accepted just before. */
@@ -63,7 +66,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     log,
   }).start();
   guard.register(metrics.registry, client);
-  const app = createApp({ config, converter, lifecycle, host, guard, metrics, log });
+  const jobs = opts.jobs === false ? undefined : openJobs({ config, converter, lifecycle, metrics, log });
+  const app = createApp({ config, converter, lifecycle, host, guard, metrics, jobs, log });
 
   const server = http.createServer(app.callback());
   server.on('clientError', answerClientError);
@@ -108,6 +112,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     // Port taken, say: end the worker threads and the sampler, or they keep the process alive.
     host.stop();
     guard.stop();
+    await jobs?.close();
     await converter.close();
     throw err;
   });
@@ -131,6 +136,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       await closed;
       host.stop();
       guard.stop();
+      await jobs?.close();
       await converter.close();
     })();
     return closing;
@@ -179,9 +185,20 @@ function defaultConverter(config: Config, log: (line: Record<string, unknown>) =
     heapMb: config.workerHeapMb,
     maxTasks: config.workerMaxTasks,
     ocrThreads: config.ocrThreads,
+    splitPages: config.splitPages,
     workerUrl,
     log,
   });
+}
+
+/** The job store and runner; a store that cannot be opened (an unwritable folder) costs the /jobs routes, not the server. */
+function openJobs(deps: ConstructorParameters<typeof Jobs>[0]): Jobs | undefined {
+  try {
+    return new Jobs(deps).start();
+  } catch (err) {
+    deps.log?.({ level: 'error', msg: 'the job store could not be opened; /jobs is off', dir: deps.config.jobs.dataDir, error: String(err) });
+    return undefined;
+  }
 }
 
 /** `docmark serve`: run until told to stop. */

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { DocmarkError } from '../../errors.js';
-import type { ConvertOptions, ConvertResult } from '../../engine/types.js';
-import type { Admission, Converter, ConverterStats } from '../converter.js';
+import type { ConvertOptions, ConvertResult, Page } from '../../engine/types.js';
+import type { Admission, Converter, ConverterStats, ProgressListener } from '../converter.js';
 import { newControlBuffer, WorkerControl } from './control.js';
 import type { FromWorker, ToWorker, WireError, WorkerSettings } from './messages.js';
 
@@ -32,6 +32,8 @@ export interface PoolOptions {
   maxTasks: number;
   /** Threads per OCR inference in each worker. */
   ocrThreads: number;
+  /** A conversion of more pages than this is shared with the workers idle at the time (0: never). */
+  splitPages?: number;
   /** The worker entry module; tests pass one with misbehaviour hooks. */
   workerUrl?: URL;
   log?: (line: Record<string, unknown>) => void;
@@ -45,6 +47,7 @@ interface Task {
   options: ConvertOptions;
   resolve: (result: ConvertResult) => void;
   reject: (err: DocmarkError) => void;
+  onProgress?: ProgressListener;
   /** The client's answer is given (or nobody is waiting); the worker may still be stopping. */
   settled: boolean;
   timer?: NodeJS.Timeout;
@@ -52,6 +55,31 @@ interface Task {
   /** When it must end (performance.now()); grows with each OCR page. */
   deadline: number;
   stopListening?: () => void;
+  /** Its pages are shared with other workers. */
+  split?: Split;
+  /** It is a share of another task's pages, read by the worker whose slot holds it. */
+  share?: Share;
+}
+
+/** A conversion whose pages other workers read in part (see planSplit). */
+interface Split {
+  /** Pages selected. */
+  total: number;
+  /** Pages read by the conversion's own worker. */
+  doneHere: number;
+  shares: Task[];
+  /** Progress last reported (never goes back when a share is given back and read again). */
+  reported: number;
+}
+
+interface Share {
+  parent: Task;
+  /** Its place in the parent's plan. */
+  no: number;
+  indexes: number[];
+  done: number;
+  /** The file has been sent to its worker. */
+  sent: boolean;
 }
 
 interface Slot {
@@ -85,6 +113,8 @@ const NATIVE_POLL_MS = 50;
 const RETIRE_GRACE_MS = 5_000;
 /** A worker normally starts in seconds; while one is starting for less than this, the queue is not stuck. */
 const WORKER_START_MS = 60_000;
+/** Fewest pages worth another worker: each worker loads the whole document and reads the text of the pages before its share. */
+const MIN_SHARE_PAGES = 8;
 /** Respawn back-off when workers die before becoming ready (broken install, crash loop). */
 const RESPAWN_BACKOFF_MAX_MS = 30_000;
 
@@ -144,9 +174,9 @@ export class WorkerPool implements Converter {
       return true;
     };
     return {
-      convert: (bytes, options, signal) => {
+      convert: (bytes, options, signal, onProgress) => {
         if (!giveBack()) return Promise.reject(new Error('an admission converts once'));
-        return this.submit(bytes, options, signal);
+        return this.submit(bytes, options, signal, onProgress);
       },
       release: () => void giveBack(),
     };
@@ -156,6 +186,7 @@ export class WorkerPool implements Converter {
     return {
       kind: 'worker-pool',
       workers: this.slots.length,
+      /** Started and able to take a conversion (or a share of one). */
       ready: this.slots.filter((s) => s.ready && !s.ending).length,
       busy: this.slots.filter((s) => s.task).length,
       queued: this.queue.length,
@@ -174,7 +205,7 @@ export class WorkerPool implements Converter {
    * cancellation: the worker stops at its next checkpoint and is replaced if it does not.
    */
   endLargest(error: DocmarkError): { bytes: number } | undefined {
-    const running = this.slots.filter((s): s is Slot & { task: Task } => Boolean(s.task && !s.task.settled && !s.ending));
+    const running = this.slots.filter((s): s is Slot & { task: Task } => Boolean(s.task && !s.task.settled && !s.task.share && !s.ending));
     if (running.length === 0) return undefined;
     const biggest = running.reduce((a, b) =>
       b.task.size > a.task.size || (b.task.size === a.task.size && (b.task.startedAt ?? 0) < (a.task.startedAt ?? 0)) ? b : a,
@@ -201,14 +232,15 @@ export class WorkerPool implements Converter {
   }
 
   private placesTaken(): number {
-    return this.slots.filter((s) => s.task).length + this.queue.length + this.reserved;
+    // A share of another conversion holds no place: it is given back as soon as a client waits.
+    return this.slots.filter((s) => s.task && !s.task.share).length + this.queue.length + this.reserved;
   }
 
-  private submit(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal): Promise<ConvertResult> {
+  private submit(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal, onProgress?: ProgressListener): Promise<ConvertResult> {
     if (this.closed) return Promise.reject(draining());
     if (signal?.aborted) return Promise.reject(clientGone());
     return new Promise<ConvertResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, bytes, size: bytes.byteLength, options, resolve, reject, settled: false, deadline: 0 };
+      const task: Task = { id: this.nextId++, bytes, size: bytes.byteLength, options, resolve, reject, onProgress, settled: false, deadline: 0 };
       if (signal) {
         const onAbort = (): void => this.cancel(task);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -224,7 +256,7 @@ export class WorkerPool implements Converter {
     const control = newControlBuffer();
     const worker = new Worker(this.options.workerUrl ?? WORKER_URL, {
       name: 'docmark-converter',
-      workerData: { ocrThreads: this.options.ocrThreads, control } satisfies WorkerSettings,
+      workerData: { ocrThreads: this.options.ocrThreads, control, splitPages: this.options.splitPages ?? 0 } satisfies WorkerSettings,
       resourceLimits: { maxOldGenerationSizeMb: this.options.heapMb },
     });
     let exited!: () => void;
@@ -260,6 +292,7 @@ export class WorkerPool implements Converter {
    */
   private enqueue(task: Task): void {
     this.queue.push(task);
+    this.giveBackShareFor();
     const check = (): void => {
       if (!this.queue.includes(task)) return;
       const now = performance.now();
@@ -319,7 +352,31 @@ export class WorkerPool implements Converter {
         const task = slot.task;
         if (!task || task.id !== msg.id) return;
         this.counts.ocr_pages++;
-        task.deadline += this.options.ocrPageMs;
+        // A share's OCR pages earn time for the conversion it is part of.
+        (task.share?.parent ?? task).deadline += this.options.ocrPageMs;
+        return;
+      }
+      case 'page': {
+        const task = slot.task;
+        if (!task || task.id !== msg.id || task.settled) return;
+        if (task.share || task.split) this.onSharedProgress(task, msg.done);
+        else task.onProgress?.(msg.done, msg.total);
+        return;
+      }
+      case 'split': {
+        const task = slot.task;
+        if (task && task.id === msg.id) this.planSplit(slot, task, msg.selected);
+        return;
+      }
+      case 'split-bytes': {
+        const task = slot.task;
+        if (task && task.id === msg.id) this.sendShares(task, msg.bytes);
+        return;
+      }
+      case 'pages': {
+        const task = slot.task;
+        if (!task?.share || task.id !== msg.id || slot.ending) return;
+        this.onShareEnd(slot, task, msg.heapUsed, msg.pages);
         return;
       }
       case 'result':
@@ -327,6 +384,10 @@ export class WorkerPool implements Converter {
         const task = slot.task;
         // A replaced worker's task was answered already; the worker is ended as soon as it may be.
         if (!task || task.id !== msg.id || slot.ending) return;
+        if (task.share && msg.type === 'error') {
+          this.onShareEnd(slot, task, msg.heapUsed);
+          return;
+        }
         clearTimeout(task.timer);
         clearTimeout(slot.stopTimer);
         slot.task = undefined;
@@ -414,8 +475,14 @@ export class WorkerPool implements Converter {
       converting: Boolean(slot.task),
       error: err ? String(err.stack ?? err) : undefined,
     });
-    const task = slot.task;
+    let task = slot.task;
     slot.task = undefined;
+    if (task?.share) {
+      this.giveBack(task);
+      task = undefined;
+      this.replace(slot);
+      return;
+    }
     if (task) {
       clearTimeout(task.timer);
       this.settle(
@@ -486,13 +553,149 @@ export class WorkerPool implements Converter {
 
   /** Answer the client once; the worker may still be stopping the task. */
   private settle(task: Task, outcome: ConvertResult | DocmarkError): void {
+    // A share answers no client: whatever ends it, its conversion reads its pages instead.
+    if (task.share) {
+      this.giveBack(task);
+      return;
+    }
     if (task.settled) return;
     task.settled = true;
+    if (task.split) this.endShares(task);
     task.stopListening?.();
     clearTimeout(task.timer);
     task.bytes = EMPTY;
     if (outcome instanceof DocmarkError) task.reject(outcome);
     else task.resolve(outcome);
+  }
+
+  // Big documents shared by several workers. The worker converting a document that selects more
+  // than splitPages pages asks ('split'); workers idle at that moment, beyond those that clients
+  // waiting for an upload to finish will need, each read a run of pages (a share) from their own
+  // copy of the file, and the pages go back to the converting worker, which reads the first run
+  // itself and assembles the document once. A share is given back to that worker (which reads
+  // it itself) when its worker crashes or fails, and as soon as a client has to queue: shares
+  // never hold a place a client waits for. The conversion's time limit and cancellation cover
+  // its shares; its OCR allowance grows with their OCR pages.
+
+  private planSplit(slot: Slot, task: Task, selected: number[]): void {
+    const post = (shares: number[][]): void => slot.worker.postMessage({ type: 'split-plan', id: task.id, shares } satisfies ToWorker);
+    const idle = this.slots.filter((s) => s !== slot && s.ready && !s.task && !s.ending);
+    const helpers = Math.min(idle.length - this.reserved - this.queue.length, Math.floor(selected.length / MIN_SHARE_PAGES) - 1);
+    if (task.settled || task.split || helpers <= 0) {
+      post([]);
+      return;
+    }
+    const size = Math.ceil(selected.length / (helpers + 1));
+    const runs = Array.from({ length: helpers + 1 }, (_, i) => selected.slice(i * size, (i + 1) * size)).filter((r) => r.length > 0);
+    const shares = runs.slice(1).map((indexes, no): Task => {
+      const share: Task = {
+        id: this.nextId++,
+        bytes: EMPTY,
+        // Weighed by the host guard through its conversion, never on its own.
+        size: 0,
+        options: task.options,
+        resolve: () => undefined,
+        reject: () => undefined,
+        settled: false,
+        deadline: 0,
+        share: { parent: task, no, indexes, done: 0, sent: false },
+      };
+      idle[no].task = share; // held until the file arrives
+      share.startedAt = performance.now();
+      return share;
+    });
+    task.split = { total: selected.length, doneHere: 0, shares, reported: 0 };
+    this.options.log?.({
+      level: 'info',
+      msg: 'sharing a conversion with idle workers',
+      worker: slot.worker.threadId,
+      pages: selected.length,
+      shares: shares.length + 1,
+    });
+    post(shares.map((s) => s.share!.indexes));
+  }
+
+  /** Each share's worker gets its own copy of the file (the last one gets this one). */
+  private sendShares(task: Task, bytes: Uint8Array): void {
+    const waiting = (task.split?.shares ?? []).filter((s) => !s.settled && !s.share!.sent);
+    for (const [k, share] of waiting.entries()) {
+      const slot = this.slots.find((s) => s.task === share);
+      if (!slot) continue;
+      share.share!.sent = true;
+      const last = k === waiting.length - 1;
+      const own = last ? bytes : new Uint8Array(bytes);
+      const msg: ToWorker = { type: 'extract', id: share.id, bytes: own, options: share.options, indexes: share.share!.indexes };
+      slot.worker.postMessage(msg, isWholeBuffer(own) && own.buffer instanceof ArrayBuffer ? [own.buffer] : []);
+    }
+  }
+
+  /** A share's worker is done with it: its pages go to the conversion, or the share goes back to it. */
+  private onShareEnd(slot: Slot, share: Task, heapUsed: number, pages?: Page[]): void {
+    clearTimeout(slot.stopTimer);
+    slot.task = undefined;
+    slot.tasksDone++;
+    slot.heapUsed = heapUsed;
+    if (pages && !share.settled) {
+      share.settled = true;
+      const { parent, no } = share.share!;
+      this.slotOf(parent)?.worker.postMessage({ type: 'share-pages', id: parent.id, share: no, pages } satisfies ToWorker);
+    } else this.giveBack(share);
+    if (slot.tasksDone >= this.options.maxTasks) this.retire(slot);
+    else this.next(slot);
+  }
+
+  /** The conversion's own worker reads the share itself (its worker failed, or a client waits). */
+  private giveBack(share: Task): void {
+    if (share.settled) return;
+    share.settled = true;
+    const { parent, no } = share.share!;
+    share.share!.done = 0;
+    if (parent.settled) return;
+    this.slotOf(parent)?.worker.postMessage({ type: 'share-back', id: parent.id, share: no } satisfies ToWorker);
+  }
+
+  /** A client has to queue: the latest share still being read is given back, and its worker freed. */
+  private giveBackShareFor(): void {
+    const slot = this.slots.filter((s) => s.task?.share && !s.task.settled).at(-1);
+    if (!slot) return;
+    const share = slot.task!;
+    this.giveBack(share);
+    if (share.share!.sent) this.stop(slot, share);
+    else {
+      slot.task = undefined; // never started: free at once
+      this.next(slot);
+    }
+  }
+
+  /** The conversion ended (answered, failed, timed out, cancelled): its shares stop. */
+  private endShares(task: Task): void {
+    for (const share of task.split!.shares) {
+      share.settled = true;
+      const slot = this.slots.find((s) => s.task === share);
+      if (!slot) continue;
+      if (share.share!.sent) this.stop(slot, share);
+      else {
+        slot.task = undefined;
+        this.next(slot);
+      }
+    }
+  }
+
+  /** Pages done over the conversion's own worker and its shares' workers. */
+  private onSharedProgress(task: Task, done: number): void {
+    const parent = task.share?.parent ?? task;
+    const split = parent.split;
+    if (!split || parent.settled) return;
+    if (task.share) task.share.done = done;
+    else split.doneHere = done;
+    const sum = split.doneHere + split.shares.reduce((n, s) => n + s.share!.done, 0);
+    if (sum <= split.reported) return;
+    split.reported = Math.min(sum, split.total);
+    parent.onProgress?.(split.reported, split.total);
+  }
+
+  private slotOf(task: Task): Slot | undefined {
+    return this.slots.find((s) => s.task === task);
   }
 
   private fromWire(error: WireError): DocmarkError {

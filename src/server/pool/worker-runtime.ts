@@ -1,13 +1,14 @@
 import './worker-priority.js'; // first: before any module starts threads of its own
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, type TransferListItem, workerData } from 'node:worker_threads';
 import { setCancelSource, uninterruptible } from '../../engine/cancel.js';
-import { convertPdf, releaseOcr } from '../../engine/convert.js';
+import { extractPages, releaseOcr } from '../../engine/convert.js';
 import { pdfjs } from '../../engine/load/pdf.js';
 import type { ConvertOptions } from '../../engine/types.js';
 import { isDocmarkError } from '../../errors.js';
 import { setOcrThreads } from '../../ocr/threads.js';
 import { WorkerControl } from './control.js';
 import type { FromWorker, ToWorker, WireError, WorkerSettings } from './messages.js';
+import { convertShared, ShareInbox } from './shared-conversion.js';
 
 // The body of a conversion worker thread: one conversion at a time, sent by the pool. The pool
 // enforces the time and heap limits from outside; this side converts, reports, stops at the next
@@ -24,7 +25,8 @@ export async function runConversionWorker(hooks: WorkerHooks = {}): Promise<void
   const settings = workerData as WorkerSettings;
   setOcrThreads(settings.ocrThreads);
   const control = new WorkerControl(settings.control);
-  const send = (msg: FromWorker): void => port.postMessage(msg);
+  const send = (msg: FromWorker, transfer?: TransferListItem[]): void => port.postMessage(msg, transfer);
+  const inbox = new ShareInbox();
 
   let running = 0;
   setCancelSource({
@@ -42,8 +44,33 @@ export async function runConversionWorker(hooks: WorkerHooks = {}): Promise<void
     running = id;
     try {
       hooks.beforeConvert?.(bytes);
-      const result = await convertPdf(bytes, options, { onOcrPage: () => send({ type: 'ocr-page', id }), handOver: true });
+      const result = await convertShared({
+        id,
+        bytes,
+        options,
+        splitPages: settings.splitPages,
+        inbox,
+        send,
+        hooks: { onOcrPage: () => send({ type: 'ocr-page', id }), onPage: (done, total) => send({ type: 'page', id, done, total }) },
+      });
       send({ type: 'result', id, result, heapUsed: process.memoryUsage().heapUsed });
+    } catch (err) {
+      send({ type: 'error', id, error: toWire(err), heapUsed: process.memoryUsage().heapUsed });
+    } finally {
+      running = 0;
+    }
+  };
+
+  /** A share of a document another worker converts. */
+  const extract = async (id: number, bytes: Uint8Array, options: ConvertOptions, indexes: number[]): Promise<void> => {
+    running = id;
+    try {
+      const { pages } = await extractPages(bytes, options, indexes, {
+        handOver: true,
+        onOcrPage: () => send({ type: 'ocr-page', id }),
+        onPage: (done, total) => send({ type: 'page', id, done, total }),
+      });
+      send({ type: 'pages', id, pages, heapUsed: process.memoryUsage().heapUsed });
     } catch (err) {
       send({ type: 'error', id, error: toWire(err), heapUsed: process.memoryUsage().heapUsed });
     } finally {
@@ -62,7 +89,9 @@ export async function runConversionWorker(hooks: WorkerHooks = {}): Promise<void
   };
 
   port.on('message', (msg: ToWorker) => {
+    if (inbox.receive(msg)) return;
     if (msg.type === 'convert') void convert(msg.id, msg.bytes, msg.options);
+    else if (msg.type === 'extract') void extract(msg.id, msg.bytes, msg.options, msg.indexes);
     else if (msg.type === 'retire') void retire();
   });
 

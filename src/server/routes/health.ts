@@ -8,8 +8,9 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 // GET /health: cheap by design — counters and the last background host sample.
 // While the host guard refuses work the answer is still 200 with status `low_memory`: the instance
 // is healthy and must not be restarted (a restart frees nothing the host lacks); the body says why.
-export function healthRoute({ config, converter, lifecycle, host, guard }: AppDeps): Koa.Middleware {
-  return (ctx) => {
+export function healthRoute({ config, converter, lifecycle, host, guard, jobs }: AppDeps): Koa.Middleware {
+  return async (ctx) => {
+    const jobsHealth = await jobs?.health();
     const mem = process.memoryUsage();
     const hostGuard = guard.status();
     ctx.set('Cache-Control', 'no-store');
@@ -43,6 +44,7 @@ export function healthRoute({ config, converter, lifecycle, host, guard }: AppDe
       },
       host: host.current(),
       host_guard: hostGuard,
+      ...(jobsHealth ? { jobs: jobsHealth } : {}),
     };
   };
 }
