@@ -108,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     jobs: {
       dataDir: s.DOCMARK_DATA_DIR,
       ttlMs: Math.round(s.DOCMARK_JOB_TTL_H * 3_600_000),
-      maxBytes: s.DOCMARK_DATA_MAX_GB * 1024 ** 3,
+      maxBytes: Math.round(s.DOCMARK_DATA_MAX_GB * 1024 ** 3),
       webhookAllow: parseAllowList(s.DOCMARK_WEBHOOK_ALLOW),
       webhookSecret: s.DOCMARK_WEBHOOK_SECRET,
     },

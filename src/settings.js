@@ -294,8 +294,8 @@ export const SETTINGS = [
   {
     name: 'DOCMARK_DATA_MAX_GB',
     default: '10',
-    parse: wholeNumber(1, 1_000_000),
-    doc: 'Largest size of the job store (uploads and results); when full, new jobs get 507 `store_full`.',
+    parse: decimal(0.0001, 1_000_000),
+    doc: 'Largest size of the job store in GB (uploads and results; decimals allowed); when full, new jobs get 507 `store_full`.',
   },
   {
     name: 'DOCMARK_WEBHOOK_ALLOW',
