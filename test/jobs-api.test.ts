@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { multipart, rawRequest, type RawResponse } from './helpers/http.ts';
 import { getJson } from './helpers/pm2.ts';
-import { CORPUS, startServerProcess, type ServerProcess } from './helpers/server.ts';
+import { CLI, CORPUS, startServerProcess, type ServerProcess } from './helpers/server.ts';
 import { waitFor } from './helpers/wait.ts';
 
 // The jobs API over real HTTP: a real server process with its own job store in a temp folder, real
@@ -277,6 +278,45 @@ describe('jobs API', () => {
     assert.equal(state.attempts, 1);
     assert.equal(state.next_at, null);
     assert.equal(receiver.calls.filter((c) => JSON.parse(c.body).id === json.id).length, 1);
+  });
+
+  it('docmark job and docmark batch --jobs give what /convert gives', async () => {
+    const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) =>
+        execFile(process.execPath, [CLI, ...args], { env: { ...process.env, DOCMARK_API_KEY: '' } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+        ),
+      );
+    const file = path.join(CORPUS, 'passport.pdf');
+    const direct = await rawRequest(`${server.url}/convert`, {
+      body: pdf('passport.pdf'),
+      headers: { 'content-type': 'application/pdf', accept: 'text/markdown' },
+    });
+    const waited = await cli(['job', 'submit', file, '--wait', '-s', server.url]);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.equal(waited.stdout, direct.body);
+    const submitted = await cli(['job', 'submit', file, '-s', server.url]);
+    const id = submitted.stdout.trim();
+    assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(JSON.parse((await cli(['job', 'status', id, '-s', server.url])).stdout).id, id);
+    assert.equal((await cli(['job', 'result', id, '--wait', '-s', server.url])).stdout, direct.body);
+    const missing = await cli(['job', 'cancel', 'AAAAAAAAAAAAAAAAAAAAAA', '-s', server.url]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /not_found/);
+    assert.equal((await cli(['job', 'status', '../x', '-s', server.url])).code, 2);
+
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-jobs-batch-'));
+    try {
+      fs.mkdirSync(path.join(work, 'in'));
+      fs.copyFileSync(file, path.join(work, 'in', 'passport.pdf'));
+      const batch = await cli(['batch', path.join(work, 'in'), '-o', path.join(work, 'out'), '-s', server.url, '--jobs']);
+      assert.equal(batch.code, 0, batch.stderr);
+      assert.equal(fs.readFileSync(path.join(work, 'out', 'passport.md'), 'utf8'), direct.body);
+      const again = await cli(['batch', path.join(work, 'in'), '-o', path.join(work, 'out'), '-s', server.url, '--jobs']);
+      assert.match(again.stdout, /skipped 1/, 'a rerun resumes: nothing to do');
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('reports jobs in /metrics and /health', async () => {

@@ -13,7 +13,7 @@ import { waitFor } from './helpers/wait.ts';
 
 /** A long scan (OCR for tens of seconds): instances are restarted while one of these runs. */
 const LONG = 'node-fetch.scanned.pdf';
-const FILES = [LONG, 'bull.pdf', 'passport.pdf', 'he.scanned.pdf'];
+const FILES = ['bull.pdf', 'passport.pdf', 'he.scanned.pdf', LONG];
 const JOBS = 12;
 
 describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 }, () => {
@@ -60,6 +60,7 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
     }
 
     const jobs: Array<{ id: string; file: string }> = [];
+    // The stream: submitted in the background while the instances are killed, reloaded and recycled.
     const submitting = (async () => {
       for (let i = 0; i < JOBS; i++) {
         const file = FILES[i % FILES.length];
@@ -70,28 +71,31 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
       }
     })();
 
-    /** A long job running now, with the pid of the live instance that holds it (read from the store's files). */
-    const runningJob = () =>
+    /** Job `id` once it runs, with the pid of the live instance that holds it (read from the store's files). */
+    const running = (id: string) =>
       waitFor(
         () => {
-          for (const job of jobs.filter((j) => j.file === LONG)) {
-            const dir = path.join(dataDir, 'jobs', job.id);
-            const pid = holderPid(job.id);
-            if (!pid || fs.existsSync(path.join(dir, 'outcome.json'))) continue;
-            try {
-              process.kill(pid, 0);
-              return { ...job, pid };
-            } catch {
-              // that holder is gone; its job is being taken over
-            }
+          const pid = holderPid(id);
+          if (!pid || fs.existsSync(path.join(dataDir, 'jobs', id, 'outcome.json'))) return undefined;
+          try {
+            process.kill(pid, 0);
+            return { id, pid };
+          } catch {
+            return undefined; // that holder is gone; the job is being taken over
           }
-          return undefined;
         },
-        { timeoutMs: 180_000, intervalMs: 100, what: 'a long job running' },
+        { timeoutMs: 300_000, intervalMs: 50, what: `job ${id} running` },
       );
+    /** Submit a long scan out of the stream's order and wait until an instance runs it. */
+    const longJobRunning = async () => {
+      const res = await request('/jobs', { body: bytes.get(LONG), headers: { 'content-type': 'application/pdf' } });
+      assert.equal(res.status, 202, res.body);
+      jobs.push({ id: res.json.id, file: LONG });
+      return running(res.json.id);
+    };
 
     // kill -9 the instance converting a scan: no drain, no goodbye.
-    const victim = await runningJob();
+    const victim = await longJobRunning();
     process.kill(victim.pid, 'SIGKILL');
     const takenOver = await waitFor(
       async () => {
@@ -104,7 +108,7 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
     assert.ok(takenOver.status !== 'failed', JSON.stringify(takenOver));
 
     // A reload while a job runs: the old instance gives it back instead of finishing it.
-    const reloaded = await runningJob();
+    const reloaded = await longJobRunning();
     const reload = await pm2.pm2(['reload', 'docmark']);
     assert.equal(reload.code, 0, reload.stderr);
 
