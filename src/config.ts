@@ -1,3 +1,4 @@
+import { parseAllowList } from './jobs/webhook.js';
 import { SettingError, instancesHere, isSet, readSettings, SETTINGS } from './settings.js';
 
 /**
@@ -36,6 +37,19 @@ export interface Config {
   testCrashHook: boolean;
   /** PM2 settings (read by ecosystem.config.js; shown by /health, used for planned exits). */
   pm2: Pm2Config;
+  jobs: JobsConfig;
+}
+
+export interface JobsConfig {
+  /** The job store's folder, shared by the instances of a host. */
+  dataDir: string;
+  /** A finished job keeps its result this long. */
+  ttlMs: number;
+  /** Most the store may hold (uploads and results). */
+  maxBytes: number;
+  /** Hosts webhooks may call (empty: webhooks are off). */
+  webhookAllow: string[];
+  webhookSecret: string | undefined;
 }
 
 export interface Pm2Config {
@@ -90,6 +104,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
       cronMode: s.DOCMARK_CRON_MODE,
       minUptimeMs: s.DOCMARK_MIN_UPTIME_S * 1000,
       restartLog: s.DOCMARK_RESTART_LOG,
+    },
+    jobs: {
+      dataDir: s.DOCMARK_DATA_DIR,
+      ttlMs: Math.round(s.DOCMARK_JOB_TTL_H * 3_600_000),
+      maxBytes: Math.round(s.DOCMARK_DATA_MAX_GB * 1024 ** 3),
+      webhookAllow: parseAllowList(s.DOCMARK_WEBHOOK_ALLOW),
+      webhookSecret: s.DOCMARK_WEBHOOK_SECRET,
     },
   };
 }

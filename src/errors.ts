@@ -29,7 +29,11 @@ export type ErrorCode =
   | 'cancelled'
   | 'out_of_memory'
   | 'worker_crashed'
-  | 'internal_error';
+  | 'internal_error'
+  | 'job_not_finished'
+  | 'job_expired'
+  | 'job_canceled'
+  | 'store_full';
 
 const STATUS: Record<ErrorCode, number> = {
   no_file: 400,
@@ -59,6 +63,10 @@ const STATUS: Record<ErrorCode, number> = {
   out_of_memory: 422,
   worker_crashed: 500,
   internal_error: 500,
+  job_not_finished: 409,
+  job_expired: 410,
+  job_canceled: 410,
+  store_full: 507,
 };
 
 export class DocmarkError extends Error {

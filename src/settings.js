@@ -45,6 +45,20 @@ export const wholeNumber =
     return n;
   };
 
+/**
+ * A decimal number (e.g. hours: `0.01` is 36 s, for tests and short-lived stores).
+ * @param {number} min
+ * @param {number} max
+ * @returns {Parse<number>}
+ */
+export const decimal = (min, max) => (raw, name) => {
+  const text = raw.trim();
+  if (!/^\d{1,9}(\.\d{1,9})?$/.test(text)) throw new SettingError(`${name} must be a number, got "${raw}"`);
+  const n = Number(text);
+  if (n < min || n > max) throw new SettingError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+};
+
 /** PM2's max_memory_restart accepts only an integer with K, M or G ("1.5G" or "512MB" would not start the app). */
 /** @type {Parse<string>} */
 export const memorySize = (raw, name) => {
@@ -120,6 +134,15 @@ export function pm2Home(env = process.env) {
 /** @param {Record<string, string | undefined>} env */
 export function defaultRestartLog(env = process.env) {
   return path.join(pm2Home(env), 'logs', 'docmark-restarts.jsonl');
+}
+
+/**
+ * Where asynchronous jobs are kept: XDG's data folder, as other tools of the user's keep theirs.
+ * @param {Record<string, string | undefined>} env
+ */
+export function defaultDataDir(env = process.env) {
+  const base = env.XDG_DATA_HOME || path.join(env.HOME || os.homedir(), '.local', 'share');
+  return path.join(base, 'docmark');
 }
 
 /** The largest page limit accepted: option parsers bound page numbers by it even without a Config. */
@@ -254,6 +277,45 @@ export const SETTINGS = [
     parse: text,
     fallback: defaultRestartLog,
     doc: 'Restart log written by the restart logger, read by `docmark restarts`.',
+  },
+  {
+    name: 'DOCMARK_DATA_DIR',
+    default: '$XDG_DATA_HOME/docmark',
+    parse: text,
+    fallback: defaultDataDir,
+    doc: 'Folder of the job store (`POST /jobs`), shared by the instances of a host (default `~/.local/share/docmark`).',
+  },
+  {
+    name: 'DOCMARK_JOB_TTL_H',
+    default: '24',
+    parse: decimal(0.0001, 8760),
+    doc: 'Hours a finished job keeps its result (decimals allowed); then `GET /jobs/:id/result` answers 410 for as long again.',
+  },
+  {
+    name: 'DOCMARK_DATA_MAX_GB',
+    default: '10',
+    parse: decimal(0.0001, 1_000_000),
+    doc: 'Largest size of the job store in GB (uploads and results; decimals allowed); when full, new jobs get 507 `store_full`.',
+  },
+  {
+    name: 'DOCMARK_WEBHOOK_ALLOW',
+    default: '(empty: off)',
+    parse: text,
+    fallback: () => '',
+    doc: "Hosts a job's `webhook_url` may call: comma-separated `host`, `host:port`, `*.domain`, or `*`; empty refuses every webhook.",
+  },
+  {
+    name: 'DOCMARK_WEBHOOK_SECRET',
+    default: '(unset)',
+    parse: secret,
+    fallback: () => undefined,
+    doc: "Key of the webhooks' `X-Docmark-Signature` (HMAC-SHA256); unset sends them unsigned.",
+  },
+  {
+    name: 'DOCMARK_SPLIT_PAGES',
+    default: '32',
+    parse: wholeNumber(2, 100_000),
+    doc: 'A job with more pages than this is converted by several workers at once, pages split among them.',
   },
   {
     name: 'DOCMARK_RESTART_LOG_MAX_MB',

@@ -18,6 +18,8 @@ export interface ConvertHooks {
   onOcrPage?: (index: number) => void;
   /** The caller hands `bytes` over (they are emptied): the file is not copied once more. */
   handOver?: boolean;
+  /** Progress: `done` of the `total` pages to convert are read (first called with done = 0). */
+  onPage?: (done: number, total: number) => void;
 }
 
 /**
@@ -44,12 +46,14 @@ export async function convertPdf(bytes: Uint8Array, opts: Partial<ConvertOptions
     // One page at a time: pdfjs's worker shares this thread, so overlapping requests gain
     // nothing, and pages in flight cost memory.
     const pages: Page[] = [];
+    hooks.onPage?.(0, indexes.length);
     for (const index of indexes) {
       checkpoint();
       loaded.inflateBudget.beginPage();
       const page = await extractPage(loaded.pdf, index, pageLinks(links, index), options, hooks);
       // pdfjs carries on past a stream it could not decode: a page over the budget is lost whole.
       pages.push(loaded.inflateBudget.exceeded ? unreadablePage(index, loaded.inflateBudget.error()) : page);
+      hooks.onPage?.(pages.length, indexes.length);
     }
     checkpoint();
     // One damaged page costs that page, not the document; a document with no readable page fails.

@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import type { Config } from '../config.js';
+import type { Jobs } from '../jobs/service.js';
 import { DocmarkError, isDocmarkError } from '../errors.js';
 import { apiKeyAuth } from './auth.js';
 import type { Converter } from './converter.js';
@@ -8,6 +9,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
 import { convertRoute } from './routes/convert.js';
 import { healthRoute } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
 import { metricsRoute } from './routes/metrics.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { statusRoutes } from './routes/status.js';
@@ -21,6 +23,8 @@ export interface AppDeps {
   lifecycle: Lifecycle;
   host: HostSampler;
   metrics: Metrics;
+  /** Asynchronous jobs (`/jobs` routes); absent, those routes are not served. */
+  jobs?: Jobs;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -46,12 +50,14 @@ export function createApp(deps: AppDeps): Koa {
     '/ready': { GET: readyRoute(deps) },
   };
 
+  const jobs = deps.jobs ? jobRoutes(deps, deps.jobs) : undefined;
+  const list = `POST /convert, ${jobs ? 'POST /jobs, GET|DELETE /jobs/:id, GET /jobs/:id/result, GET /jobs/:id/events, ' : ''}GET /health, GET /ready, GET /metrics, GET /status.json, GET /openapi.json, GET /, GET /status, GET /docs`;
+
   app.use(errorBoundary(deps));
   app.use(apiKeyAuth(deps.config.apiKey));
   app.use(async (ctx, next) => {
-    const methods = routes[ctx.path];
-    if (!methods)
-      throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: POST /convert, GET /health, GET /ready, GET /metrics.`);
+    const methods = Object.hasOwn(routes, ctx.path) ? routes[ctx.path] : jobs?.match(ctx.path);
+    if (!methods) throw new DocmarkError('not_found', `No route ${ctx.method} ${ctx.path}. Routes: ${list}.`);
     const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
     const handler = methods[method];
     if (!handler) {

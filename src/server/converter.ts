@@ -14,9 +14,15 @@ export interface Converter {
   close(): Promise<void>;
 }
 
+/** `done` of the `total` pages of a conversion are read (first called with done = 0). */
+export type ProgressListener = (done: number, total: number) => void;
+
 export interface Admission {
-  /** Convert in the place taken; an aborted `signal` (the client left) cancels the conversion. */
-  convert(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal): Promise<ConvertResult>;
+  /**
+   * Convert in the place taken; an aborted `signal` (the client left) cancels the conversion.
+   * `onProgress` hears of every page read.
+   */
+  convert(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal, onProgress?: ProgressListener): Promise<ConvertResult>;
   /** Give the place back unused (the upload failed). Does nothing after convert(). */
   release(): void;
 }

@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { answerClientError } from './client-error.js';
 import type { Converter } from './converter.js';
 import { HostSampler } from './host-stats.js';
+import { Jobs } from '../jobs/service.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import { instanceConfig, superviseUnderPm2 } from './pm2-supervision.js';
@@ -34,6 +35,8 @@ export interface StartOptions {
   /** The conversion worker's entry module (tests start one with misbehaviour hooks). */
   workerUrl?: URL;
   log?: (line: Record<string, unknown>) => void;
+  /** false: no job routes nor runner (a server that only converts). */
+  jobs?: false;
 }
 
 /** How long a draining server still takes requests from connections accepted just before. */
@@ -54,7 +57,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   });
   const host = new HostSampler(config.hostSampleMs).start();
   const metrics = new Metrics({ inFlight: () => lifecycle.inFlight, queued: () => converter.stats().queued, converter: () => converter.stats() });
-  const app = createApp({ config, converter, lifecycle, host, metrics, log });
+  const jobs = opts.jobs === false ? undefined : openJobs({ config, converter, lifecycle, metrics, log });
+  const app = createApp({ config, converter, lifecycle, host, metrics, jobs, log });
 
   const server = http.createServer(app.callback());
   server.on('clientError', answerClientError);
@@ -98,6 +102,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   }).catch(async (err) => {
     // Port taken, say: end the worker threads and the sampler, or they keep the process alive.
     host.stop();
+    await jobs?.close();
     await converter.close();
     throw err;
   });
@@ -120,6 +125,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       server.closeAllConnections();
       await closed;
       host.stop();
+      await jobs?.close();
       await converter.close();
     })();
     return closing;
@@ -171,6 +177,16 @@ function defaultConverter(config: Config, log: (line: Record<string, unknown>) =
     workerUrl,
     log,
   });
+}
+
+/** The job store and runner; a store that cannot be opened (an unwritable folder) costs the /jobs routes, not the server. */
+function openJobs(deps: ConstructorParameters<typeof Jobs>[0]): Jobs | undefined {
+  try {
+    return new Jobs(deps).start();
+  } catch (err) {
+    deps.log?.({ level: 'error', msg: 'the job store could not be opened; /jobs is off', dir: deps.config.jobs.dataDir, error: String(err) });
+    return undefined;
+  }
 }
 
 /** `docmark serve`: run until told to stop. */

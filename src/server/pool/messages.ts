@@ -28,6 +28,8 @@ export type FromWorker =
   | { type: 'ready' }
   /** A page of task `id` is being read with OCR: its time limit grows by the OCR allowance. */
   | { type: 'ocr-page'; id: number }
+  /** Task `id` has read `done` of its `total` pages. */
+  | { type: 'page'; id: number; done: number; total: number }
   /** heapUsed: the worker's V8 heap after the task, for /health and the leak benchmark. */
   | { type: 'result'; id: number; result: ConvertResult; heapUsed: number }
   | { type: 'error'; id: number; error: WireError; heapUsed: number }

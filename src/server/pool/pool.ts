@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { DocmarkError } from '../../errors.js';
 import type { ConvertOptions, ConvertResult } from '../../engine/types.js';
-import type { Admission, Converter, ConverterStats } from '../converter.js';
+import type { Admission, Converter, ConverterStats, ProgressListener } from '../converter.js';
 import { newControlBuffer, WorkerControl } from './control.js';
 import type { FromWorker, ToWorker, WireError, WorkerSettings } from './messages.js';
 
@@ -43,6 +43,7 @@ interface Task {
   options: ConvertOptions;
   resolve: (result: ConvertResult) => void;
   reject: (err: DocmarkError) => void;
+  onProgress?: ProgressListener;
   /** The client's answer is given (or nobody is waiting); the worker may still be stopping. */
   settled: boolean;
   timer?: NodeJS.Timeout;
@@ -141,9 +142,9 @@ export class WorkerPool implements Converter {
       return true;
     };
     return {
-      convert: (bytes, options, signal) => {
+      convert: (bytes, options, signal, onProgress) => {
         if (!giveBack()) return Promise.reject(new Error('an admission converts once'));
-        return this.submit(bytes, options, signal);
+        return this.submit(bytes, options, signal, onProgress);
       },
       release: () => void giveBack(),
     };
@@ -181,11 +182,11 @@ export class WorkerPool implements Converter {
     return this.slots.filter((s) => s.task).length + this.queue.length + this.reserved;
   }
 
-  private submit(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal): Promise<ConvertResult> {
+  private submit(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal, onProgress?: ProgressListener): Promise<ConvertResult> {
     if (this.closed) return Promise.reject(draining());
     if (signal?.aborted) return Promise.reject(clientGone());
     return new Promise<ConvertResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, bytes, options, resolve, reject, settled: false, deadline: 0 };
+      const task: Task = { id: this.nextId++, bytes, options, resolve, reject, onProgress, settled: false, deadline: 0 };
       if (signal) {
         const onAbort = (): void => this.cancel(task);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -297,6 +298,12 @@ export class WorkerPool implements Converter {
         if (!task || task.id !== msg.id) return;
         this.counts.ocr_pages++;
         task.deadline += this.options.ocrPageMs;
+        return;
+      }
+      case 'page': {
+        const task = slot.task;
+        if (!task || task.id !== msg.id || task.settled) return;
+        task.onProgress?.(msg.done, msg.total);
         return;
       }
       case 'result':

@@ -42,7 +42,11 @@ export async function runConversionWorker(hooks: WorkerHooks = {}): Promise<void
     running = id;
     try {
       hooks.beforeConvert?.(bytes);
-      const result = await convertPdf(bytes, options, { onOcrPage: () => send({ type: 'ocr-page', id }), handOver: true });
+      const result = await convertPdf(bytes, options, {
+        onOcrPage: () => send({ type: 'ocr-page', id }),
+        onPage: (done, total) => send({ type: 'page', id, done, total }),
+        handOver: true,
+      });
       send({ type: 'result', id, result, heapUsed: process.memoryUsage().heapUsed });
     } catch (err) {
       send({ type: 'error', id, error: toWire(err), heapUsed: process.memoryUsage().heapUsed });

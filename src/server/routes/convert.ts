@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { DocmarkError, isDocmarkError } from '../../errors.js';
 import { assertPdfBytes } from '../../engine/load/pdf.js';
 import { parseOptions, type RawOptions } from '../../engine/options.js';
+import type { ConvertResult, OutputFormat } from '../../engine/types.js';
 import type { AppDeps } from '../app.js';
 import type { Admission } from '../converter.js';
 import { checkUploadHeaders, inviteBody, readUpload } from '../upload.js';
@@ -42,21 +43,7 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
       const result = await admission.convert(upload.bytes, options, clientGone.signal);
       ok = true;
       pages = result.metadata.pages;
-      if (options.outputFormat === 'markdown' && prefersMarkdown(ctx)) {
-        ctx.type = 'text/markdown; charset=utf-8';
-        ctx.set('X-Docmark-Pages', String(result.metadata.pages));
-        // The JSON envelope's metadata.failed_pages, for clients that asked for bare Markdown.
-        if (result.metadata.failed_pages?.length) ctx.set('X-Docmark-Failed-Pages', result.metadata.failed_pages.map((f) => f.page).join(','));
-        ctx.body = result.output;
-        return;
-      }
-      ctx.body = {
-        success: true,
-        output_format: options.outputFormat,
-        output: result.output,
-        ...(result.images ? { images: result.images } : {}),
-        metadata: { ...result.metadata, filename: upload.filename ?? null },
-      };
+      sendResult(ctx, result, options.outputFormat, upload.filename ?? null);
     } catch (err) {
       code = isDocmarkError(err) ? err.code : 'internal_error';
       throw err;
@@ -100,6 +87,25 @@ function heartbeat(ctx: Koa.Context): () => void {
   beat();
   const timer = setInterval(beat, HEARTBEAT_MS);
   return () => clearInterval(timer);
+}
+
+/** The answer to a conversion: JSON, or bare Markdown for clients that accept it (also GET /jobs/:id/result). */
+export function sendResult(ctx: Koa.Context, result: ConvertResult, outputFormat: OutputFormat, filename: string | null): void {
+  if (outputFormat === 'markdown' && prefersMarkdown(ctx)) {
+    ctx.type = 'text/markdown; charset=utf-8';
+    ctx.set('X-Docmark-Pages', String(result.metadata.pages));
+    // The JSON envelope's metadata.failed_pages, for clients that asked for bare Markdown.
+    if (result.metadata.failed_pages?.length) ctx.set('X-Docmark-Failed-Pages', result.metadata.failed_pages.map((f) => f.page).join(','));
+    ctx.body = result.output;
+    return;
+  }
+  ctx.body = {
+    success: true,
+    output_format: outputFormat,
+    output: result.output,
+    ...(result.images ? { images: result.images } : {}),
+    metadata: { ...result.metadata, filename },
+  };
 }
 
 function prefersMarkdown(ctx: Koa.Context): boolean {

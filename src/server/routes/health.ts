@@ -6,8 +6,9 @@ const GB = 1024 ** 3;
 const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 // GET /health: cheap by design — counters and the last background host sample.
-export function healthRoute({ config, converter, lifecycle, host }: AppDeps): Koa.Middleware {
-  return (ctx) => {
+export function healthRoute({ config, converter, lifecycle, host, jobs }: AppDeps): Koa.Middleware {
+  return async (ctx) => {
+    const jobsHealth = await jobs?.health();
     const mem = process.memoryUsage();
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
@@ -39,6 +40,7 @@ export function healthRoute({ config, converter, lifecycle, host }: AppDeps): Ko
         cron_mode: config.pm2.cronMode,
       },
       host: host.current(),
+      ...(jobsHealth ? { jobs: jobsHealth } : {}),
     };
   };
 }

@@ -33,6 +33,10 @@ export const ERROR_CODES: Record<ErrorCode, string> = {
   out_of_memory: "The conversion needed more than a worker's heap (`DOCMARK_WORKER_HEAP_MB`); only its worker was ended.",
   worker_crashed: 'The worker thread died for another reason; it is replaced.',
   internal_error: 'A bug: the server failed to handle the request (it keeps serving).',
+  job_not_finished: 'The job has no result yet (`GET /jobs/{id}/result` while queued or running).',
+  job_expired: 'The job finished longer ago than `DOCMARK_JOB_TTL_H`: its result is gone.',
+  job_canceled: 'The job was canceled (`DELETE /jobs/{id}`): it has no result.',
+  store_full: 'The job store is at `DOCMARK_DATA_MAX_GB`: no new job is taken until results expire or are fetched and deleted.',
 };
 
 const ALL_CODES = Object.keys(ERROR_CODES) as ErrorCode[];
