@@ -15,6 +15,11 @@ import { waitFor } from './helpers/wait.ts';
 const LONG = 'node-fetch.scanned.pdf';
 const FILES = ['bull.pdf', 'passport.pdf', 'he.scanned.pdf', LONG];
 const JOBS = 12;
+/** Longer than any answer of a live instance takes here (a /convert of the long scan included). */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+const abandonAfter = (ms: number): Promise<never> =>
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms).unref());
 
 describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 15 * 60_000 }, () => {
   const pm2 = new Pm2Sandbox();
@@ -36,10 +41,12 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
   const request = async (p: string, opts: Parameters<typeof rawRequest>[1]): ReturnType<typeof rawRequest> => {
     return waitFor(
       async () => {
-        const res = await rawRequest(url(p), opts).catch(() => undefined);
+        // A connection PM2's master handed to an instance killed a moment later is never answered:
+        // give up on it and ask again.
+        const res = await Promise.race([rawRequest(url(p), opts), abandonAfter(REQUEST_TIMEOUT_MS)]).catch(() => undefined);
         return res && res.status !== 503 && res.status !== 0 ? res : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 200, what: `${opts?.method ?? 'POST'} ${p}` },
+      { timeoutMs: 300_000, intervalMs: 200, what: `${opts?.method ?? 'POST'} ${p}` },
     );
   };
   const holderPid = (id: string): number | undefined => {
@@ -49,6 +56,8 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
       return undefined;
     }
   };
+  /** Phases, for whoever watches a long run (tail PM2_HOME/phases.log). */
+  const phase = (what: string): void => fs.appendFileSync(path.join(pm2.home, 'phases.log'), `${new Date().toISOString()} ${what}\n`);
   const status = async (id: string): Promise<any> => (await request(`/jobs/${id}`, { method: 'GET' })).json;
 
   it('every job ends succeeded exactly once, with the same output as /convert', async () => {
@@ -71,12 +80,14 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
       }
     })();
 
-    /** Job `id` once it runs, with the pid of the live instance that holds it (read from the store's files). */
+    /** Job `id` once it converts, with the pid of the live instance that holds it (read from the store's files). */
     const running = (id: string) =>
       waitFor(
         () => {
           const pid = holderPid(id);
-          if (!pid || fs.existsSync(path.join(dataDir, 'jobs', id, 'outcome.json'))) return undefined;
+          const dir = path.join(dataDir, 'jobs', id);
+          // Converting (its first progress written), not just claimed.
+          if (!pid || !fs.existsSync(path.join(dir, 'progress.json')) || fs.existsSync(path.join(dir, 'outcome.json'))) return undefined;
           try {
             process.kill(pid, 0);
             return { id, pid };
@@ -95,7 +106,9 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
     };
 
     // kill -9 the instance converting a scan: no drain, no goodbye.
+    phase('expected outputs done');
     const victim = await longJobRunning();
+    phase(`kill -9 ${victim.pid} running ${victim.id}`);
     process.kill(victim.pid, 'SIGKILL');
     const takenOver = await waitFor(
       async () => {
@@ -108,14 +121,18 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
     assert.ok(takenOver.status !== 'failed', JSON.stringify(takenOver));
 
     // A reload while a job runs: the old instance gives it back instead of finishing it.
+    phase('taken over');
     const reloaded = await longJobRunning();
+    phase(`reload while ${reloaded.pid} runs ${reloaded.id}`);
     const reload = await pm2.pm2(['reload', 'docmark']);
     assert.equal(reload.code, 0, reload.stderr);
 
+    phase('reloaded');
     await submitting;
     // The conversion limit restarts instances on its own (4 conversions each, staggered).
     await pm2.waitRecords((r) => r.some((x) => x.cause === 'conversion_limit'), 'a conversion_limit restart', 300_000);
 
+    phase('conversion limit seen');
     const final = await waitFor(
       async () => {
         const all = await Promise.all(jobs.map((j) => status(j.id)));
