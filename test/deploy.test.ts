@@ -26,7 +26,7 @@ import { waitFor } from './helpers/wait.ts';
  */
 
 /** Settings the manifests already set for the job store on Redis (issue 20), not yet in src/settings.js. */
-const PENDING_SETTINGS = new Set(['DOCMARK_DATA_DIR', 'DOCMARK_REDIS_URL']);
+const PENDING_SETTINGS = new Set<string>();
 
 /** The schema (kubernetes-models) of every kind deploy/kubernetes uses, by apiVersion/kind. */
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
