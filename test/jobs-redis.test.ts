@@ -160,7 +160,7 @@ describe('two hosts on one Redis (real PM2 daemons, isolated PM2_HOMEs)', { time
 
   const status = async (host: Pm2Sandbox, id: string): Promise<any> => (await rawRequest(url(host, `/jobs/${id}`), { method: 'GET' })).json;
 
-  it("jobs submitted to host A finish on host B after A's whole PM2 daemon is killed, each succeeded once", async () => {
+  it("jobs submitted to host A finish on host B after A's whole PM2 daemon is killed, each succeeded once", async (t) => {
     for (const [name, file] of bytes) {
       const res = await rawRequest(url(hostB, '/convert'), { body: file, headers: { 'content-type': 'application/pdf', accept: 'text/markdown' } });
       assert.equal(res.status, 200, res.body);
@@ -179,9 +179,26 @@ describe('two hosts on one Redis (real PM2 daemons, isolated PM2_HOMEs)', { time
     await waitFor(async () => (await getJson(url(hostB, '/health'))).jobs.running_here === 1, { timeoutMs: 120_000, what: 'host B to run a job' });
     const victims = (await hostA.jlist()).map((p) => p.pid).filter((pid) => pid > 0);
     const daemon = Number(fs.readFileSync(path.join(hostA.home, 'pm2.pid'), 'utf8'));
+    const attempts = async (): Promise<Map<string, number>> =>
+      new Map(await Promise.all(jobs.map(async (j) => [j.id, Number(await redis.client.hget(`${P}:state:${j.id}`, 'attempts'))] as const)));
+    const runningAtKill = new Set<string>();
+    for (const j of jobs) if ((await redis.client.exists(`${P}:claim:${j.id}`)) === 1) runningAtKill.add(j.id);
+    const before = await attempts();
     // The daemon first, so that nothing restarts the instances; then every process it ran.
+    const killedAt = Date.now();
     for (const pid of [daemon, ...victims]) process.kill(pid, 'SIGKILL');
     await waitFor(() => [daemon, ...victims].every((pid) => !alive(pid)), { timeoutMs: 10_000, what: "host A's processes to be gone" });
+    // Host A's job starts over on host B once its lease (10 s) ran out and a stalled check (every 5 s) saw it.
+    await waitFor(
+      async () => {
+        const now = await attempts();
+        return [...runningAtKill].some((id) => now.get(id)! > before.get(id)!);
+      },
+      { timeoutMs: 120_000, intervalMs: 250, what: "host A's job to be taken over" },
+    );
+    const takeoverS = (Date.now() - killedAt) / 1000;
+    t.diagnostic(`host A killed → its job running again on host B: ${takeoverS.toFixed(1)} s (lease 10 s)`);
+    assert.ok(takeoverS >= 9, 'not before the lease ran out');
 
     const final = await waitFor(
       async () => {
