@@ -56,6 +56,16 @@ export interface JobsConfig {
   /** Hosts webhooks may call (empty: webhooks are off). */
   webhookAllow: string[];
   webhookSecret: string | undefined;
+  /** The shared store on Redis (several hosts); undefined keeps the embedded store. */
+  redis: RedisConfig | undefined;
+}
+
+export interface RedisConfig {
+  url: string;
+  /** Uploads and results up to this size live in Redis; larger ones under dataDir (a shared volume). */
+  inlineBytes: number;
+  /** A running job not renewed for this long goes back to the queue (its host vanished). */
+  leaseMs: number;
 }
 
 export interface Pm2Config {
@@ -117,9 +127,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     jobs: {
       dataDir: s.DOCMARK_DATA_DIR,
       ttlMs: Math.round(s.DOCMARK_JOB_TTL_H * 3_600_000),
-      maxBytes: s.DOCMARK_DATA_MAX_GB * 1024 ** 3,
+      maxBytes: Math.round(s.DOCMARK_DATA_MAX_GB * 1024 ** 3),
       webhookAllow: parseAllowList(s.DOCMARK_WEBHOOK_ALLOW),
       webhookSecret: s.DOCMARK_WEBHOOK_SECRET,
+      redis: s.DOCMARK_REDIS_URL
+        ? { url: s.DOCMARK_REDIS_URL, inlineBytes: Math.round(s.DOCMARK_REDIS_INLINE_MB * 1024 * 1024), leaseMs: s.DOCMARK_REDIS_LEASE_S * 1000 }
+        : undefined,
     },
   };
 }

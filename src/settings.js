@@ -86,6 +86,25 @@ export const text = (raw) => raw.trim();
 /** @type {Parse<string>} */
 const secret = (raw) => raw;
 
+/**
+ * A Redis URL as ioredis reads it; only redis: and rediss: so that a typo is an error at start,
+ * not a connection to somewhere else. It may carry a password: error messages never echo it.
+ * @type {Parse<string>}
+ */
+const redisUrl = (raw, name) => {
+  const v = raw.trim();
+  let url;
+  try {
+    url = v.length <= 2048 ? new URL(v) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new SettingError(`${name} must be a URL like redis://host:6379 (or rediss:// for TLS)`);
+  }
+  return v;
+};
+
 /** @type {Parse<boolean>} */
 export const flag = (raw, name) => {
   const v = raw.trim().toLowerCase();
@@ -318,8 +337,8 @@ export const SETTINGS = [
   {
     name: 'DOCMARK_DATA_MAX_GB',
     default: '10',
-    parse: wholeNumber(1, 1_000_000),
-    doc: 'Largest size of the job store (uploads and results); when full, new jobs get 507 `store_full`.',
+    parse: decimal(0.0001, 1_000_000),
+    doc: 'Largest size of the job store in GB (uploads and results; decimals allowed); when full, new jobs get 507 `store_full`.',
   },
   {
     name: 'DOCMARK_WEBHOOK_ALLOW',
@@ -334,6 +353,25 @@ export const SETTINGS = [
     parse: secret,
     fallback: () => undefined,
     doc: "Key of the webhooks' `X-Docmark-Signature` (HMAC-SHA256); unset sends them unsigned.",
+  },
+  {
+    name: 'DOCMARK_REDIS_URL',
+    default: '(unset: the embedded store)',
+    parse: redisUrl,
+    fallback: () => undefined,
+    doc: 'Keep jobs in Redis through BullMQ (`redis://[user:password@]host:port[/db]`, or `rediss://` for TLS), shared by every host; unset keeps them in `DOCMARK_DATA_DIR`.',
+  },
+  {
+    name: 'DOCMARK_REDIS_INLINE_MB',
+    default: '1',
+    parse: decimal(0, 64),
+    doc: 'With Redis: uploads and results up to this size live in Redis, larger ones under `DOCMARK_DATA_DIR` (a volume every host mounts); 0 puts them all there.',
+  },
+  {
+    name: 'DOCMARK_REDIS_LEASE_S',
+    default: '30',
+    parse: wholeNumber(10, 600),
+    doc: 'With Redis: a running job whose host stops renewing it (crashed, killed, cut off) goes back to the queue after this many seconds.',
   },
   {
     name: 'DOCMARK_SPLIT_PAGES',

@@ -25,9 +25,6 @@ import { waitFor } from './helpers/wait.ts';
  * and the Kubernetes manifests against their schemas.
  */
 
-/** Settings the manifests already set for the job store on Redis (issue 20), not yet in src/settings.js. */
-const PENDING_SETTINGS = new Set(['DOCMARK_DATA_DIR', 'DOCMARK_REDIS_URL']);
-
 /** The schema (kubernetes-models) of every kind deploy/kubernetes uses, by apiVersion/kind. */
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
@@ -283,7 +280,7 @@ describe('compose.yaml', () => {
   });
 
   it('sets valid settings, memory for every instance, and a stop grace period past kill_timeout', () => {
-    const docmarkEnv = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('DOCMARK_') && !PENDING_SETTINGS.has(k)));
+    const docmarkEnv = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('DOCMARK_')));
     const s = readSettings(docmarkEnv);
     const limit = bytesOf(docmark.deploy.resources.limits.memory);
     assert.ok(limit >= s.DOCMARK_INSTANCES * bytesOf(s.DOCMARK_MAX_MEMORY) + 2 ** 30, 'instances × max memory + 1 GiB');
@@ -358,9 +355,12 @@ describe('deploy/kubernetes', () => {
 
   it('the ConfigMap holds valid settings; resources and grace period follow from them', () => {
     const data: Record<string, string> = one('ConfigMap').data;
-    for (const name of Object.keys(data)) assert.ok(SETTINGS.some((s) => s.name === name) || PENDING_SETTINGS.has(name), `${name} is a setting`);
-    const env = Object.fromEntries(Object.entries(data).filter(([k]) => !PENDING_SETTINGS.has(k)));
-    const s = readSettings(env);
+    for (const name of Object.keys(data))
+      assert.ok(
+        SETTINGS.some((s) => s.name === name),
+        `${name} is a setting`,
+      );
+    const s = readSettings(data);
     const pod = one('Deployment').spec.template.spec;
     const { requests, limits } = pod.containers[0].resources;
     const needed = s.DOCMARK_INSTANCES * bytesOf(s.DOCMARK_MAX_MEMORY) + 2 ** 30;
@@ -370,7 +370,7 @@ describe('deploy/kubernetes', () => {
     assert.equal(Number(limits.cpu), cpus, 'instances × workers × OCR threads = the CPUs of the pod');
     assert.equal(requests.cpu, limits.cpu);
     const preStopS = Number(pod.containers[0].lifecycle.preStop.exec.command.at(-1));
-    const killTimeoutS = killTimeoutMs(env) / 1000;
+    const killTimeoutS = killTimeoutMs(data) / 1000;
     assert.ok(killTimeoutS >= s.DOCMARK_TIMEOUT_S + s.DOCMARK_DRAIN_TIMEOUT_S);
     assert.ok(
       pod.terminationGracePeriodSeconds > preStopS + killTimeoutS,

@@ -87,6 +87,8 @@ describe('OpenAPI document', () => {
     for (const c of listed) {
       // Answered on any route (404, 405, 408), or never sent (499: the client has left).
       if (['not_found', 'method_not_allowed', 'request_timeout', 'cancelled', 'not_ready'].includes(c.code)) continue;
+      // The codes of /jobs' own answers.
+      if (c.code.startsWith('job_') || c.code === 'store_full') continue;
       assert.ok(convert[String(c.status)], `/convert documents status ${c.status} (${c.code})`);
     }
   });
@@ -121,6 +123,7 @@ describe('every documented answer, produced and validated', () => {
     stand = await startServer({
       config: { ...loadConfig({ DOCMARK_PORT: '0' }), apiKey: 'sesame' },
       converter: broken,
+      jobs: false,
       log: () => undefined,
     });
   });
@@ -189,6 +192,47 @@ describe('every documented answer, produced and validated', () => {
     const failed = await postPdf(stand.url, pdf, { authorization: 'Bearer sesame' });
     check('POST', '/convert', failed);
     assert.equal(failed.json.error.code, 'internal_error');
+  });
+
+  it('/jobs: 202, 400, 415; status 200 and 404; result 409, 200 and 410; events; DELETE', async () => {
+    const submit = (body: Buffer, type = 'application/pdf') => rawRequest(`${server.url}/jobs`, { body, headers: { 'content-type': type } });
+    // A conversion that takes a while (a test-only hook): its result is asked for before it ends.
+    const slow = await submit(hooked(pdf, 'sleep=1500'));
+    check('POST', '/jobs', slow);
+    assert.equal(slow.status, 202, slow.body);
+    const id = slow.json.id as string;
+    const early = await get(`${server.url}/jobs/${id}/result`);
+    check('GET', '/jobs/{id}/result', early);
+    assert.equal(early.json.error.code, 'job_not_finished');
+    const events = await get(`${server.url}/jobs/${id}/events`);
+    check('GET', '/jobs/{id}/events', events);
+    assert.match(events.body, /event: status/);
+    const done = await waitFor(
+      async () => {
+        const res = await get(`${server.url}/jobs/${id}`);
+        return res.json?.status === 'succeeded' ? res : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the job to succeed' },
+    );
+    check('GET', '/jobs/{id}', done);
+    const result = await get(`${server.url}/jobs/${id}/result`);
+    check('GET', '/jobs/{id}/result', result);
+    assert.match(result.json.output, /^# Contract Check$/m);
+    const unknown = await get(`${server.url}/jobs/no-such-job`);
+    check('GET', '/jobs/{id}', unknown);
+    assert.equal(unknown.json.error.code, 'not_found');
+    check('DELETE', '/jobs/{id}', await rawRequest(`${server.url}/jobs/no-such-job`, { method: 'DELETE' }));
+    // Canceled before it runs to its end: its result is gone (410).
+    const doomed = await submit(hooked(pdf, 'sleep=3000'));
+    const canceled = await rawRequest(`${server.url}/jobs/${doomed.json.id}`, { method: 'DELETE' });
+    check('DELETE', '/jobs/{id}', canceled);
+    assert.equal(canceled.json.status, 'canceled');
+    const gone = await get(`${server.url}/jobs/${doomed.json.id}/result`);
+    check('GET', '/jobs/{id}/result', gone);
+    assert.equal(gone.json.error.code, 'job_canceled');
+    const none = multipart(undefined, { output_format: 'markdown' });
+    check('POST', '/jobs', await rawRequest(`${server.url}/jobs`, { body: none.body, headers: { 'content-type': none.contentType } }));
+    check('POST', '/jobs', await submit(Buffer.from('hello, not a PDF')));
   });
 
   it('GET /health, /ready, /metrics, /status.json, /openapi.json', async () => {

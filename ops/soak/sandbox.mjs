@@ -25,7 +25,14 @@ export class Pm2Sandbox {
     const env = { ...process.env };
     // Nothing PM2 set for an outer process may leak into ours.
     for (const k of Object.keys(env)) if (k.startsWith('DOCMARK_') || k === 'pm_id' || k === 'NODE_APP_INSTANCE') delete env[k];
-    this.env = { ...env, PM2_HOME: this.home, PM2_WORKER_INTERVAL: String(workerIntervalMs), PM2_DISABLE_VERSION_CHECK: '1' };
+    // The job store lives in the sandbox too, never in the user's data folder.
+    this.env = {
+      ...env,
+      PM2_HOME: this.home,
+      DOCMARK_DATA_DIR: path.join(this.home, 'data'),
+      PM2_WORKER_INTERVAL: String(workerIntervalMs),
+      PM2_DISABLE_VERSION_CHECK: '1',
+    };
   }
 
   get url() {

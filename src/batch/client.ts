@@ -75,6 +75,11 @@ export async function convertOnce(input: AttemptInput): Promise<Converted> {
   } finally {
     stall.stop();
   }
+  return saveAnswer(res, input);
+}
+
+/** Write a 200 answer of /convert (or of a job's result) to the target file, atomically. */
+export async function saveAnswer(res: Dispatcher.ResponseData, input: Pick<AttemptInput, 'target' | 'signal'>): Promise<Converted> {
   try {
     if (res.statusCode !== 200) throw await errorFromResponse(res);
     if (String(res.headers['content-type'] ?? '').startsWith('text/markdown')) {
@@ -141,7 +146,7 @@ class StallWatch {
   }
 }
 
-async function errorFromResponse(res: Dispatcher.ResponseData): Promise<AttemptError> {
+export async function errorFromResponse(res: Dispatcher.ResponseData): Promise<AttemptError> {
   const status = res.statusCode;
   let text = '';
   for await (const chunk of res.body) {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import type { OutputFormat } from '../engine/types.js';
 import { convertOnce } from './client.js';
+import { convertByJob } from './job-client.js';
 import { outputExists, outputPathFor, outputTakenBy } from './outputs.js';
 import { createProgress, type Progress } from './progress.js';
 import { Report, emptySummary, type ReportLine, type RetryCause, type Summary } from './report.js';
@@ -36,6 +37,8 @@ export interface BatchOptions {
   progress?: Progress;
   /** Sent as `Authorization: Bearer <key>` to servers that need an API key. */
   apiKey?: string;
+  /** Files of at least this many bytes go through the jobs API (POST /jobs) instead of /convert; 0 = all. */
+  jobsFromBytes?: number;
 }
 
 /** Three missed heartbeats (the server sends one every 10 s). */
@@ -103,7 +106,8 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         throw signal.reason;
       }
       try {
-        const { pages, failedPages } = await convertOnce({
+        const viaJob = options.jobsFromBytes !== undefined && pdf.size >= options.jobsFromBytes;
+        const { pages, failedPages } = await (viaJob ? convertByJob : convertOnce)({
           dispatcher: agent,
           server: server.url,
           file: pdf.path,

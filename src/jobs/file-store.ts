@@ -232,7 +232,8 @@ export class FileJobStore implements JobStore {
 
   async release(claim: Claim): Promise<void> {
     const dir = this.dirOf(claim.job.id);
-    if ((await this.holder(dir))?.token !== claim.token) return;
+    // A job that finished meanwhile keeps its holder (its started_at) and is not counted as given back.
+    if ((await this.holder(dir))?.token !== claim.token || (await this.finishedState(dir))) return;
     // Counted before the claim goes: whoever takes the job next sees the count.
     await writeWhole(path.join(dir, 'released'), String((await readNumber(path.join(dir, 'released'))) + 1));
     await this.dropClaim(dir, claim.token);

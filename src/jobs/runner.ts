@@ -59,6 +59,8 @@ interface Running {
   claim: Claim;
   controller: AbortController;
   stop?: StopReason;
+  /** Its outcome is being written: nothing to give back. */
+  finished?: boolean;
   progress?: { done: number; total: number; writtenAt: number; written: boolean };
   writing: Promise<void>;
   done: Promise<void>;
@@ -125,7 +127,7 @@ export class JobRunner {
   async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    const runs = [...this.running.values()];
+    const runs = [...this.running.values()].filter((r) => !r.finished);
     await Promise.all(
       runs.map(async (run) => {
         run.stop ??= 'drain';
@@ -224,6 +226,7 @@ export class JobRunner {
     let recorded = false;
     try {
       if (run.stop || !outcome) return;
+      run.finished = true;
       if ('error' in outcome && NOT_THE_JOBS_FAULT.has(outcome.error.code)) {
         await store.release(run.claim);
         return;

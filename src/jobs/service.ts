@@ -6,6 +6,7 @@ import type { Converter } from '../server/converter.js';
 import type { Lifecycle } from '../server/lifecycle.js';
 import type { Metrics } from '../server/metrics.js';
 import { FileJobStore } from './file-store.js';
+import { RedisJobStore } from './redis-store.js';
 import { JobRunner } from './runner.js';
 import type { JobStore, StoreStats } from './types.js';
 
@@ -27,6 +28,13 @@ export interface JobsHealth extends Omit<StoreStats, 'bytes'> {
   webhooks: boolean;
 }
 
+/** The shared store on Redis when DOCMARK_REDIS_URL is set, the embedded one otherwise. */
+function openStore(config: Config, log: JobsDeps['log']): JobStore {
+  const { dataDir: dir, ttlMs, maxBytes, redis } = config.jobs;
+  if (!redis) return new FileJobStore({ dir, ttlMs, maxBytes });
+  return new RedisJobStore({ ...redis, dir, ttlMs, maxBytes, concurrency: config.workers, log });
+}
+
 /** Store-wide figures are read from the store at most this often (a scan of its folders). */
 const STATS_MAX_AGE_MS = 2_000;
 
@@ -39,7 +47,7 @@ export class Jobs {
 
   constructor(private readonly deps: JobsDeps) {
     const { config, converter, lifecycle, metrics, log } = deps;
-    this.store = deps.store ?? new FileJobStore({ dir: config.jobs.dataDir, ttlMs: config.jobs.ttlMs, maxBytes: config.jobs.maxBytes });
+    this.store = deps.store ?? openStore(config, log);
     this.runner = new JobRunner({
       store: this.store,
       converter,
@@ -82,6 +90,13 @@ export class Jobs {
       })
       .finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  /** Jobs by state for the status page: the last store-wide figures (refreshed in the background). */
+  counts(): Record<string, number> {
+    void this.stats().catch(() => undefined);
+    const s = this.cached;
+    return s ? { queued: s.queued, running: s.running, ...s.finished } : {};
   }
 
   /** For /health, which stays cheap: store-wide figures are read at most every STATS_MAX_AGE_MS. */

@@ -46,7 +46,7 @@ export function createApp(deps: AppDeps): Koa {
     '/convert': { POST: convertRoute(deps) },
     '/health': { GET: healthRoute(deps) },
     '/metrics': { GET: metricsRoute(deps) },
-    ...statusRoutes(deps),
+    ...statusRoutes(deps, { jobCounts: deps.jobs ? () => deps.jobs!.counts() : undefined }),
     ...openapiRoutes(),
     ...webRoutes(deps),
     '/ready': { GET: readyRoute(deps) },

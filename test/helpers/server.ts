@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.ts';
@@ -28,9 +30,11 @@ export async function startServerProcess(
   timeoutMs = 30_000,
   { testHooks = false }: { testHooks?: boolean } = {},
 ): Promise<ServerProcess> {
+  // A job store of its own unless the test gives one: never the user's, never another test's.
+  const ownDataDir = env.DOCMARK_DATA_DIR ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-test-data-'));
   const child = spawn(process.execPath, testHooks ? [HOOKED_SERVER] : [CLI, 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, DOCMARK_HOST: '127.0.0.1', DOCMARK_PORT: '0', ...env },
+    env: { ...process.env, DOCMARK_HOST: '127.0.0.1', DOCMARK_PORT: '0', ...(ownDataDir ? { DOCMARK_DATA_DIR: ownDataDir } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -74,6 +78,7 @@ export async function startServerProcess(
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       const code = await exit;
       clearTimeout(timer);
+      if (ownDataDir) fs.rmSync(ownDataDir, { recursive: true, force: true });
       return code;
     },
   };

@@ -36,6 +36,9 @@ Options:
                           taken as lost and sent again (default 30; docmark servers beat every 10 s)
       --give-up S         stop when no server could be reached for this long (default 60)
       --force             convert again even when the output exists
+      --jobs              send every PDF through the jobs API (POST /jobs, then poll and fetch):
+                          no connection is held during a conversion, restarts are waited out
+      --jobs-over MB      only PDFs of at least MB megabytes go through the jobs API
 
 A server started with DOCMARK_API_KEY needs the same key: set DOCMARK_API_KEY for the batch too.
 
@@ -56,6 +59,8 @@ answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by C
         stall: { type: 'string' },
         'give-up': { type: 'string' },
         force: { type: 'boolean' },
+        jobs: { type: 'boolean' },
+        'jobs-over': { type: 'string' },
       },
     });
     if (positionals.length !== 1) throw new UsageError('batch takes exactly one input folder.');
@@ -70,6 +75,8 @@ answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by C
     const retries = values.retries === undefined ? 8 : wholeNumber(values.retries, 'retries', 0, 100);
     const timeoutS = values.timeout === undefined ? 300 : wholeNumber(values.timeout, 'timeout', 1, 86_400);
     const stallMs = values.stall === undefined ? undefined : wholeNumber(values.stall, 'stall', 1, 86_400) * 1000;
+    const jobsOverMb = values['jobs-over'] === undefined ? undefined : wholeNumber(values['jobs-over'], 'jobs-over', 0, 1_000_000);
+    const jobsFromBytes = values.jobs ? 0 : jobsOverMb === undefined ? undefined : jobsOverMb * 1024 * 1024;
     const giveUpMs = values['give-up'] === undefined ? undefined : wholeNumber(values['give-up'], 'give-up', 1, 86_400) * 1000;
 
     // Loaded on use: `docmark --help` and the other commands don't pay for undici and friends.
@@ -109,6 +116,7 @@ answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by C
         force: values.force ?? false,
         signal: stop.signal,
         apiKey: setting('DOCMARK_API_KEY') || undefined,
+        jobsFromBytes,
       });
       process.stdout.write(formatSummary(summary, `${outDir.replace(/\/+$/, '')}/${REPORT_NAME}`) + '\n');
       if (stoppedBy) return stoppedBy === 'SIGINT' ? 130 : 143;

@@ -68,6 +68,8 @@ function errorResponse(status: number, description: string): Schema {
   };
 }
 
+const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } };
+
 const retryAfter = { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } };
 
 const OPTION_DOCS: Record<(typeof OPTION_NAMES)[number], Schema> = {
@@ -166,6 +168,22 @@ const components = {
         host: { type: 'object', required: ['cpu_count', 'load_1m'] },
       },
     },
+    JobStatus: {
+      type: 'object',
+      required: ['id', 'status', 'pages_done', 'pages_total', 'queue_position', 'created_at', 'started_at', 'finished_at', 'error'],
+      properties: {
+        id: str,
+        status: { enum: ['queued', 'running', 'succeeded', 'failed', 'canceled'] },
+        pages_done: int(),
+        pages_total: nullable(int()),
+        queue_position: nullable(int('0 = next.')),
+        created_at: str,
+        started_at: nullable(str),
+        finished_at: nullable(str),
+        expires_at: nullable(str),
+        error: nullable(obj({ code: str, message: str })),
+      },
+    },
     Instance: obj({
       instance: nullable(int('PM2 instance index.')),
       pid: int(),
@@ -233,6 +251,7 @@ export const OPENAPI = {
   'x-error-codes': ALL_CODES.map((code) => ({ code, status: statusOf(code), when: ERROR_CODES[code] })),
   tags: [
     { name: 'convert', description: 'Conversion.' },
+    { name: 'jobs', description: 'Asynchronous conversion: submit, poll or follow, fetch, cancel.' },
     { name: 'operations', description: 'Health, metrics and the host status.' },
     { name: 'pages', description: 'The browser pages and their files.' },
   ],
@@ -278,6 +297,80 @@ export const OPENAPI = {
           503: { ...errorResponse(503, 'Busy or restarting.'), headers: retryAfter },
           504: errorResponse(504, 'Too slow.'),
         },
+      },
+    },
+    '/jobs': {
+      post: {
+        summary: 'Submit a PDF as an asynchronous job',
+        tags: ['jobs'],
+        description:
+          'The same body and options as `POST /convert`, plus an optional `webhook_url` (to a host allowed by `DOCMARK_WEBHOOK_ALLOW`). ' +
+          'Answers once the upload is stored; any instance of the host (or of every host sharing a Redis store) answers for the job from then on.',
+        security: [{}, { bearer: [] }],
+        parameters: convertParameters,
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: {
+                type: 'object',
+                required: ['file'],
+                properties: { file: { type: 'string', contentMediaType: 'application/pdf' }, webhook_url: str, ...formFields },
+              },
+            },
+            'application/pdf': { schema: { type: 'string', contentMediaType: 'application/pdf' } },
+          },
+        },
+        responses: {
+          202: {
+            description: 'Stored and queued.',
+            headers: { Location: { description: 'The status URL.', schema: str } },
+            content: json(obj({ id: str, status: { const: 'queued' }, status_url: str, result_url: str, events_url: str })),
+          },
+          400: errorResponse(400, 'No file, an empty file, a bad option or a refused webhook_url.'),
+          415: errorResponse(415, 'Not a PDF.'),
+        },
+      },
+    },
+    '/jobs/{id}': {
+      get: {
+        summary: "A job's status",
+        parameters: [jobId],
+        tags: ['jobs'],
+        responses: { 200: { description: 'The status document.', content: json(ref('JobStatus')) }, 404: errorResponse(404, 'No such job.') },
+      },
+      delete: {
+        summary: 'Cancel a job and delete its data',
+        parameters: [jobId],
+        tags: ['jobs'],
+        description: 'A running job stops at its next page or OCR stage; a finished job is left as it is.',
+        responses: {
+          200: { description: 'The status document after the cancel.', content: json(ref('JobStatus')) },
+          404: errorResponse(404, 'No such job.'),
+        },
+      },
+    },
+    '/jobs/{id}/result': {
+      get: {
+        summary: "A finished job's result: exactly what `POST /convert` would have answered",
+        parameters: [jobId],
+        tags: ['jobs'],
+        description: 'Format negotiation as for `/convert`; a failed job answers its conversion error (4xx/5xx with the codes of `/convert`).',
+        responses: {
+          200: { description: 'The result.', content: { ...json(ref('ConvertResult')), 'text/markdown': { schema: str } } },
+          409: { ...errorResponse(409, 'Not finished yet.'), headers: retryAfter },
+          410: errorResponse(410, 'Canceled, or expired after `DOCMARK_JOB_TTL_H`.'),
+        },
+      },
+    },
+    '/jobs/{id}/events': {
+      get: {
+        summary: "A job's status changes and page progress as Server-Sent Events",
+        parameters: [jobId],
+        tags: ['jobs'],
+        description:
+          'Events `status` (the status document) and `progress` (`{id, pages_done, pages_total}`); the stream ends after the final status.',
+        responses: { 200: { description: 'The event stream.', content: { 'text/event-stream': { schema: str } } } },
       },
     },
     '/health': {

@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request, type Dispatcher } from 'undici';
+import { type AttemptInput, type Converted, errorFromResponse, saveAnswer } from './client.js';
+import { AttemptError, networkError } from './retry.js';
+
+// One attempt at one file through the jobs API (`docmark batch --jobs`): submit the PDF to
+// POST /jobs, follow the job until it finishes, and write its result like a /convert answer.
+// No connection is held for the conversion, so proxies that cut idle connections and instance
+// restarts cost nothing: the job carries on in the server's store, and polling reaches any
+// instance. The same AttemptError contract as convertOnce, so the batch's retries, report and
+// resume work unchanged (a rerun submits unfinished files again).
+
+/** Between two status requests. */
+const POLL_MS = 1_000;
+/** Status answers are small; never read more of one. */
+const MAX_STATUS_BODY = 64 * 1024;
+
+export async function convertByJob(input: AttemptInput): Promise<Converted> {
+  const base = input.server.replace(/\/+$/, '');
+  const auth: Record<string, string> = input.apiKey ? { authorization: `Bearer ${input.apiKey}` } : {};
+  const id = await submit(base, input, auth);
+  let finished = false;
+  try {
+    const status = await follow(base, id, input, auth);
+    finished = true;
+    if (status === 'canceled') throw new AttemptError('job_canceled', `Job ${id} was canceled on the server.`, { retryable: false });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(`${base}/jobs/${id}/result`, {
+        dispatcher: input.dispatcher,
+        method: 'GET',
+        headers: { accept: input.format === 'markdown' ? 'text/markdown' : 'application/json', ...auth },
+        signal: input.signal,
+        headersTimeout: input.timeoutMs,
+        bodyTimeout: input.timeoutMs,
+      });
+    } catch (err) {
+      throw networkError(err);
+    }
+    // A failed job answers with its conversion's error, as /convert would have.
+    return await saveAnswer(res, input);
+  } finally {
+    // Stopped (Ctrl-C, give-up) before the job finished: cancel it rather than leave it running.
+    if (!finished && input.signal.aborted) void cancel(base, id, input.dispatcher, auth);
+  }
+}
+
+async function submit(base: string, input: AttemptInput, auth: Record<string, string>): Promise<string> {
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(`${base}/jobs?output_format=${input.format}`, {
+      dispatcher: input.dispatcher,
+      method: 'POST',
+      headers: { 'content-type': 'application/pdf', 'content-length': String(input.size), accept: 'application/json', ...auth },
+      body: input.size === 0 ? '' : fs.createReadStream(input.file),
+      signal: input.signal,
+      headersTimeout: input.timeoutMs,
+      bodyTimeout: input.timeoutMs,
+    });
+  } catch (err) {
+    throw networkError(err);
+  }
+  if (res.statusCode !== 202) throw await errorFromResponse(res);
+  const answer = (await readJson(res)) as { id?: unknown };
+  if (typeof answer?.id !== 'string')
+    throw new AttemptError('bad_response', 'The server answered 202 without a job id.', { retryable: false, status: 202 });
+  return answer.id;
+}
+
+/**
+ * Poll the job's status until it is finished. Instances that restart meanwhile are waited out
+ * (the job is in the store, not in them) for as long as --timeout allows between two answers.
+ */
+async function follow(base: string, id: string, input: AttemptInput, auth: Record<string, string>): Promise<string> {
+  let lastAnswer = Date.now();
+  for (;;) {
+    let status: string | undefined;
+    try {
+      const res = await request(`${base}/jobs/${id}`, {
+        dispatcher: input.dispatcher,
+        method: 'GET',
+        headers: { accept: 'application/json', ...auth },
+        signal: input.signal,
+        headersTimeout: input.timeoutMs,
+        bodyTimeout: input.timeoutMs,
+      });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        throw new AttemptError('job_lost', `Job ${id} is not on the server any more (another store, or it expired).`, {
+          retryable: true,
+          status: 404,
+        });
+      }
+      if (res.statusCode === 200) {
+        status = ((await readJson(res)) as { status?: string })?.status;
+        lastAnswer = Date.now();
+      } else {
+        await res.body.dump();
+      }
+    } catch (err) {
+      if (err instanceof AttemptError || input.signal.aborted) throw err;
+      if (Date.now() - lastAnswer > input.timeoutMs) throw networkError(err);
+    }
+    if (status === 'succeeded' || status === 'failed' || status === 'canceled') return status;
+    await sleep(POLL_MS, undefined, { signal: input.signal });
+  }
+}
+
+async function readJson(res: Dispatcher.ResponseData): Promise<unknown> {
+  let text = '';
+  for await (const chunk of res.body) {
+    text += chunk.toString('utf8');
+    if (text.length > MAX_STATUS_BODY) {
+      res.body.destroy();
+      throw new AttemptError('bad_response', 'The server answered with more than a status document.', { retryable: false });
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AttemptError('bad_response', `The server answered with something other than JSON: ${text.slice(0, 120)}`, { retryable: false });
+  }
+}
+
+async function cancel(base: string, id: string, dispatcher: Dispatcher, auth: Record<string, string>): Promise<void> {
+  try {
+    const res = await request(`${base}/jobs/${id}`, { dispatcher, method: 'DELETE', headers: auth, signal: AbortSignal.timeout(5_000) });
+    await res.body.dump();
+  } catch {
+    // Best effort: the job then runs to its end and expires.
+  }
+}
