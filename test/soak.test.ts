@@ -57,7 +57,9 @@ describe('npm run soak (2-minute smoke)', { timeout: 20 * 60_000 }, () => {
     // Every cause fired: set off by the soak (reload, crash, kill -9) or by the compressed settings.
     for (const action of ['reload', 'crash', 'kill9'])
       assert.ok(report.restarts.actions[action] >= 1, `${action}: ${JSON.stringify(report.restarts)}`);
-    for (const cause of ['cron', 'memory_limit', 'manual', 'signal']) {
+    // A kill -9 is logged `signal`, or `manual` when it lands while a reload of that instance is
+    // pending (the restart log cannot tell them apart then): it is counted through its action above.
+    for (const cause of ['cron', 'memory_limit', 'manual']) {
       assert.ok(report.restarts.by_cause[cause] >= 1, `${cause} in ${JSON.stringify(report.restarts.by_cause)}`);
     }
     // Crashes: the hook's uncaught exception, or a signal when SIGUSR2 reached an instance still starting.

@@ -49,7 +49,7 @@ export function defaultsFor(durationS) {
     sampleS: short ? 2 : 3,
     checkS: 5,
     // App-mode schedule (the default mode): each instance leaves in turn.
-    cron: short ? '0 * * * * *' : '0 */4 * * * *',
+    cron: short ? '*/20 * * * * *' : '0 */4 * * * *',
     chaosEveryS: short
       ? { reload: Math.round(durationS / 3), crash: Math.round(durationS / 3), kill9: Math.round(durationS / 3) }
       : { reload: 300, crash: 360, kill9: 300 },
