@@ -18,7 +18,7 @@ import path from 'node:path';
 import { DocmarkError } from '../errors.js';
 import type { ConvertResult } from '../engine/types.js';
 import type { Claim, JobDescription, JobError, JobOutcome, JobRecord, JobState, JobStore, StoreStats, WebhookState } from './types.js';
-import { FINISHED } from './types.js';
+import { FINISHED, queuedRecord } from './types.js';
 
 export interface FileStoreOptions {
   dir: string;
@@ -88,23 +88,7 @@ export class FileJobStore implements JobStore {
       const size = await this.writeUpload(path.join(staging, 'input.pdf'), upload, maxBytes);
       const job = typeof description === 'function' ? await description() : description;
       const created = new Date();
-      const record: JobRecord = {
-        id,
-        status: 'queued',
-        options: job.options,
-        filename: job.filename,
-        size,
-        pages_done: 0,
-        pages_total: null,
-        created_at: created.toISOString(),
-        started_at: null,
-        finished_at: null,
-        error: null,
-        attempts: 0,
-        released: 0,
-        webhook_url: job.webhookUrl,
-        webhook: null,
-      };
+      const record = queuedRecord(id, job, size, created);
       await fsp.writeFile(path.join(staging, 'job.json'), JSON.stringify(record));
       await fsp.rename(staging, this.dirOf(id));
       await fsp.writeFile(path.join(this.queue, queueEntry(created.getTime(), id)), '');

@@ -24,7 +24,7 @@ import { DocmarkError } from '../errors.js';
 import type { ConvertResult } from '../engine/types.js';
 import { isJobId, storeFull } from './file-store.js';
 import type { Claim, JobDescription, JobError, JobRecord, JobOutcome, JobState, JobStore, StoreStats, WebhookState } from './types.js';
-import { FINISHED } from './types.js';
+import { FINISHED, queuedRecord } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -215,23 +215,7 @@ export class RedisJobStore implements JobStore {
       const { size, inline } = await this.receive(upload, staging, maxBytes);
       const job = typeof description === 'function' ? await description() : description;
       const created = new Date();
-      const record: JobRecord = {
-        id,
-        status: 'queued',
-        options: job.options,
-        filename: job.filename,
-        size,
-        pages_done: 0,
-        pages_total: null,
-        created_at: created.toISOString(),
-        started_at: null,
-        finished_at: null,
-        error: null,
-        attempts: 0,
-        released: 0,
-        webhook_url: job.webhookUrl,
-        webhook: null,
-      };
+      const record = queuedRecord(id, job, size, created);
       if (!inline) await fsp.rename(staging, file);
       const tx = this.redis
         .multi()

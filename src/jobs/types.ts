@@ -54,6 +54,27 @@ export interface NewJob {
   webhookUrl: string | null;
 }
 
+/** The record of a job just stored, before any instance has taken it. */
+export function queuedRecord(id: string, job: NewJob, size: number, created: Date): JobRecord {
+  return {
+    id,
+    status: 'queued',
+    options: job.options,
+    filename: job.filename,
+    size,
+    pages_done: 0,
+    pages_total: null,
+    created_at: created.toISOString(),
+    started_at: null,
+    finished_at: null,
+    error: null,
+    attempts: 0,
+    released: 0,
+    webhook_url: job.webhookUrl,
+    webhook: null,
+  };
+}
+
 /** A job this instance took: only the holder of a live claim may update or finish it. */
 export interface Claim {
   job: JobRecord;

@@ -70,6 +70,21 @@ function errorResponse(status: number, description: string): Schema {
 
 const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } };
 
+/** A PDF as a multipart form (field `file`, options as fields) or as the raw body. */
+const pdfBody = (extraFields: Record<string, Schema> = {}): Schema => ({
+  required: true,
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['file'],
+        properties: { file: { type: 'string', contentMediaType: 'application/pdf' }, ...extraFields, ...formFields },
+      },
+    },
+    'application/pdf': { schema: { type: 'string', contentMediaType: 'application/pdf' } },
+  },
+});
+
 const retryAfter = { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } };
 
 const OPTION_DOCS: Record<(typeof OPTION_NAMES)[number], Schema> = {
@@ -265,19 +280,7 @@ export const OPENAPI = {
           'The file is recognised by its `%PDF-` signature. A request with `X-Docmark-Heartbeat: 1` gets `102 Processing` every 10 s until the answer.',
         security: [{}, { bearer: [] }],
         parameters: convertParameters,
-        requestBody: {
-          required: true,
-          content: {
-            'multipart/form-data': {
-              schema: {
-                type: 'object',
-                required: ['file'],
-                properties: { file: { type: 'string', contentMediaType: 'application/pdf' }, ...formFields },
-              },
-            },
-            'application/pdf': { schema: { type: 'string', contentMediaType: 'application/pdf' } },
-          },
-        },
+        requestBody: pdfBody(),
         responses: {
           200: {
             description: 'Converted. With `Accept: text/markdown` (and Markdown output) the body is the Markdown itself.',
@@ -308,19 +311,7 @@ export const OPENAPI = {
           'Answers once the upload is stored; any instance of the host (or of every host sharing a Redis store) answers for the job from then on.',
         security: [{}, { bearer: [] }],
         parameters: convertParameters,
-        requestBody: {
-          required: true,
-          content: {
-            'multipart/form-data': {
-              schema: {
-                type: 'object',
-                required: ['file'],
-                properties: { file: { type: 'string', contentMediaType: 'application/pdf' }, webhook_url: str, ...formFields },
-              },
-            },
-            'application/pdf': { schema: { type: 'string', contentMediaType: 'application/pdf' } },
-          },
-        },
+        requestBody: pdfBody({ webhook_url: str }),
         responses: {
           202: {
             description: 'Stored and queued.',
