@@ -24,3 +24,18 @@ export async function checkFolder(dir: string, what: string): Promise<void> {
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
+
+/** Where the client commands find a server unless told. */
+export const DEFAULT_SERVER = 'http://127.0.0.1:8002';
+
+/** A `--server` value: an http(s) URL, without a trailing slash. */
+export function serverUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--server must be a URL like ${DEFAULT_SERVER}; got "${raw}".`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--server must be http(s); got "${raw}".`);
+  return url.href.replace(/\/+$/, '');
+}

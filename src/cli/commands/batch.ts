@@ -4,9 +4,7 @@ import { REPORT_NAME, formatSummary } from '../../batch/report.js';
 import type { OutputFormat } from '../../engine/types.js';
 import { setting } from '../../settings.js';
 import { CliError, type Command, EXIT, UsageError } from '../command.js';
-import { checkFolder } from '../input.js';
-
-const DEFAULT_SERVER = 'http://127.0.0.1:8002';
+import { checkFolder, DEFAULT_SERVER, serverUrl } from '../input.js';
 
 export const batchCommand: Command = {
   name: 'batch',
@@ -139,15 +137,4 @@ function wholeNumber(raw: string, name: string, min: number, max: number): numbe
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max)
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
   return Number(raw);
-}
-
-function serverUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new UsageError(`--server must be a URL like ${DEFAULT_SERVER}; got "${raw}".`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--server must be http(s); got "${raw}".`);
-  return url.href.replace(/\/+$/, '');
 }

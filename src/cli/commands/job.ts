@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setting } from '../../settings.js';
 import { CliError, type Command, EXIT, UsageError } from '../command.js';
+import { DEFAULT_SERVER, serverUrl } from '../input.js';
 
 // `docmark job submit|status|result|cancel`: the asynchronous jobs API from the command line.
 // Status and errors are printed as the server's JSON, so scripts can read them.
 
-const DEFAULT_SERVER = 'http://127.0.0.1:8002';
 /** Between two status requests of `submit --wait` and `result --wait`. */
 const POLL_MS = 1_000;
 const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
@@ -149,15 +149,4 @@ class JobsClient {
 function jobId(raw: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new UsageError(`"${raw.slice(0, 80)}" is not a job id.`);
   return raw;
-}
-
-function serverUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new UsageError(`--server must be a URL like ${DEFAULT_SERVER}; got "${raw}".`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--server must be http(s); got "${raw}".`);
-  return url.href.replace(/\/+$/, '');
 }
