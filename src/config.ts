@@ -39,7 +39,11 @@ export interface Config {
   minFreeBytes: number;
   /** Host guard: below this available memory, end the biggest running conversion (0 = off). */
   criticalFreeBytes: number;
-  /** Tests only: SIGUSR2 throws an uncaught error. */
+  /** The instance's own memory limit in bytes (DOCMARK_MAX_MEMORY, PM2's max_memory_restart); 0 = off. */
+  memoryLimitBytes: number;
+  /** Over the memory limit, running conversions may finish for this long before they are ended. */
+  memoryGraceMs: number;
+  /** Tests only: SIGUSR2 throws an uncaught error, SIGWINCH holds memory past the limit. */
   testCrashHook: boolean;
   /** PM2 settings (read by ecosystem.config.js; shown by /health, used for planned exits). */
   pm2: Pm2Config;
@@ -114,6 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     hostSampleMs: s.DOCMARK_HOST_SAMPLE_S * 1000,
     minFreeBytes: s.DOCMARK_MIN_FREE_MB * 1024 * 1024,
     criticalFreeBytes: s.DOCMARK_CRITICAL_FREE_MB * 1024 * 1024,
+    // Like the conversion limit: a hand-run server that leaves by itself would just stop.
+    memoryLimitBytes: supervised || isSet('DOCMARK_MAX_MEMORY', env) ? memoryBytes(s.DOCMARK_MAX_MEMORY) : 0,
+    memoryGraceMs: s.DOCMARK_MEMORY_GRACE_S * 1000,
     testCrashHook: s.DOCMARK_TEST_CRASH_HOOK,
     pm2: {
       name: s.DOCMARK_PM2_NAME,
@@ -135,4 +142,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
         : undefined,
     },
   };
+}
+
+/** `900M`, `8G` in bytes, as PM2 reads max_memory_restart (powers of 1024). */
+export function memoryBytes(size: string): number {
+  const unit = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[size.slice(-1) as 'K' | 'M' | 'G'];
+  return Number(size.slice(0, -1)) * unit;
 }

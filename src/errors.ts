@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'draining'
   | 'not_ready'
   | 'low_memory'
+  | 'restarting'
   | 'timeout'
   | 'cancelled'
   | 'out_of_memory'
@@ -60,6 +61,8 @@ const STATUS: Record<ErrorCode, number> = {
   not_ready: 503,
   // The host is low on memory: refused before the upload was read, or ended below the critical mark.
   low_memory: 503,
+  // This instance passed its memory limit and is about to be replaced: another instance answers.
+  restarting: 503,
   timeout: 504,
   // The client went away (closed the connection, or aborted its upload): nobody reads the answer.
   cancelled: 499,

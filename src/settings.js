@@ -290,6 +290,12 @@ export const SETTINGS = [
     doc: 'PM2 `max_memory_restart`: an instance whose RSS exceeds it is replaced (new one first). Integer + `K`/`M`/`G`; `1.5G` is refused, write `1536M`.',
   },
   {
+    name: 'DOCMARK_MEMORY_GRACE_S',
+    default: '10',
+    parse: wholeNumber(0, 3600),
+    doc: "An instance whose own RSS passes `DOCMARK_MAX_MEMORY` refuses new work at once (503 `restarting`), lets running conversions finish for this long, then ends them (503 `restarting`) and exits (PM2 starts a fresh one). Keep it well under PM2's 30 s memory check.",
+  },
+  {
     name: 'DOCMARK_CRON_RESTART',
     default: '0 */10 * * *',
     parse: text,
@@ -396,7 +402,7 @@ export const SETTINGS = [
     default: '(unset)',
     parse: flag,
     fallback: () => false,
-    doc: 'Tests only: `1` makes SIGUSR2 throw an uncaught error (a real crash).',
+    doc: 'Tests only: `1` makes SIGUSR2 throw an uncaught error (a real crash) and SIGWINCH hold enough resident memory to pass `DOCMARK_MAX_MEMORY`.',
   },
 ];
 

@@ -8,7 +8,8 @@ import { ROOT } from './helpers/server.ts';
 
 // The soak's 2-minute variant, through the same command as `npm run soak` (ops/soak/cli.mjs): the
 // real ecosystem under PM2 in its own home, every restart cause, mixed clients and the batch
-// client, then its report and verdict. The memory limit is set low so that it fires in 2 minutes.
+// client, then its report and verdict. The memory limit is the soak's default, above an honest
+// conversion's peak: memory restarts come from the chaos ballast (memory growth), several in 2 minutes.
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-soak-test-'));
 let passed = false;
@@ -37,7 +38,7 @@ describe('npm run soak (2-minute smoke)', { timeout: 20 * 60_000 }, () => {
   });
 
   it('runs every restart cause under load and passes its verdict', async () => {
-    const res = await runSoak(['--duration', '2m', '--memory-limit', '170M', '--out', out]);
+    const res = await runSoak(['--duration', '2m', '--out', out]);
     const check = (name: RegExp) => report.checks.find((c: { check: string }) => name.test(c.check));
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
     assert.equal(res.code, report.verdict === 'pass' ? 0 : 1, res.stderr);
@@ -54,8 +55,8 @@ describe('npm run soak (2-minute smoke)', { timeout: 20 * 60_000 }, () => {
     assert.ok(check(/batch outputs/).pass, JSON.stringify(report.batch));
     assert.equal(report.verdict, 'pass', JSON.stringify(report.checks));
 
-    // Every cause fired: set off by the soak (reload, crash, kill -9) or by the compressed settings.
-    for (const action of ['reload', 'crash', 'kill9'])
+    // Every cause fired: set off by the soak (reload, crash, kill -9, memory growth) or by the compressed settings.
+    for (const action of ['reload', 'crash', 'kill9', 'memory'])
       assert.ok(report.restarts.actions[action] >= 1, `${action}: ${JSON.stringify(report.restarts)}`);
     // A kill -9 is logged `signal`, or `manual` when it lands while a reload of that instance is
     // pending (the restart log cannot tell them apart then): it is counted through its action above.
@@ -73,7 +74,7 @@ describe('npm run soak (2-minute smoke)', { timeout: 20 * 60_000 }, () => {
 
     const svg = fs.readFileSync(path.join(out, 'report.svg'), 'utf8');
     assert.match(svg, /^<svg /);
-    assert.match(svg, /memory limit 170 MB/);
+    assert.match(svg, /memory limit 700 MB/);
     assert.match(svg, /memory_limit: \d+/);
     assert.ok(fs.statSync(path.join(out, 'samples.jsonl')).size > 0);
 

@@ -4,7 +4,8 @@
  *
  * PM2 never says why: each cause leaves its own trail (verified on PM2 7.0.4, see the
  * fixtures in test/fixtures/pm2/):
- * - memory_limit: log:PM2 "Process N restarted because it exceeds --max-memory-restart"
+ * - memory_limit: log:PM2 "Process N restarted because it exceeds --max-memory-restart", or the
+ *   app's own exit past its memory limit (`docmark:exit` with reason memory_limit)
  * - cron (PM2's cron_restart): log:PM2 "Deregistering a cron job on: N", then "Stopping app"
  * - cron / conversion_limit (the app's own planned exit): its `docmark:exit` process:msg
  * - manual: "Stopping app" with no other hint, often followed by a `restart`/`reload`
@@ -14,7 +15,9 @@
  *   when it faults (SIGABRT from abort() — a native addon's uncaught C++ exception, V8 out of
  *   memory —, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGTRAP): PM2 reports those as
  *   "exited with code [0] via signal [SIGABRT]" with exit_code 0
- * - signal: killed from outside PM2 (the log names a real signal; SIGINT is PM2's placeholder)
+ * - signal: killed from outside PM2 (the log names a real signal; SIGINT is PM2's placeholder).
+ *   A kill with no "Stopping app" before it was nobody's stop through PM2: hints left from an
+ *   earlier stop (a late `reload` event, a memory reload PM2 refused) do not apply to it
  * - errored: too many unstable restarts; PM2 gives up
  *
  * A restart is the pair (final exit of the old process, online of the next generation);
@@ -35,6 +38,9 @@ const MB = 1024 * 1024;
 
 /** Signals a process gets from its own fault, not from someone who wanted it to stop. */
 const FAULT_SIGNALS = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGSYS', 'SIGTRAP']);
+
+/** Exits the app plans itself (its `docmark:exit` reason). */
+const OWN_EXITS = new Set(['conversion_limit', 'cron', 'memory_limit']);
 
 /** "_old_3" (cluster reload) and 3 are the same slot. */
 function slotId(pmId) {
@@ -184,11 +190,13 @@ function createTracker(options = {}) {
       case 'reload':
       case 'graceful reload':
         if (!packet.manually) return;
-        if (s.pending) {
+        // It names a stop PM2 made ("Stopping app"), never a kill or crash that landed during the
+        // reload: those are already known for what they are.
+        if (s.pending && TENTATIVE.has(s.pending.cause)) {
           s.pending.cause = 'manual';
           s.pending.record.cause = 'manual';
           out.push(finish(s));
-        } else {
+        } else if (!s.pending) {
           s.hints.manual = true;
         }
         return;
@@ -222,15 +230,18 @@ function createTracker(options = {}) {
 
   function causeOf(s) {
     const h = s.hints;
-    if (h.manual) return 'manual';
-    if (h.memory) return 'memory_limit';
+    const signal = h.exitLog?.signal;
+    if (signal && signal !== 'SIGINT' && !h.stopping && !h.exitMsg) return FAULT_SIGNALS.has(signal) ? 'crash' : 'signal';
     const reason = h.exitMsg?.reason;
+    // A `reload` event that came after its own restart was recorded does not make the app's own planned exit manual.
+    if (h.manual && !OWN_EXITS.has(reason)) return 'manual';
+    if (h.memory) return 'memory_limit';
+    if (reason === 'memory_limit') return 'memory_limit';
     if (reason === 'conversion_limit') return 'conversion_limit';
     if (reason === 'cron') return 'cron';
     if (h.cron && h.stopping) return 'cron_pm2';
     if (h.stopping) return 'manual';
     const code = s.exit.code;
-    const signal = h.exitLog?.signal;
     if (h.exception || (code !== null && code !== undefined && Number(code) !== 0) || FAULT_SIGNALS.has(signal)) return 'crash';
     if (signal && signal !== 'SIGINT') return 'signal';
     if (reason === 'signal' || reason === 'shutdown_message') return 'signal';

@@ -1,12 +1,16 @@
 // Restart causes the soak sets off itself, at random moments: `pm2 reload`, an uncaught exception
-// (the server's test crash hook: SIGUSR2 with DOCMARK_TEST_CRASH_HOOK=1), and SIGKILL of an
-// instance. (The conversion limit, the memory limit and the schedule fire by themselves, from the
-// compressed settings.) Each action is logged with its time, to check the restart log against.
+// (the server's test crash hook: SIGUSR2 with DOCMARK_TEST_CRASH_HOOK=1), memory growth past the
+// limit (its ballast hook: SIGWINCH makes the instance hold resident memory beyond
+// DOCMARK_MAX_MEMORY), and SIGKILL of an instance. (The conversion limit and the schedule fire by
+// themselves, from the compressed settings; the memory limit sits above an honest conversion's
+// peak, so growth has to be made.) Each action is logged with its time, to check the restart log against.
 
 const RELOAD_TRIES = 6;
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 const stripColour = (/** @type {string} */ text) => text.replace(ANSI_COLOUR, '');
 const RELOAD_RETRY_MS = 5000;
+/** The ballast goes to instances older than DOCMARK_MIN_UPTIME_S (6 s), with a margin. */
+const MEMORY_MIN_AGE_MS = 10_000;
 
 /**
  * @param {{ sandbox: import('./sandbox.mjs').Pm2Sandbox, everyMs: Record<string, number>, random: () => number, t0: number, log: (l: object) => void }} options
@@ -17,33 +21,40 @@ export function startChaos({ sandbox, everyMs, random, t0, log }) {
   const timers = new Set();
   let running = true;
 
-  const randomInstance = async () => {
-    const online = (await sandbox.list()).filter((p) => p.name === sandbox.settings.DOCMARK_PM2_NAME && p.status === 'online' && p.pid > 0);
+  const randomInstance = async (minAgeMs = 0) => {
+    const online = (await sandbox.list()).filter(
+      (p) => p.name === sandbox.settings.DOCMARK_PM2_NAME && p.status === 'online' && p.pid > 0 && Date.now() - p.uptime >= minAgeMs,
+    );
     return online[Math.floor(random() * online.length)];
   };
 
   /** @type {Record<string, () => Promise<{ pid?: number, instance?: number, result: string }>>} */
   const perform = {
     // PM2 refuses a reload while another (a memory-limit reload) is in progress: try again shortly.
+    // A refusal names the instance it skipped; the others were reloaded: only that one is tried again.
     reload: async () => {
       let why = '';
+      let target = sandbox.settings.DOCMARK_PM2_NAME;
       for (let i = 0; i < RELOAD_TRIES && running; i++) {
-        const res = await sandbox.pm2(['reload', sandbox.settings.DOCMARK_PM2_NAME]);
-        if (res.code === 0) return { result: 'ok' };
+        const res = await sandbox.pm2(['reload', target]);
+        if (res.code === 0) return { result: 'ok', tries: i + 1 };
         why =
           stripColour(res.stderr || res.stdout)
             .trim()
             .split('\n')
             .pop() ?? '';
+        target = /process id (\d+)/.exec(why)?.[1] ?? target;
         await new Promise((r) => setTimeout(r, RELOAD_RETRY_MS));
       }
       return { result: `refused: ${why}` };
     },
     crash: async () => signal('SIGUSR2'),
     kill9: async () => signal('SIGKILL'),
+    // Only an instance past PM2's min_uptime: a younger one would first wait out its min uptime.
+    memory: async () => signal('SIGWINCH', MEMORY_MIN_AGE_MS),
   };
-  const signal = async (/** @type {NodeJS.Signals} */ sig) => {
-    const p = await randomInstance();
+  const signal = async (/** @type {NodeJS.Signals} */ sig, minAgeMs = 0) => {
+    const p = await randomInstance(minAgeMs);
     if (!p) return { result: 'no instance online' };
     try {
       process.kill(p.pid, sig);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run soak -- [--duration 2h] [--out DIR] [--clients N] [--batch-files N] [--memory-limit 200M] [--seed N]`
+// `npm run soak -- [--duration 2h] [--out DIR] [--clients N] [--batch-files N] [--memory-limit 700M] [--seed N]`
 // `npm run soak -- --from DIR`: report.json and report.svg again from a finished run's files.
 // Exit code: 0 when the verdict passes, 1 when it fails, 2 on a usage error.
 import path from 'node:path';
@@ -40,7 +40,7 @@ function main() {
   }
   if (values.help) {
     process.stdout.write(
-      'npm run soak -- [--duration 20m] [--out DIR] [--clients 3] [--batch-files 1024] [--memory-limit 200M] [--seed 19] | --from DIR\n',
+      'npm run soak -- [--duration 20m] [--out DIR] [--clients 3] [--batch-files 1024] [--memory-limit 700M] [--seed 19] | --from DIR\n',
     );
     return;
   }

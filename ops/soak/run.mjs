@@ -23,12 +23,13 @@ import { buildReport, fmtDuration, printVerdict, writeReport } from './report.mj
  * @property {number} batchFiles  PDFs in the batch folder
  * @property {number} batchSources  distinct documents per set in the calm run (0 = all)
  * @property {number} batchMaxPages  the batch copies documents of at most this many pages
- * @property {string} memoryLimit  PM2 max_memory_restart for the run (compressed so it fires)
+ * @property {string} memoryLimit  DOCMARK_MAX_MEMORY (PM2 max_memory_restart and the instances' own limit) for the run
+ * @property {number} [memoryGraceS]  DOCMARK_MEMORY_GRACE_S for the run
  * @property {number} maxConversions
  * @property {number} sampleS
  * @property {number} checkS  PM2's memory check interval (PM2_WORKER_INTERVAL)
  * @property {string} cron
- * @property {Record<string, number>} chaosEveryS  reload, crash, kill9
+ * @property {Record<string, number>} chaosEveryS  reload, crash, kill9, memory
  * @property {number} seed
  * @property {(line: string) => void} [print]
  */
@@ -44,15 +45,18 @@ export function defaultsFor(durationS) {
     batchMaxPages: 3,
     /** Distinct documents per set (born-digital, typeset) in the batch; 0 = all. */
     batchSources: short ? 6 : 0,
-    memoryLimit: '200M',
+    /** Above an honest conversion's peak in this mix (455 MB the most seen per instance): memory restarts come from growth (the chaos ballast). */
+    memoryLimit: '700M',
+    /** Over the limit, running conversions may finish for this long (DOCMARK_MEMORY_GRACE_S), well inside one PM2 check. */
+    memoryGraceS: 2,
     maxConversions: short ? 2 : 25,
     sampleS: short ? 2 : 3,
     checkS: 5,
     // App-mode schedule (the default mode): each instance leaves in turn.
     cron: short ? '*/20 * * * * *' : '0 */4 * * * *',
     chaosEveryS: short
-      ? { reload: Math.round(durationS / 3), crash: Math.round(durationS / 3), kill9: Math.round(durationS / 3) }
-      : { reload: 300, crash: 360, kill9: 300 },
+      ? { reload: Math.round(durationS / 3), crash: Math.round(durationS / 3), kill9: Math.round(durationS / 3), memory: Math.round(durationS / 4) }
+      : { reload: 300, crash: 360, kill9: 300, memory: 240 },
     seed: 19,
   };
 }
@@ -70,6 +74,7 @@ export async function runSoak(o) {
     DOCMARK_INSTANCES: String(o.instances),
     DOCMARK_MAX_CONVERSIONS: String(o.maxConversions),
     DOCMARK_MAX_MEMORY: o.memoryLimit,
+    DOCMARK_MEMORY_GRACE_S: String(o.memoryGraceS ?? 2),
     DOCMARK_CRON_RESTART: o.cron,
     DOCMARK_CRON_MODE: 'app',
     DOCMARK_TEST_CRASH_HOOK: '1',

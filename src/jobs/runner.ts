@@ -51,7 +51,7 @@ const SWEEP_MAX_MS = 60_000;
  */
 export const MAX_LOST_ATTEMPTS = 3;
 /** Errors that say this instance could not convert now, not that the PDF cannot be: the job goes back. */
-const NOT_THE_JOBS_FAULT = new Set(['draining', 'queue_full', 'cancelled']);
+const NOT_THE_JOBS_FAULT = new Set(['draining', 'restarting', 'queue_full', 'cancelled']);
 
 type StopReason = 'drain' | 'cancel' | 'lost';
 

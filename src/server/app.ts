@@ -7,6 +7,7 @@ import type { Converter } from './converter.js';
 import type { HostGuard } from './host-guard.js';
 import type { HostSampler } from './host-stats.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { MemoryLimit } from './memory-limit.js';
 import type { Metrics } from './metrics.js';
 import { convertRoute } from './routes/convert.js';
 import { healthRoute } from './routes/health.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   lifecycle: Lifecycle;
   host: HostSampler;
   guard: HostGuard;
+  /** The instance's own memory limit (absent: none). */
+  memoryLimit?: MemoryLimit;
   metrics: Metrics;
   /** Asynchronous jobs (`/jobs` routes); absent, those routes are not served. */
   jobs?: Jobs;

@@ -12,6 +12,13 @@ export interface Converter {
   admit(): Admission;
   /** End the running conversion holding the most memory, its client answered `error` (the host guard). */
   endLargest?(error: DocmarkError): { bytes: number } | undefined;
+  /**
+   * Take no more conversions: those queued and not started, and any submitted later, fail with
+   * `error` (the memory limit: their clients retry on another instance). Returns how many were queued.
+   */
+  shed?(error: DocmarkError): number;
+  /** End every running conversion, its client answered `error`; returns how many ran. */
+  endRunning?(error: DocmarkError): number;
   /** Figures for /health and /metrics. */
   stats(): ConverterStats;
   close(): Promise<void>;

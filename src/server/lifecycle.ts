@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { DocmarkError } from '../errors.js';
 
 // The process's life as a server: counts conversions, knows what is in flight,
 // and drains before leaving — on a signal, on PM2's shutdown message, or by itself
-// after `maxConversions` conversions (PM2 then starts a fresh process).
+// after `maxConversions` conversions or past its memory limit (PM2 then starts a fresh process).
 
-export type ExitReason = 'conversion_limit' | 'cron' | 'signal' | 'shutdown_message';
+export type ExitReason = 'conversion_limit' | 'cron' | 'memory_limit' | 'signal' | 'shutdown_message';
 
 export interface LifecycleOptions {
   maxConversions: number;
@@ -23,6 +24,8 @@ export class Lifecycle extends EventEmitter {
   drainStartedAt = 0;
   /** The conversion limit was reached (the drain may wait for a sibling to recycle first). */
   limitReached = false;
+  /** New work is refused from now on, whatever the drain waits for (the memory limit). */
+  refusing: ExitReason | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(readonly options: LifecycleOptions) {
@@ -31,6 +34,7 @@ export class Lifecycle extends EventEmitter {
 
   /** A conversion request may start; false while draining. */
   acquire(): boolean {
+    if (this.refusing) return false;
     if (this.draining && Date.now() - this.drainStartedAt >= (this.options.lingerMs ?? 0)) return false;
     this.inFlight++;
     return true;
@@ -51,6 +55,21 @@ export class Lifecycle extends EventEmitter {
       if (this.listenerCount('limit') > 0) this.emit('limit', 'conversion_limit');
       else this.beginDrain('conversion_limit');
     }
+  }
+
+  /** Refuse new work at once, before (and without) the drain's linger; 'refusing' is emitted once. */
+  stopAdmitting(reason: ExitReason): void {
+    if (this.refusing) return;
+    this.refusing = reason;
+    this.emit('refusing', reason);
+  }
+
+  /** Why the instance no longer takes work: the 503 a refused request gets (body unread). */
+  refusal(): DocmarkError {
+    if ((this.refusing ?? this.drainReason) === 'memory_limit') {
+      return new DocmarkError('restarting', 'This server instance passed its memory limit and is being replaced; retry shortly.', { retryAfter: 2 });
+    }
+    return new DocmarkError('draining', 'This server instance is restarting; retry shortly.', { retryAfter: 2 });
   }
 
   /** Stop taking work; 'drain' is emitted once with the reason. */

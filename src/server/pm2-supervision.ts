@@ -31,8 +31,15 @@ export async function superviseUnderPm2(running: RunningServer, config: Config, 
   // Our turn: a sibling is serving (we are not the last open instance) and we hold the baton.
   const mayLeave = (): boolean => !markers || (markers.siblingServing() && baton!.tryTake());
   let waiting: NodeJS.Timeout | undefined;
+  let waitingFor: ExitReason | undefined;
   const leaveWhenOurTurn = (reason: ExitReason): void => {
-    if (lifecycle.draining || waiting) return;
+    if (lifecycle.draining) return;
+    // Past the memory limit while a planned exit waits: it is that exit, for that reason.
+    if (waiting) {
+      if (reason === 'memory_limit') waitingFor = reason;
+      return;
+    }
+    waitingFor = reason;
     if (mayLeave()) {
       lifecycle.beginDrain(reason);
       return;
@@ -43,7 +50,7 @@ export async function superviseUnderPm2(running: RunningServer, config: Config, 
       if (lifecycle.draining) return clearInterval(waiting);
       if (mayLeave()) {
         clearInterval(waiting);
-        lifecycle.beginDrain(reason);
+        lifecycle.beginDrain(waitingFor ?? reason);
       }
     }, 250);
   };
@@ -60,10 +67,29 @@ export async function superviseUnderPm2(running: RunningServer, config: Config, 
         throw new Error('test crash hook (SIGUSR2)');
       });
     });
+    // Tests only: memory growth, on demand (the soak's memory cause).
+    process.on('SIGWINCH', () => holdBallast(config.memoryLimitBytes, log));
   }
 
   process.send?.({ type: 'process:msg', data: { event: 'docmark:ready', pid: process.pid, instance: instance ?? null } });
   await startPm2Metrics(lifecycle, running.metrics).catch((err: unknown) => {
     log({ level: 'warn', msg: 'pm2 metrics unavailable', error: String(err) });
+  });
+}
+
+/** What the ballast hook holds: enough to pass the memory limit by this much, or this much when there is none. */
+const BALLAST_MARGIN_BYTES = 64 * 1024 * 1024;
+const ballast: Buffer[] = [];
+
+/** Holds resident memory (filled, so its pages are really in RAM) until the process leaves. */
+function holdBallast(limitBytes: number, log: Log): void {
+  const rss = process.memoryUsage.rss();
+  const bytes = Math.max(BALLAST_MARGIN_BYTES, limitBytes - rss + BALLAST_MARGIN_BYTES);
+  ballast.push(Buffer.alloc(bytes, 0x5a));
+  log({
+    level: 'warn',
+    msg: 'test ballast held',
+    ballast_mb: Math.round(bytes / 1024 / 1024),
+    rss_mb: Math.round(process.memoryUsage.rss() / 1024 / 1024),
   });
 }

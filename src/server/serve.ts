@@ -11,6 +11,8 @@ import { HostGuard } from './host-guard.js';
 import { HostSampler } from './host-stats.js';
 import { Jobs } from '../jobs/service.js';
 import { Lifecycle, type ExitReason } from './lifecycle.js';
+import { DocmarkError } from '../errors.js';
+import { MemoryLimit, RESTARTING_RETRY_AFTER_S } from './memory-limit.js';
 import { Metrics } from './metrics.js';
 import { instanceConfig, superviseUnderPm2 } from './pm2-supervision.js';
 import { WorkerPool } from './pool/index.js';
@@ -39,6 +41,8 @@ export interface StartOptions {
   log?: (line: Record<string, unknown>) => void;
   /** false: no job routes nor runner (a server that only converts). */
   jobs?: false;
+  /** The process's RSS for the memory limit (tests substitute it). */
+  readRss?: () => number;
 }
 
 /** How long a draining server still takes requests from connections accepted just before. */
@@ -66,8 +70,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     log,
   }).start();
   guard.register(metrics.registry, client);
+  const memoryLimit = new MemoryLimit({
+    limitBytes: config.memoryLimitBytes,
+    readRss: opts.readRss,
+    onOver: (rss) => leaveOverMemory({ rss, config, converter, lifecycle, memoryLimit, log }),
+    log,
+  }).start();
+  memoryLimit.register(metrics.registry, client);
   const jobs = opts.jobs === false ? undefined : openJobs({ config, converter, lifecycle, metrics, log });
-  const app = createApp({ config, converter, lifecycle, host, guard, metrics, jobs, log });
+  const app = createApp({ config, converter, lifecycle, host, guard, memoryLimit, metrics, jobs, log });
 
   const server = http.createServer(app.callback());
   server.on('clientError', answerClientError);
@@ -112,6 +123,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     // Port taken, say: end the worker threads and the sampler, or they keep the process alive.
     host.stop();
     guard.stop();
+    memoryLimit.stop();
     await jobs?.close();
     await converter.close();
     throw err;
@@ -136,6 +148,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       await closed;
       host.stop();
       guard.stop();
+      memoryLimit.stop();
       await jobs?.close();
       await converter.close();
     })();
@@ -152,12 +165,59 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   return { url, port, server, lifecycle, metrics, close };
 }
 
+/**
+ * Past the memory limit: new work is refused at once (whatever the exit below waits for), queued
+ * conversions are answered 503 `restarting` so their clients retry elsewhere, running ones get
+ * DOCMARK_MEMORY_GRACE_S to finish and are then ended (503 `restarting`). The exit itself takes
+ * turns with the siblings under PM2 like a conversion-limit exit, but never waits past the grace.
+ */
+function leaveOverMemory({
+  rss,
+  config,
+  converter,
+  lifecycle,
+  memoryLimit,
+  log,
+}: {
+  rss: number;
+  config: Config;
+  converter: Converter;
+  lifecycle: Lifecycle;
+  memoryLimit: MemoryLimit;
+  log: (line: Record<string, unknown>) => void;
+}): void {
+  lifecycle.stopAdmitting('memory_limit');
+  const error = (): DocmarkError =>
+    new DocmarkError('restarting', `The conversion was stopped: ${memoryLimit.reason()}. Retry: another instance answers.`, {
+      retryAfter: RESTARTING_RETRY_AFTER_S,
+    });
+  const shed = converter.shed?.(error()) ?? 0;
+  log({
+    level: 'warn',
+    msg: 'memory limit passed: refusing new work, running conversions get a grace',
+    rss_mb: Math.round(rss / 1024 / 1024),
+    limit_mb: Math.round(config.memoryLimitBytes / 1024 / 1024),
+    grace_s: config.memoryGraceMs / 1000,
+    in_flight: lifecycle.inFlight,
+    queued_refused: shed,
+  });
+  const grace = setTimeout(() => {
+    const ended = converter.endRunning?.(error()) ?? 0;
+    if (ended) log({ level: 'warn', msg: 'memory limit: grace over, running conversions ended', ended });
+    lifecycle.beginDrain('memory_limit');
+  }, config.memoryGraceMs);
+  grace.unref();
+  if (lifecycle.listenerCount('limit') > 0) lifecycle.emit('limit', 'memory_limit');
+  else lifecycle.beginDrain('memory_limit');
+}
+
 /** Tell PM2 why we leave (the restart logger reads it), then exit 0 so PM2 restarts us. */
 async function leave(reason: ExitReason, lifecycle: Lifecycle, log: (line: Record<string, unknown>) => void, minUptimeMs: number): Promise<void> {
   // PM2 counts an exit before its min_uptime as unstable (and may stop restarting us):
   // a planned exit waits. (PM2's own stops reset that count.)
   const tooYoungMs = minUptimeMs - process.uptime() * 1000;
-  if ((reason === 'conversion_limit' || reason === 'cron') && tooYoungMs > 0) await new Promise((resolve) => setTimeout(resolve, tooYoungMs));
+  if ((reason === 'conversion_limit' || reason === 'cron' || reason === 'memory_limit') && tooYoungMs > 0)
+    await new Promise((resolve) => setTimeout(resolve, tooYoungMs));
   const data = {
     reason,
     pid: process.pid,

@@ -133,6 +133,8 @@ export class WorkerPool implements Converter {
   private reserved = 0;
   private nextId = 1;
   private closed = false;
+  /** Set by shed(): what conversions submitted from now on fail with. */
+  private shedding: DocmarkError | undefined;
   private startFailures = 0;
   private respawnTimer?: NodeJS.Timeout;
   /** Last time the pool was seen with a started worker. */
@@ -217,6 +219,23 @@ export class WorkerPool implements Converter {
     return { bytes: task.size };
   }
 
+  shed(error: DocmarkError): number {
+    this.shedding = error;
+    const queued = this.queue.splice(0);
+    for (const task of queued) this.settle(task, error);
+    return queued.length;
+  }
+
+  endRunning(error: DocmarkError): number {
+    const running = this.slots.filter((s): s is Slot & { task: Task } => Boolean(s.task && !s.task.settled && !s.task.share && !s.ending));
+    for (const slot of running) {
+      const task = slot.task;
+      this.settle(task, error);
+      this.stop(slot, task);
+    }
+    return running.length;
+  }
+
   /** End every worker. Conversions still running or queued fail with 503 `draining`. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -238,6 +257,7 @@ export class WorkerPool implements Converter {
 
   private submit(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal, onProgress?: ProgressListener): Promise<ConvertResult> {
     if (this.closed) return Promise.reject(draining());
+    if (this.shedding) return Promise.reject(this.shedding);
     if (signal?.aborted) return Promise.reject(clientGone());
     return new Promise<ConvertResult>((resolve, reject) => {
       const task: Task = { id: this.nextId++, bytes, size: bytes.byteLength, options, resolve, reject, onProgress, settled: false, deadline: 0 };

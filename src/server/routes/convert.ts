@@ -1,5 +1,5 @@
 import type Koa from 'koa';
-import { DocmarkError, isDocmarkError } from '../../errors.js';
+import { isDocmarkError } from '../../errors.js';
 import { assertPdfBytes } from '../../engine/load/pdf.js';
 import { parseOptions, type RawOptions } from '../../engine/options.js';
 import type { ConvertResult, OutputFormat } from '../../engine/types.js';
@@ -17,7 +17,7 @@ export function convertRoute(deps: AppDeps): Koa.Middleware {
   return async (ctx) => {
     if (!lifecycle.acquire()) {
       ctx.set('Connection', 'close');
-      throw new DocmarkError('draining', 'This server instance is restarting; retry shortly.', { retryAfter: 2 });
+      throw lifecycle.refusal();
     }
     const started = performance.now();
     const clientGone = whenClientLeaves(ctx);

@@ -8,14 +8,16 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 // GET /health: cheap by design — counters and the last background host sample.
 // While the host guard refuses work the answer is still 200 with status `low_memory`: the instance
 // is healthy and must not be restarted (a restart frees nothing the host lacks); the body says why.
-export function healthRoute({ config, converter, lifecycle, host, guard, jobs }: AppDeps): Koa.Middleware {
+export function healthRoute({ config, converter, lifecycle, host, guard, memoryLimit, jobs }: AppDeps): Koa.Middleware {
   return async (ctx) => {
     const jobsHealth = await jobs?.health();
     const mem = process.memoryUsage();
     const hostGuard = guard.status();
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
-      status: lifecycle.draining ? 'draining' : guard.refusing ? 'low_memory' : 'ok',
+      status: lifecycle.draining || lifecycle.refusing ? 'draining' : guard.refusing ? 'low_memory' : 'ok',
+      // Why the instance is leaving (memory_limit, conversion_limit, cron, signal, …); null while serving.
+      leaving: lifecycle.refusing ?? lifecycle.drainReason ?? null,
       pid: process.pid,
       instance: process.env.NODE_APP_INSTANCE ?? null,
       uptime_s: Math.round(lifecycle.uptimeSeconds()),
@@ -44,6 +46,7 @@ export function healthRoute({ config, converter, lifecycle, host, guard, jobs }:
       },
       host: host.current(),
       host_guard: hostGuard,
+      ...(memoryLimit?.enabled ? { memory_limit: memoryLimit.status() } : {}),
       ...(jobsHealth ? { jobs: jobsHealth } : {}),
     };
   };

@@ -69,7 +69,7 @@ function submitRoute({ config, lifecycle }: AppDeps, jobs: Jobs): Route {
   return async (ctx) => {
     if (!lifecycle.acquire()) {
       ctx.set('Connection', 'close');
-      throw new DocmarkError('draining', 'This server instance is restarting; retry shortly.', { retryAfter: 2 });
+      throw lifecycle.refusal();
     }
     try {
       const query: RawOptions = Object.create(null);

@@ -29,6 +29,8 @@ export const ERROR_CODES: Record<ErrorCode, string> = {
   draining: 'This instance is restarting: retry after `Retry-After` seconds (another instance answers).',
   low_memory:
     'The host is low on available memory (`DOCMARK_MIN_FREE_MB`): refused before the upload is read, or, below `DOCMARK_CRITICAL_FREE_MB`, the largest running conversion was ended.',
+  restarting:
+    'This instance passed its memory limit (`DOCMARK_MAX_MEMORY`) and is being replaced: refused before the upload is read, or a running conversion was ended after `DOCMARK_MEMORY_GRACE_S`. Retry after `Retry-After` seconds (another instance answers).',
   not_ready: 'No conversion worker of this instance is ready yet (`GET /ready` only): retry after `Retry-After` seconds.',
   timeout: 'The conversion took longer than `DOCMARK_TIMEOUT_S` (plus `DOCMARK_OCR_PAGE_S` for each page read with OCR).',
   cancelled: 'The client left before its answer: logged and counted with this code, never sent.',
@@ -169,6 +171,7 @@ const components = {
       ],
       properties: {
         status: { enum: ['ok', 'draining', 'low_memory'] },
+        leaving: nullable({ enum: ['conversion_limit', 'cron', 'memory_limit', 'signal', 'shutdown_message'] }),
         pid: int(),
         instance: nullable(str),
         uptime_s: int(),
