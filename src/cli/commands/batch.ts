@@ -26,7 +26,8 @@ Options:
   -o, --output DIR        output folder (required; --out is accepted too)
   -s, --server URL        a docmark server; repeat to spread the work (default ${DEFAULT_SERVER})
   -c, --concurrency N     requests in flight at once (default: what the servers advertise
-                          they run at once, together; 2 per server when they do not say)
+                          they run at once, plus one per server instance, together;
+                          3 per server when they do not say)
   -f, --format F          markdown (default) | json | html
       --retries N         attempts after the first for connection failures and 502/503/504 (default 8)
       --timeout S         seconds to wait for an answer to start or continue (default 300)
@@ -129,7 +130,7 @@ answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by C
 function describeConcurrency(concurrency: number, explicit: boolean, capacities: ServerCapacity[]): string {
   if (explicit) return `concurrency ${concurrency} (--concurrency)`;
   const from = { capacity: 'as it advertises', workers: 'its worker threads', default: 'assumed: it does not say' };
-  const parts = capacities.map((c) => `${c.url}: ${c.concurrency}, ${from[c.source]}`);
+  const parts = capacities.map((c) => `${c.url}: ${c.runsAtOnce} at once (${from[c.source]}) + ${c.instances} waiting, one per instance`);
   return `concurrency ${concurrency} (${parts.join('; ')})`;
 }
 
