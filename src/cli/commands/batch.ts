@@ -36,7 +36,10 @@ Options:
       --give-up S         stop when no server could be reached for this long (default 60)
       --force             convert again even when the output exists
       --jobs              send every PDF through the jobs API (POST /jobs, then poll and fetch):
-                          no connection is held during a conversion, restarts are waited out
+                          no connection is held during a conversion, restarts are waited out;
+                          each job is recorded beside its output (<output>.docmark-job), so a
+                          batch stopped or killed leaves its jobs running and the rerun follows
+                          them instead of submitting those files again
       --jobs-over MB      only PDFs of at least MB megabytes go through the jobs API
 
 A server started with DOCMARK_API_KEY needs the same key: set DOCMARK_API_KEY for the batch too.
