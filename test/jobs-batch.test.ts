@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readSubmitted, recordSubmitted, submittedPath } from '../src/batch/submitted.ts';
 import { rawRequest } from './helpers/http.ts';
 import { CLI, CORPUS, ROOT, startServerProcess, type ServerProcess } from './helpers/server.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -203,5 +204,36 @@ describe('docmark batch --jobs: a stopped batch resumes its jobs', { timeout: 20
     });
     assert.equal(fs.readFileSync(target, 'utf8'), direct.body, 'the PDF as it is now, not the old job');
     assert.equal(fs.existsSync(target + MARKER), false);
+  });
+});
+
+describe('the record of a submitted job', () => {
+  it('is written whole, and read back only for the very PDF, with an id the server could have given', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-submitted-'));
+    try {
+      const target = path.join(dir, 'a', 'b.md');
+      const pdf = { path: path.join(dir, 'b.pdf'), rel: 'b.pdf', size: 1234, mtimeMs: 1_765_000_000_000.5 };
+      const job = { id: 'YF8t_k30OcGmXwEfttfy-w', server: 'http://127.0.0.1:8002', size: 1234, mtimeMs: pdf.mtimeMs, at: new Date().toISOString() };
+      await recordSubmitted(target, job);
+      assert.deepEqual(fs.readdirSync(path.dirname(target)), ['b.md.docmark-job'], 'nothing left aside');
+      assert.deepEqual(await readSubmitted(target, pdf), job);
+      assert.equal(await readSubmitted(target, { ...pdf, size: 1235 }), undefined, 'another size');
+      assert.equal(await readSubmitted(target, { ...pdf, mtimeMs: pdf.mtimeMs + 1 }), undefined, 'changed since');
+      for (const bad of [
+        '{',
+        '[]',
+        JSON.stringify({ ...job, id: '../../jobs' }),
+        JSON.stringify({ ...job, id: 7 }),
+        JSON.stringify({ ...job, server: null }),
+      ]) {
+        fs.writeFileSync(submittedPath(target), bad);
+        assert.equal(await readSubmitted(target, pdf), undefined, bad);
+      }
+      fs.writeFileSync(submittedPath(target), JSON.stringify({ ...job, pad: 'x'.repeat(5000) }));
+      assert.equal(await readSubmitted(target, pdf), undefined, 'not a record: too big');
+      assert.equal(await readSubmitted(path.join(dir, 'none.md'), pdf), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
