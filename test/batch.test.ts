@@ -512,10 +512,13 @@ describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () =>
     }
     const run = batch([few, '-o', path.join(work, 'out-concurrency'), '--server', srv.url]);
     assert.equal(await run.done, 0, run.stderr());
-    // One worker: capacity.concurrency once the server advertises it, converter.workers before.
+    // One worker in one instance: that conversion, plus one request waiting for the instance.
     assert.match(
       run.stderr(),
-      new RegExp(`^docmark batch: concurrency 1 \\(${srv.url.replace(/[.:/]/g, '\\$&')}: 1, (as it advertises|its worker threads)\\)$`, 'm'),
+      new RegExp(
+        `^docmark batch: concurrency 2 \\(${srv.url.replace(/[.:/]/g, '\\$&')}: 1 at once \\(as it advertises\\) \\+ 1 waiting, one per instance\\)$`,
+        'm',
+      ),
     );
     const explicit = batch([few, '-o', path.join(work, 'out-concurrency-3'), '--server', srv.url, '-c', '3']);
     assert.equal(await explicit.done, 0, explicit.stderr());
@@ -690,22 +693,43 @@ describe('docmark batch against a plain server', { timeout: 10 * 60_000 }, () =>
 });
 
 describe('batch retry timing, server rotation and default concurrency', () => {
-  it('takes the host-wide capacity a server advertises, else its worker threads, else 2; sums the servers', () => {
-    assert.deepEqual(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 4 }, converter: { workers: 2 } }), {
+  it('keeps what a host runs at once plus one request per instance in flight; else its worker threads + 1, else 2 + 1; sums the servers', () => {
+    // npm start's default on two cores: 2 instances × 1 worker.
+    assert.deepEqual(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 2, instances: 2 }, converter: { workers: 1 } }), {
+      runsAtOnce: 2,
+      instances: 2,
       concurrency: 4,
       source: 'capacity',
     });
-    assert.deepEqual(advertisedConcurrency({ status: 'ok', converter: { workers: 3 } }), { concurrency: 3, source: 'workers' });
+    assert.equal(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 8, instances: 2 } }).concurrency, 10);
+    // Without (believable) instances: one.
+    assert.equal(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 4 } }).concurrency, 5);
+    assert.equal(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 4, instances: 9 } }).concurrency, 5);
+    assert.equal(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 4, instances: -1 } }).concurrency, 5);
+    assert.deepEqual(advertisedConcurrency({ status: 'ok', converter: { workers: 3 } }), {
+      runsAtOnce: 3,
+      instances: 1,
+      concurrency: 4,
+      source: 'workers',
+    });
     assert.deepEqual(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 1e9 }, converter: { workers: 'x' } }), {
-      concurrency: 2,
+      runsAtOnce: 2,
+      instances: 1,
+      concurrency: 3,
       source: 'default',
     });
+    assert.equal(advertisedConcurrency({ status: 'ok', capacity: { concurrency: 256, instances: 256 } }).concurrency, 256, 'bounded');
     const servers = [
-      { url: 'a', concurrency: 4, source: 'capacity' as const },
-      { url: 'b', concurrency: 2, source: 'default' as const },
+      { url: 'a', runsAtOnce: 4, instances: 2, concurrency: 6, source: 'capacity' as const },
+      { url: 'b', runsAtOnce: 2, instances: 1, concurrency: 3, source: 'default' as const },
     ];
-    assert.equal(totalConcurrency(servers), 6);
-    assert.equal(totalConcurrency(Array.from({ length: 10 }, (_, i) => ({ url: String(i), concurrency: 100, source: 'capacity' as const }))), 256);
+    assert.equal(totalConcurrency(servers), 9);
+    assert.equal(
+      totalConcurrency(
+        Array.from({ length: 10 }, (_, i) => ({ url: String(i), runsAtOnce: 100, instances: 1, concurrency: 101, source: 'capacity' as const })),
+      ),
+      256,
+    );
   });
 
   it('backs off exponentially with jitter, capped, and never sooner than Retry-After', () => {

@@ -52,7 +52,7 @@ jobsApiContract('Redis store', async (dataDir) => {
 describe('Redis store: two holders of one job', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-redis-store-'));
   const stores: RedisJobStore[] = [];
-  const open = (): RedisJobStore => {
+  const open = (options: { webhookLeaseMs?: number } = {}): RedisJobStore => {
     // A 1 s lease (below the setting's floor) so that a vanished holder is taken over at once.
     const store = new RedisJobStore({
       url: redis.url,
@@ -62,6 +62,7 @@ describe('Redis store: two holders of one job', () => {
       inlineBytes: 64 * 1024,
       leaseMs: 1_000,
       concurrency: 1,
+      ...options,
     });
     stores.push(store);
     return store;
@@ -101,6 +102,43 @@ describe('Redis store: two holders of one job', () => {
     assert.equal(await redis.client.hget(`${P}:outcomes`, 'succeeded'), '1');
     assert.equal(await a.claimNext(), undefined, 'nothing left in the queue');
     assert.equal(await redis.client.llen('docmark:jobs:active'), 0);
+  });
+
+  it('leases a webhook attempt: taken again only once it lapses, by one instance, a bounded number of times', async () => {
+    await redis.client.flushall();
+    const [a, b] = [open({ webhookLeaseMs: 300 }), open({ webhookLeaseMs: 300 })];
+    const job = await a.create({ options: {}, filename: null, webhookUrl: 'https://hooks.example.com/x' }, upload(), 1 << 30);
+    const claim = (await a.claimNext())!;
+    assert.equal(await a.finish(claim, { result: result('x') }), true);
+    assert.deepEqual(
+      (await b.webhooksDue(Date.now())).map((j) => j.id),
+      [job.id],
+    );
+    const takeBoth = async (): Promise<number> =>
+      (await Promise.all([a.takeWebhookAttempt(job.id, 1), b.takeWebhookAttempt(job.id, 1)])).filter(Boolean).length;
+    const lapsed = () =>
+      waitFor(async () => (await redis.client.exists(`${P}:hook:${job.id}:1`)) === 0, {
+        timeoutMs: 5_000,
+        intervalMs: 20,
+        what: 'the lease to lapse',
+      });
+
+    assert.equal(await takeBoth(), 1, 'one of two instances takes the attempt');
+    assert.equal(await takeBoth(), 0, 'nobody else while its lease runs');
+    // Its taker dies before recording it: once the lease lapses, exactly one instance takes it again.
+    await lapsed();
+    assert.equal(await takeBoth(), 1);
+    await lapsed();
+    assert.equal(await takeBoth(), 1);
+    // The third taker dies too: the delivery is given up instead of a fourth take.
+    await lapsed();
+    assert.equal(await takeBoth(), 0, 'attempts are bounded');
+    const given = (await a.get(job.id))!.webhook!;
+    assert.equal(given.attempts, 1);
+    assert.equal(given.next_at, null);
+    assert.equal(given.delivered_at, null);
+    assert.match(given.last_error!, /stopped before recording it/);
+    assert.deepEqual(await b.webhooksDue(Date.now()), []);
   });
 
   it('a cancel stops the holder, frees the queue entry, and a release gives a job back at the head', async () => {

@@ -157,6 +157,66 @@ describe('the embedded job store', () => {
     }
   });
 
+  it('leases a webhook attempt: taken again only once it lapses, by one instance, a bounded number of times', async () => {
+    let now = Date.parse('2026-12-06T20:00:00Z');
+    const clock = () => now;
+    const first = open({ now: clock });
+    // Two instances of the host: two stores on one folder, one clock.
+    const second = new FileJobStore({ dir, ttlMs: 3_600_000, maxBytes: GB, now: clock });
+    const hooked = await first.create({ ...job, webhookUrl: 'https://hooks.example.com/x' }, pdf(), 1 << 20);
+    const claim = (await first.claimNext())!;
+    await first.finish(claim, { result });
+    assert.deepEqual(
+      (await first.webhooksDue(now)).map((j) => j.id),
+      [hooked.id],
+    );
+    const takeBoth = async (): Promise<number> =>
+      (await Promise.all([first.takeWebhookAttempt(hooked.id, 1), second.takeWebhookAttempt(hooked.id, 1)])).filter(Boolean).length;
+
+    assert.equal(await takeBoth(), 1, 'one of two instances takes the attempt');
+    // Its taker dies before recording it (no updateWebhook): nobody takes it while the lease runs…
+    now += 119_000;
+    assert.equal(await takeBoth(), 0);
+    // …and exactly one instance takes it once the lease lapsed.
+    now += 2_000;
+    assert.equal(await takeBoth(), 1, 'a lapsed attempt is taken again, once');
+    assert.equal(await takeBoth(), 0);
+    assert.deepEqual(
+      (await second.webhooksDue(now)).map((j) => j.id),
+      [hooked.id],
+      'still due: not recorded',
+    );
+
+    // That taker dies too, and the next: the third lapse gives the delivery up instead of a fourth take.
+    now += 121_000;
+    assert.equal(await takeBoth(), 1);
+    now += 121_000;
+    assert.equal(await takeBoth(), 0, 'attempts are bounded');
+    const given = (await first.get(hooked.id))!.webhook!;
+    assert.equal(given.attempts, 1);
+    assert.equal(given.next_at, null);
+    assert.equal(given.delivered_at, null);
+    assert.match(given.last_error!, /stopped before recording it/);
+    assert.deepEqual(await first.webhooksDue(now), []);
+
+    // A taker that lives records its attempt; the next attempt is a lease of its own.
+    const other = await first.create({ ...job, webhookUrl: 'https://hooks.example.com/y' }, pdf(), 1 << 20);
+    await first.finish((await first.claimNext())!, { result });
+    assert.equal(await first.takeWebhookAttempt(other.id, 1), true);
+    await first.updateWebhook(other.id, { attempts: 1, delivered_at: null, next_at: new Date(now + 10_000).toISOString(), last_error: 'HTTP 500' });
+    now += 10_000;
+    assert.deepEqual(
+      (await second.webhooksDue(now)).map((j) => j.id),
+      [other.id],
+    );
+    assert.equal(await second.takeWebhookAttempt(other.id, 1), false, 'its lease still runs');
+    assert.equal(await second.takeWebhookAttempt(other.id, 2), true);
+    await second.updateWebhook(other.id, { attempts: 2, delivered_at: new Date(now).toISOString(), next_at: null, last_error: null });
+    assert.deepEqual(await first.webhooksDue(now + 3_600_000), [], 'delivered: never due again');
+    assert.equal(await first.takeWebhookAttempt('../../etc', 1), false);
+    assert.equal(await first.takeWebhookAttempt(other.id, 0), false);
+  });
+
   it('gives each job to exactly one of several processes claiming at once', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-jobs-race-'));
     try {

@@ -8,8 +8,12 @@ import { Agent, request } from 'undici';
 export interface ServerCapacity {
   url: string;
   /** Conversions this server (host) runs at once. */
+  runsAtOnce: number;
+  /** Server instances on the host. */
+  instances: number;
+  /** Requests the batch keeps in flight to it by default: runsAtOnce + one waiting per instance. */
   concurrency: number;
-  /** Where that figure came from. */
+  /** Where the figures came from. */
   source: 'capacity' | 'workers' | 'default';
 }
 
@@ -20,13 +24,19 @@ const HEALTH_TIMEOUT_MS = 5000;
 /** A health answer is a few KB of JSON; more is not a docmark server's. */
 const MAX_HEALTH_BYTES = 256 * 1024;
 /** A server that advertises nothing (an older docmark) is assumed to run this many at once. */
-const FALLBACK_CONCURRENCY = 2;
+const FALLBACK_RUNS_AT_ONCE = 2;
+/**
+ * Requests kept waiting at each instance beside the ones it converts: the next upload travels while
+ * the workers finish, so no worker idles between two conversions (PM2 hands connections to its
+ * instances in turn, whatever their load, so one waiting request per instance, not per host).
+ */
+const WAITING_PER_INSTANCE = 1;
 /** Above this, an advertised figure is not believed (the batch's own ceiling). */
 const MAX_CONCURRENCY = 256;
 
 interface HealthAnswer {
   status?: unknown;
-  capacity?: { concurrency?: unknown };
+  capacity?: { concurrency?: unknown; instances?: unknown };
   converter?: { workers?: unknown };
 }
 
@@ -75,17 +85,29 @@ async function askHealth(agent: Agent, url: string, timeoutMs: number): Promise<
   return { url, ...advertisedConcurrency(health) };
 }
 
-/** `capacity.concurrency` (the whole host), else the instance's worker count, else a guess. */
-export function advertisedConcurrency(health: HealthAnswer): Pick<ServerCapacity, 'concurrency' | 'source'> {
+/**
+ * What the host runs at once — `capacity.concurrency` (the whole host, with `capacity.instances`), else
+ * the instance's worker count, else a guess — and the requests to keep in flight for it: that plus
+ * one waiting per instance.
+ */
+export function advertisedConcurrency(health: HealthAnswer): Omit<ServerCapacity, 'url'> {
   const valid = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_CONCURRENCY;
+  const of = (runsAtOnce: number, instances: number, source: ServerCapacity['source']): Omit<ServerCapacity, 'url'> => ({
+    runsAtOnce,
+    instances,
+    concurrency: Math.min(MAX_CONCURRENCY, runsAtOnce + instances * WAITING_PER_INSTANCE),
+    source,
+  });
   const host = health.capacity?.concurrency;
-  if (valid(host)) return { concurrency: host, source: 'capacity' };
+  const instances = health.capacity?.instances;
+  // Instances beyond the conversions they run would be instances without a worker: not believed.
+  if (valid(host)) return of(host, valid(instances) && instances <= host ? instances : 1, 'capacity');
   const workers = health.converter?.workers;
-  if (valid(workers)) return { concurrency: workers, source: 'workers' };
-  return { concurrency: FALLBACK_CONCURRENCY, source: 'default' };
+  if (valid(workers)) return of(workers, 1, 'workers');
+  return of(FALLBACK_RUNS_AT_ONCE, 1, 'default');
 }
 
-/** The batch's default concurrency: what all the servers run at once, together. */
+/** The batch's default concurrency: what all the servers keep in flight, together. */
 export function totalConcurrency(servers: ServerCapacity[]): number {
   return Math.min(
     MAX_CONCURRENCY,

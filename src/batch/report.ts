@@ -19,6 +19,8 @@ export interface ReportLine {
   /** Why each attempt before the last failed (connection lost, 503, …), in order. */
   retried?: RetryCause[];
   server?: string;
+  /** The file's job on the server, when it went through the jobs API. */
+  job?: string;
   error?: { code: string; message: string; http_status?: number };
 }
 
@@ -68,6 +70,8 @@ export interface Summary {
   interrupted: boolean;
   /** Why the batch stopped before the end by itself (no server reachable). */
   gaveUp?: string;
+  /** Files left unfinished whose jobs carry on on the servers (recorded: a rerun follows them). */
+  jobsLeft: number;
 }
 
 export function emptySummary(): Summary {
@@ -84,6 +88,7 @@ export function emptySummary(): Summary {
     retries: 0,
     elapsedMs: 0,
     interrupted: false,
+    jobsLeft: 0,
   };
 }
 
@@ -100,6 +105,12 @@ export function formatSummary(s: Summary, reportPath: string): string {
     `  converted ${s.converted}, skipped ${s.skipped} (already done), failed ${s.failed}${failures ? ` (${failures})` : ''}` +
       (s.interrupted || s.gaveUp ? `, left for a rerun ${Math.max(0, s.toConvert - s.converted - s.failed)}` : ''),
     `  pages ${s.pages}, ${rate(s.pages, seconds)} pages/s, ${rate(s.converted, seconds)} files/s, ${s.retries} retries`,
+    ...(s.jobsLeft
+      ? [
+          `  jobs left on the servers ${s.jobsLeft}: a rerun follows them instead of submitting those files again ` +
+            `(their ids are in <output>.docmark-job files; \`docmark job cancel <id>\` stops one)`,
+        ]
+      : []),
     ...(s.unreadablePages
       ? [`  unreadable pages ${s.unreadablePages} in ${s.filesWithUnreadablePages} converted files (failed_pages in the report)`]
       : []),

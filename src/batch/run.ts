@@ -10,6 +10,7 @@ import { createProgress, type Progress } from './progress.js';
 import { Report, emptySummary, type ReportLine, type RetryCause, type Summary } from './report.js';
 import { AttemptError, networkError, retryDelayMs } from './retry.js';
 import { ServerRotation, type ServerState } from './servers.js';
+import { forgetSubmitted, readSubmitted, recordSubmitted, type SubmittedJob } from './submitted.js';
 import { walkPdfs, type FoundPdf } from './walk.js';
 
 // A batch: walk the folder, send each PDF that has no complete output yet to a server
@@ -37,7 +38,10 @@ export interface BatchOptions {
   progress?: Progress;
   /** Sent as `Authorization: Bearer <key>` to servers that need an API key. */
   apiKey?: string;
-  /** Files of at least this many bytes go through the jobs API (POST /jobs) instead of /convert; 0 = all. */
+  /**
+   * Files of at least this many bytes go through the jobs API (POST /jobs) instead of /convert; 0 = all.
+   * A file whose job an earlier run recorded follows that job whatever this says.
+   */
   jobsFromBytes?: number;
 }
 
@@ -98,30 +102,42 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
     // Failures that count against --retries: a server that cannot be reached is the rotation's
     // and the give-up's business, not the file's (the file is left for a rerun, never failed).
     let counted = 0;
+    // The file's job on a server, once one was submitted (by this run or an earlier one).
+    let submitted: SubmittedJob | undefined = await readSubmitted(target, pdf);
+    const viaJob = submitted !== undefined || (options.jobsFromBytes !== undefined && pdf.size >= options.jobsFromBytes);
     for (let attempt = 1; ; attempt++) {
-      const server = await nextServer(rotation, signal, giveUpMs);
+      // A job is followed on the server that has it, while that server is in rotation.
+      const server = rotation.inRotation(submitted?.server) ?? (await nextServer(rotation, signal, giveUpMs));
       if (!server) {
         summary.gaveUp = `no server could be reached for ${Math.round(giveUpMs / 1000)} s (${options.servers.join(', ')})`;
         giveUp.abort();
         throw signal.reason;
       }
+      const input = {
+        dispatcher: agent,
+        server: server.url,
+        file: pdf.path,
+        size: pdf.size,
+        format: options.format,
+        target,
+        timeoutMs: options.timeoutMs,
+        heartbeat: server,
+        stallMs: options.stallMs ?? DEFAULT_STALL_MS,
+        signal,
+        apiKey: options.apiKey,
+      };
       try {
-        const viaJob = options.jobsFromBytes !== undefined && pdf.size >= options.jobsFromBytes;
-        const { pages, failedPages } = await (viaJob ? convertByJob : convertOnce)({
-          dispatcher: agent,
-          server: server.url,
-          file: pdf.path,
-          size: pdf.size,
-          format: options.format,
-          target,
-          timeoutMs: options.timeoutMs,
-          heartbeat: server,
-          stallMs: options.stallMs ?? DEFAULT_STALL_MS,
-          signal,
-          apiKey: options.apiKey,
-        });
+        const { pages, failedPages } = viaJob
+          ? await convertByJob(input, {
+              resume: submitted?.server === server.url ? submitted.id : undefined,
+              onSubmitted: async (id) => {
+                submitted = { id, server: server.url, size: pdf.size, mtimeMs: pdf.mtimeMs, at: new Date().toISOString() };
+                await recordSubmitted(target, submitted);
+              },
+            })
+          : await convertOnce(input);
         rotation.succeeded(server);
-        return { ok: true as const, pages, failedPages, attempts: attempt, retried, server };
+        return { ok: true as const, pages, failedPages, attempts: attempt, retried, server, job: submitted?.id };
       } catch (err) {
         if (signal.aborted) throw err;
         const error = err instanceof AttemptError ? err : networkError(err);
@@ -129,7 +145,8 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         else if (error.details.status !== undefined) rotation.succeeded(server);
         if (!error.details.unreachable) counted++;
         const retries = Math.min(options.retries, error.details.maxRetries ?? options.retries);
-        if (!error.details.retryable || counted > retries) return { ok: false as const, error, attempts: attempt, retried, server };
+        if (!error.details.retryable || counted > retries)
+          return { ok: false as const, error, attempts: attempt, retried, server, job: submitted?.id };
         retried.push({ code: error.code, ...(error.details.status ? { http_status: error.details.status } : {}) });
         summary.retries++;
         // The attempt's connection is closed by now (undici destroys it on a timeout or an abort),
@@ -153,6 +170,8 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
       }
       if (!options.force && (await outputExists(target))) {
         summary.skipped++;
+        // Done, though the batch that did it stopped before clearing its job record.
+        await forgetSubmitted(target);
         continue;
       }
       const fileStarted = Date.now();
@@ -160,7 +179,11 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
       try {
         result = await convertWithRetries(pdf, target);
       } catch (err) {
-        if (signal.aborted) return; // not recorded: a rerun does this file
+        if (signal.aborted) {
+          // Not recorded: a rerun does this file, following its job if it has one.
+          if (await readSubmitted(target, pdf)) summary.jobsLeft++;
+          return;
+        }
         throw err;
       }
       const line = {
@@ -169,6 +192,7 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         attempts: result.attempts,
         ...(result.retried.length ? { retried: result.retried } : {}),
         server: result.server.url,
+        ...(result.job ? { job: result.job } : {}),
       };
       if (result.ok) {
         summary.converted++;
@@ -189,6 +213,9 @@ export async function runBatch(options: BatchOptions): Promise<Summary> {
         const { code, message, details } = result.error;
         await record({ ...line, status: 'failed', error: { code, message, ...(details.status ? { http_status: details.status } : {}) } });
       }
+      // A file that failed for a reason that may pass (the server out of reach too long) keeps its
+      // job for the rerun; any other end means its job is nothing to come back to.
+      if (result.ok || !result.error.details.retryable) await forgetSubmitted(target);
     }
   };
 

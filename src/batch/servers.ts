@@ -56,6 +56,12 @@ export class ServerRotation {
     return { waitMs: Math.max(1, Math.min(...this.servers.map((s) => s.downUntil)) - now) };
   }
 
+  /** The server with this URL, if it is one of the batch's and in rotation now. */
+  inRotation(url: string | undefined, now = Date.now()): ServerState | undefined {
+    const server = url === undefined ? undefined : this.servers.find((s) => s.url === url);
+    return server && server.downUntil <= now ? server : undefined;
+  }
+
   succeeded(server: ServerState): void {
     if (server.outages > 0) this.options.onChange?.({ url: server.url, down: false });
     server.failures = 0;

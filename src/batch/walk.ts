@@ -13,6 +13,8 @@ export interface FoundPdf {
   /** Path relative to the walked folder, with `/` separators (used in the report). */
   rel: string;
   size: number;
+  /** When its content last changed (a file changed between two runs is not the one submitted before). */
+  mtimeMs: number;
 }
 
 const HEAD_BYTES = 1024;
@@ -31,22 +33,22 @@ async function* walkDir(dir: string, relDir: string, excluded: Set<string>): Asy
     if (entry.isDirectory()) {
       if (!excluded.has(full)) yield* walkDir(full, rel, excluded);
     } else if (entry.isFile() && !isTempFile(entry.name)) {
-      const size = await pdfSize(full, entry.name);
-      if (size !== undefined) yield { path: full, rel, size };
+      const stat = await pdfStat(full, entry.name);
+      if (stat) yield { path: full, rel, size: stat.size, mtimeMs: stat.mtimeMs };
     }
   }
 }
 
-/** Size of the file if it is to be converted, undefined if it is not a PDF. */
-async function pdfSize(file: string, name: string): Promise<number | undefined> {
-  if (/\.pdf$/i.test(name)) return (await fs.stat(file)).size;
+/** Size and time of the file if it is to be converted, undefined if it is not a PDF. */
+async function pdfStat(file: string, name: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+  if (/\.pdf$/i.test(name)) return fs.stat(file);
   const fh = await fs.open(file, 'r').catch(() => undefined);
   if (!fh) return undefined;
   try {
     const head = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await fh.read(head, 0, HEAD_BYTES, 0);
     if (!hasPdfSignature(head.subarray(0, bytesRead))) return undefined;
-    return (await fh.stat()).size;
+    return await fh.stat();
   } finally {
     await fh.close();
   }

@@ -9,6 +9,7 @@
 //   progress.json  pages done / total (holder only)     result.json   the conversion result
 //   outcome.json   succeeded or failed (created once)   canceled      cancel marker (created once)
 //   webhook.json   delivery state                       expired       tombstone marker
+//   webhook-attempt-<n>   lease of one delivery attempt (taken again when it lapses)
 // `queue/<created>-<id>` lists unfinished jobs, so claiming scans only those.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,10 +29,19 @@ export interface FileStoreOptions {
   maxBytes: number;
   /** A claim not renewed for this long is presumed lost (its holder hung, or died on another host). */
   leaseMs?: number;
+  /** The clock of webhook attempt leases (tests move it). */
+  now?: () => number;
 }
 
 /** Renewed every few seconds by the holder; long enough that a busy event loop never loses a claim. */
 const DEFAULT_LEASE_MS = 30_000;
+/**
+ * A webhook attempt whose taker died before recording it is taken again after this (the Redis store's
+ * figure): far longer than one delivery (10 s at most), so a live taker is never doubled.
+ */
+const WEBHOOK_ATTEMPT_LEASE_MS = 120_000;
+/** Takers of one attempt that all died before recording it: then the delivery is given up, so attempts stay bounded. */
+const MAX_ATTEMPT_TAKES = 3;
 /** Job ids are 128 random bits, base64url: nothing a client sends reaches the file system otherwise. */
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -49,6 +59,14 @@ interface SeenHolder extends Holder {
   renewed: number;
 }
 
+/** Who holds a webhook attempt, until when, and how many takers it had (this one included). */
+interface AttemptLease {
+  pid: number;
+  host: string;
+  take: number;
+  until: number;
+}
+
 interface Outcome {
   status: 'succeeded' | 'failed';
   finished_at: string;
@@ -64,6 +82,7 @@ export class FileJobStore implements JobStore {
   private readonly queue: string;
   private readonly incoming: string;
   private readonly leaseMs: number;
+  private readonly now: () => number;
   private readonly me: Omit<Holder, 'token' | 'at'>;
   /** job.json never changes: read each once. */
   private readonly specs = new Map<string, JobRecord>();
@@ -75,6 +94,7 @@ export class FileJobStore implements JobStore {
     this.incoming = path.join(options.dir, 'incoming');
     for (const d of [this.jobs, this.queue, this.incoming]) fs.mkdirSync(d, { recursive: true });
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.now = options.now ?? Date.now;
     this.me = { pid: process.pid, host: os.hostname(), boot: bootId() };
     this.bytes = this.measure();
   }
@@ -243,9 +263,33 @@ export class FileJobStore implements JobStore {
     }
   }
 
+  /**
+   * The attempt is a lease: created once, and taken again only once it lapses (its taker died before
+   * recording the attempt), by whichever instance creates that take's marker first.
+   */
   async takeWebhookAttempt(id: string, attempt: number): Promise<boolean> {
     if (!isJobId(id) || !Number.isInteger(attempt) || attempt < 1) return false;
-    return linkNew(path.join(this.dirOf(id), `webhook-attempt-${attempt}`), String(process.pid)).catch(() => false);
+    const dir = this.dirOf(id);
+    const file = path.join(dir, `webhook-attempt-${attempt}`);
+    const now = this.now();
+    const lease = (take: number): string => JSON.stringify({ pid: this.me.pid, host: this.me.host, take, until: now + WEBHOOK_ATTEMPT_LEASE_MS });
+    try {
+      if (await linkNew(file, lease(1))) return true;
+      const held = await readJson<Partial<AttemptLease>>(file);
+      if (typeof held?.until === 'number' && held.until > now) return false;
+      // A marker without a lease (an older docmark's) counts as a first take that lapsed.
+      const take = (Number.isInteger(held?.take) ? (held!.take as number) : 1) + 1;
+      if (!(await linkNew(path.join(dir, `webhook-attempt-${attempt}.take-${take}`), ''))) return false;
+      if (take > MAX_ATTEMPT_TAKES) {
+        const last_error = `every instance that took attempt ${attempt} stopped before recording it (${MAX_ATTEMPT_TAKES} times)`;
+        await this.updateWebhook(id, { attempts: attempt, delivered_at: null, next_at: null, last_error });
+        return false;
+      }
+      await writeWhole(file, lease(take));
+      return true;
+    } catch {
+      return false; // the job's folder is gone (expired, forgotten)
+    }
   }
 
   async updateWebhook(id: string, state: WebhookState): Promise<void> {

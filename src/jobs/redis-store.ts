@@ -13,6 +13,7 @@
 //   P:upload:<id>, P:result:<id>   the bytes, when small enough to live in Redis
 //   P:jobs (created), P:finished (finished), P:webhooks (next delivery): sorted sets of ids
 //   P:bytes        uploads and results stored;  P:outcomes  outcomes recorded, by status
+//   P:hook:<id>:<n>        lease of webhook attempt n;  P:hook:<id>:<n>:takes  how often it was taken
 // Larger uploads and results are files under the data folder, a volume every host mounts.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -38,6 +39,8 @@ export interface RedisStoreOptions {
   leaseMs: number;
   /** Workers of this instance (BullMQ's concurrency; the runner takes jobs only when one is idle). */
   concurrency: number;
+  /** How long a webhook attempt is held by the instance that took it (tests shorten it). */
+  webhookLeaseMs?: number;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -52,6 +55,8 @@ const BULL_PREFIX = 'docmark';
 const MAX_STALLED = 1_000_000;
 /** A webhook attempt taken by an instance that died before recording it can be taken again after this. */
 const WEBHOOK_ATTEMPT_MS = 120_000;
+/** Takers of one attempt that all died before recording it: then the delivery is given up, so attempts stay bounded. */
+const MAX_ATTEMPT_TAKES = 3;
 /** A job stored but not queued (its instance died in between) is queued again once this old. */
 const ORPHAN_AFTER_MS = 60_000;
 /** Queue entries of finished jobs dropped in one claimNext before it gives up for this round. */
@@ -64,6 +69,7 @@ const key = {
   upload: (id: string) => `${PREFIX}:upload:${id}`,
   result: (id: string) => `${PREFIX}:result:${id}`,
   hook: (id: string, attempt: number) => `${PREFIX}:hook:${id}:${attempt}`,
+  hookTakes: (id: string, attempt: number) => `${PREFIX}:hook:${id}:${attempt}:takes`,
   jobs: `${PREFIX}:jobs`,
   finished: `${PREFIX}:finished`,
   webhooks: `${PREFIX}:webhooks`,
@@ -156,6 +162,17 @@ redis.call('HSET', KEYS[1], 'upload_bytes', 0, 'result_bytes', 0)
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[5], ARGV[1])
 return {1, redis.call('HGET', KEYS[1], 'upload') or '', redis.call('HGET', KEYS[1], 'result') or ''}`;
+
+/**
+ * KEYS hook lease, its count of takes; ARGV pid, lease ms, most takes, count's life ms. 1: taken;
+ * 0: held by another; -1: taken once too often (the caller gives the delivery up).
+ */
+const TAKE_WEBHOOK_ATTEMPT = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
+local takes = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if takes > tonumber(ARGV[3]) then return -1 end
+return 1`;
 
 interface Outcome {
   status: 'succeeded' | 'failed';
@@ -441,7 +458,25 @@ export class RedisJobStore implements JobStore {
 
   async takeWebhookAttempt(id: string, attempt: number): Promise<boolean> {
     if (!isJobId(id) || !Number.isInteger(attempt) || attempt < 1) return false;
-    return (await this.redis.set(key.hook(id, attempt), String(process.pid), 'PX', WEBHOOK_ATTEMPT_MS, 'NX')) === 'OK';
+    const leaseMs = this.options.webhookLeaseMs ?? WEBHOOK_ATTEMPT_MS;
+    // The count of takes lives as long as the job can be delivered to (its time to live, twice).
+    const takes = Number(
+      await this.redis.eval(
+        TAKE_WEBHOOK_ATTEMPT,
+        2,
+        key.hook(id, attempt),
+        key.hookTakes(id, attempt),
+        String(process.pid),
+        leaseMs,
+        MAX_ATTEMPT_TAKES,
+        2 * this.options.ttlMs + leaseMs,
+      ),
+    );
+    if (takes === -1) {
+      const last_error = `every instance that took attempt ${attempt} stopped before recording it (${MAX_ATTEMPT_TAKES} times)`;
+      await this.updateWebhook(id, { attempts: attempt, delivered_at: null, next_at: null, last_error });
+    }
+    return takes === 1;
   }
 
   async updateWebhook(id: string, state: WebhookState): Promise<void> {

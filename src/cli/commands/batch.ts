@@ -26,7 +26,8 @@ Options:
   -o, --output DIR        output folder (required; --out is accepted too)
   -s, --server URL        a docmark server; repeat to spread the work (default ${DEFAULT_SERVER})
   -c, --concurrency N     requests in flight at once (default: what the servers advertise
-                          they run at once, together; 2 per server when they do not say)
+                          they run at once, plus one per server instance, together;
+                          3 per server when they do not say)
   -f, --format F          markdown (default) | json | html
       --retries N         attempts after the first for connection failures and 502/503/504 (default 8)
       --timeout S         seconds to wait for an answer to start or continue (default 300)
@@ -35,7 +36,10 @@ Options:
       --give-up S         stop when no server could be reached for this long (default 60)
       --force             convert again even when the output exists
       --jobs              send every PDF through the jobs API (POST /jobs, then poll and fetch):
-                          no connection is held during a conversion, restarts are waited out
+                          no connection is held during a conversion, restarts are waited out;
+                          each job is recorded beside its output (<output>.docmark-job), so a
+                          batch stopped or killed leaves its jobs running and the rerun follows
+                          them instead of submitting those files again
       --jobs-over MB      only PDFs of at least MB megabytes go through the jobs API
 
 A server started with DOCMARK_API_KEY needs the same key: set DOCMARK_API_KEY for the batch too.
@@ -129,7 +133,7 @@ answered, or the batch gave up; 2 for wrong arguments; 130/143 when stopped by C
 function describeConcurrency(concurrency: number, explicit: boolean, capacities: ServerCapacity[]): string {
   if (explicit) return `concurrency ${concurrency} (--concurrency)`;
   const from = { capacity: 'as it advertises', workers: 'its worker threads', default: 'assumed: it does not say' };
-  const parts = capacities.map((c) => `${c.url}: ${c.concurrency}, ${from[c.source]}`);
+  const parts = capacities.map((c) => `${c.url}: ${c.runsAtOnce} at once (${from[c.source]}) + ${c.instances} waiting, one per instance`);
   return `concurrency ${concurrency} (${parts.join('; ')})`;
 }
 

@@ -9,6 +9,8 @@ import { DEFAULT_SERVER, serverUrl } from '../input.js';
 
 /** Between two status requests of `submit --wait` and `result --wait`. */
 const POLL_MS = 1_000;
+/** Longer than a PM2 restart or reload takes: --wait waits a server out for this long (the job is in its store). */
+const UNREACHABLE_MS = 60_000;
 const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
 
 export const jobCommand: Command = {
@@ -32,6 +34,10 @@ Options:
       --webhook URL    called when the job finishes (the server must allow its host)
       --wait           wait for the job to finish
   -o, --output FILE    where the result goes (default: stdout)
+
+Stopping --wait (Ctrl-C) leaves the job to carry on on the server: \`job result <id> --wait\`
+picks it up again (submit --wait prints the id on stderr first), \`job cancel <id>\` stops it.
+--wait waits out a server that restarts (up to 60 s without an answer).
 
 A server started with DOCMARK_API_KEY needs the same key: set DOCMARK_API_KEY here too.
 
@@ -87,8 +93,17 @@ was canceled or the server refused, 2 for wrong arguments.`,
 async function writeResult(api: JobsClient, id: string, output: string | undefined, wait: boolean): Promise<number> {
   if (wait) {
     let last = '';
+    let lastAnswer = Date.now();
     for (;;) {
-      const status = await api.call('GET', `/jobs/${id}`);
+      let status: { status: string; pages_done?: number; pages_total?: number | null };
+      try {
+        status = await api.call('GET', `/jobs/${id}`);
+        lastAnswer = Date.now();
+      } catch (err) {
+        if (!(err instanceof TransientError) || Date.now() - lastAnswer > UNREACHABLE_MS) throw err;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        continue;
+      }
       const line = `${status.status}${status.pages_total ? ` ${status.pages_done}/${status.pages_total} pages` : ''}`;
       if (line !== last && process.stderr.isTTY) process.stderr.write(`\rdocmark job: ${line}   `);
       last = line;
@@ -100,10 +115,17 @@ async function writeResult(api: JobsClient, id: string, output: string | undefin
   const res = await api.fetch('GET', `/jobs/${id}/result`, { accept: 'text/markdown, application/json;q=0.9' });
   if (!res.ok) throw await api.failure(res);
   const text = await res.text();
-  if (output) fs.writeFileSync(output, text);
-  else process.stdout.write(text);
+  if (output) {
+    // Written aside and renamed: a file at `output` is a whole result, never half of one.
+    const aside = `${output}.${process.pid}.docmark-partial`;
+    fs.writeFileSync(aside, text);
+    fs.renameSync(aside, output);
+  } else process.stdout.write(text);
   return EXIT.ok;
 }
+
+/** The server could not be reached, or answered that it is busy or restarting: worth asking again. */
+class TransientError extends CliError {}
 
 class JobsClient {
   constructor(
@@ -124,7 +146,7 @@ class JobsClient {
         ...(body ? { body: body.body, duplex: 'half' } : {}),
       } as unknown as RequestInit);
     } catch (err) {
-      throw new CliError(`Could not reach ${this.server}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
+      throw new TransientError(`Could not reach ${this.server}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`);
     }
   }
 
@@ -137,11 +159,12 @@ class JobsClient {
 
   async failure(res: Response): Promise<CliError> {
     const text = await res.text().catch(() => '');
+    const Failure = [502, 503, 504].includes(res.status) ? TransientError : CliError;
     try {
       const { error } = JSON.parse(text) as { error: { code: string; message: string } };
-      return new CliError(`${error.code}: ${error.message}`);
+      return new Failure(`${error.code}: ${error.message}`);
     } catch {
-      return new CliError(`HTTP ${res.status}: ${text.slice(0, 200)}`);
+      return new Failure(`HTTP ${res.status}: ${text.slice(0, 200)}`);
     }
   }
 }
