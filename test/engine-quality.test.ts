@@ -284,6 +284,42 @@ describe('engine steps on made-up inputs', () => {
     );
   });
 
+  it("an OCR'd page's first line is furniture only by what it says or by repeating, not by its measured size", () => {
+    // Two pages (too few to repeat): OCR measures each page's sizes from its own boxes, so the
+    // second page's heading measures smaller than the first page's body.
+    const twoPages = (source: Page['source']): Page[] =>
+      [13.8, 12.4].map((size, index) => ({
+        index,
+        width: 612,
+        height: 792,
+        rects: [],
+        images: [],
+        source,
+        lines: [
+          line(run(index === 0 ? 'Introduction' : 'Examples for browsers:', 58, 58, size)),
+          // The first page holds more text: its size is the document's body size.
+          ...Array.from({ length: 8 - index * 2 }, (_, k) =>
+            line(run(`Body line ${k} of page ${index + 1}, with words enough to weigh.`, 58, 90 + k * 24, size)),
+          ),
+          line(run(`${index + 1}`, 300, 760, size)),
+        ],
+      }));
+    const ocr = twoPages('ocr');
+    removeFurniture(ocr);
+    assert.deepEqual(
+      ocr.map((p) => p.lines[0].text),
+      ['Introduction', 'Examples for browsers:'],
+    );
+    assert.ok(
+      ocr.every((p) => p.lines.every((l) => !/^\d$/.test(l.text))),
+      'page numbers go',
+    );
+    // On a born-digital page the same smaller line over the body is a running head.
+    const text = twoPages('text');
+    removeFurniture(text);
+    assert.equal(text[1].lines[0].text, 'Body line 0 of page 2, with words enough to weigh.');
+  });
+
   it('a real PDF: headings, numbered list, code block and running footer', async () => {
     const pdf = await PDFDocument.create();
     const sans = await pdf.embedFont(StandardFonts.Helvetica);
