@@ -182,6 +182,37 @@ describe('engine steps on made-up inputs', () => {
     );
   });
 
+  it('headings: a run-in heading left alone over a code block keeps the run-in level (spaced as after a paragraph)', () => {
+    const text = 'Body text that is long enough to set the body size.';
+    const body = (y: number) => paragraph([line(run(text, 50, y)), line(run('Its second line.', 50, y + 14))]);
+    const runIn = (head: string, y: number) =>
+      paragraph([line(run(head, 50, y, 10, { bold: true }), run('Its paragraph goes on after a quad.', 100, y)), line(run(text, 50, y + 14))]);
+    const code = (y: number): Block => {
+      const lines = [line(run('npm install', 50, y, 10, { monospace: true })), line(run('npm test', 50, y + 14, 10, { monospace: true }))];
+      return { type: 'code', page: 0, bbox: box(50, y, 105, y + 26), text: 'npm install\nnpm test', lines };
+    };
+    const bold = (head: string, y: number) => paragraph([line(run(head, 50, y, 10, { bold: true }))]);
+    // A paragraph leaves 8.6 pt before a code block; a display heading leaves 9.6.
+    const blocks = [
+      body(0),
+      runIn('Usage.', 46),
+      runIn('Options.', 92),
+      body(138),
+      code(172.6),
+      body(218),
+      code(252.6),
+      bold('Display', 298.6),
+      code(320.2),
+      bold('Alone', 366.2),
+      code(386.8),
+      body(432.8),
+    ];
+    const levels = detectHeadings(doc(blocks))
+      .blocks.filter((b) => b.type === 'heading')
+      .map((b) => `h${b.level} ${b.text}`);
+    assert.deepEqual(levels, ['h5 Usage.', 'h5 Options.', 'h4 Display', 'h5 Alone']);
+  });
+
   it('headings: no escapes a heading does not need, and none taken from code or links', () => {
     const heading = (text: string) => {
       const block = paragraph([line(run('x', 50, 10, 20, { bold: true }))]);

@@ -103,6 +103,9 @@ export const detectHeadings: Processor = (doc) => {
     i = last;
   }
   const candidates = found.filter((c, i): c is Candidate => c !== undefined && accepted.has(i));
+  // (A numbered one is a section's own heading: run-in headings go unnumbered.)
+  for (const c of candidates)
+    if (c.look === 'bold' && !c.numbering && runInLeftAlone(blocks, c.index, body, (i) => found[i] !== undefined)) c.look = 'run-in';
   const levels = assignLevels(candidates, ladder);
   if (process.env.DEBUG_HEADINGS)
     for (const c of candidates) console.error(c.look, c.ratio, c.numbering?.depth, levels.get(c.index), blocks[c.index].text?.slice(0, 40));
@@ -173,6 +176,39 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   if (numbering && lines.length <= 2 && runs.every((r) => r.fontName !== bodyFont && r.fontName !== ''))
     return { index, look: 'font', ratio, numbering };
   return undefined;
+}
+
+/** A document runs headings in when it has at least this many. */
+const MIN_RUN_INS = 2;
+/** How far (body sizes) the space under a line may be from the space under a paragraph and still be that space. */
+const SAME_SPACE = 0.02;
+
+/**
+ * A run-in heading left alone on its line, because a list, code block or table follows it
+ * (LaTeX's \paragraph before a list): set like the display heading a level up (bold, body size),
+ * but its line is a paragraph's line, so what follows is spaced exactly as after any paragraph,
+ * where a display heading adds a space of its own. Only in a document that runs headings of
+ * this font in, and only before a block that is not a paragraph (a paragraph would run in).
+ */
+function runInLeftAlone(blocks: Block[], index: number, body: number, isCandidate: (index: number) => boolean): boolean {
+  const block = blocks[index];
+  const next = blocks[index + 1];
+  const below = gapBetween(block, next);
+  if (below === undefined || next.type === 'paragraph' || next.type === 'heading') return false;
+  const words = (block.lines ?? []).flatMap((l) => l.runs).filter((r) => !r.monospace && /\w/.test(r.text));
+  // The run-in headings' fonts (none when they are all code, which shows no weight).
+  const runIns = blocks.filter((b) => (b as Block & { runIn?: boolean }).runIn);
+  const runInFonts = new Set(runIns.flatMap((b) => b.lines![0].runs.filter((r) => !r.monospace).map((r) => r.fontName)));
+  if (runIns.length < MIN_RUN_INS || words.length === 0 || (runInFonts.size > 0 && !words.every((r) => runInFonts.has(r.fontName)))) return false;
+  // The space a paragraph leaves before a block of this kind: most often, the same everywhere.
+  const afterParagraph = blocks
+    .flatMap((b, i) => {
+      const gap = b.type === 'paragraph' && !isCandidate(i) && blocks[i + 1]?.type === next.type ? gapBetween(b, blocks[i + 1]) : undefined;
+      return gap === undefined ? [] : [gap];
+    })
+    .sort((a, b) => a - b);
+  const usual = afterParagraph[Math.floor(afterParagraph.length / 2)];
+  return usual !== undefined && Math.abs(below - usual) <= body * SAME_SPACE;
 }
 
 /** Levels by candidate index. */
