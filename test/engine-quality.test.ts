@@ -213,6 +213,42 @@ describe('engine steps on made-up inputs', () => {
     assert.deepEqual(levels, ['h5 Usage.', 'h5 Options.', 'h4 Display', 'h5 Alone']);
   });
 
+  it('headings: a one-line code block spaced as the document spaces its headings is a heading of code', () => {
+    const text = 'Body text that is long enough to set the body size.';
+    const body = (y: number) => paragraph([line(run(text, 50, y)), line(run('Its second line.', 50, y + 14))]);
+    const heading = (words: string, y: number) => paragraph([line(run(words, 50, y, 10, { fontName: 'f2' }))]);
+    const code = (y: number, source: string): Block => {
+      const lines = [line(run(source, 50, y, 10, { monospace: true, fontName: 'f3' }))];
+      return { type: 'code', page: 0, bbox: lines[0].bbox, text: source, lines };
+    };
+    // Headings: 10 pt above, 9 below; code blocks: 9 above, 10 below.
+    const blocks: Block[] = [];
+    let y = 0;
+    const add = (block: (y: number) => Block, gap: number) => {
+      y += gap;
+      const b = block(y);
+      blocks.push(b);
+      y = b.bbox.y1;
+    };
+    add(body, 0);
+    for (const words of ['Persistence', 'Path filtering', 'Errors']) {
+      add((at) => heading(words, at), 10);
+      add(body, 9);
+    }
+    add((at) => code(at, 'logMethod'), 10);
+    add(body, 9);
+    add((at) => code(at, 'npm install he'), 9);
+    add(body, 10);
+    const out = detectHeadings(doc(blocks)).blocks;
+    const headings = out.filter((b) => b.type === 'heading');
+    assert.deepEqual(
+      headings.map((b) => b.text),
+      ['Persistence', 'Path filtering', 'Errors', '`logMethod`'],
+    );
+    assert.ok(headings[3].level! > headings[0].level!, 'a heading of code in the code face sits below the other body-size headings');
+    assert.ok(out.some((b) => b.type === 'code' && b.text === 'npm install he'));
+  });
+
   it('headings: no escapes a heading does not need, and none taken from code or links', () => {
     const heading = (text: string) => {
       const block = paragraph([line(run('x', 50, 10, 20, { bold: true }))]);
@@ -659,6 +695,28 @@ describe('engine rules for documents from other producers', () => {
     const { output } = await convertPdf(await pdf.save(), {});
     assert.ok(output.includes('```\nconst docmark = require("docmark");\ndocmark.convert("report.pdf");\ndocmark.close();\n```'), output);
     assert.match(output, /the command `docmark-convert --output=out\/report.md` in the folder/);
+  });
+
+  it('a heading in a code face the code blocks do not use, right under a code block, is a heading of its own', async () => {
+    const { pdf, at, para, mono } = await typesetPage();
+    const monoBold = await pdf.embedFont(StandardFonts.CourierBold);
+    let y = para(PROSE, 80);
+    const code = (lines: string[]) => {
+      for (const l of lines) {
+        at(l, 72, y, 10, mono);
+        y += 12;
+      }
+    };
+    code(['const docmark = require("docmark");', 'docmark.convert("report.pdf");', '}']);
+    // Its heading's own space above: off the code block's line grid.
+    y += 9;
+    at('distinctGroup', 72, y, 10, monoBold);
+    y = para(PROSE, y + 18);
+    code(['docmark.close();', 'process.exit(0);']);
+    para(PROSE, y + 10);
+    const { output } = await convertPdf(await pdf.save(), {});
+    assert.match(output, /^#+ `distinctGroup`$/m, output);
+    assert.ok(output.includes('```\nconst docmark = require("docmark");\ndocmark.convert("report.pdf");\n}\n```'), output);
   });
 
   it('footnotes: the raised mark calls the note, the note is a block of its own', async () => {
