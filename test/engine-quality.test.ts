@@ -249,6 +249,26 @@ describe('engine steps on made-up inputs', () => {
     assert.ok(out.some((b) => b.type === 'code' && b.text === 'npm install he'));
   });
 
+  it('headings: a bold label over code set flush with the text, spaced as a paragraph, stays a paragraph', () => {
+    const text = 'Body text that is long enough to set the body size of the page.';
+    const code = (y: number): Block => {
+      const lines = [line(run('npm install', 50, y, 10, { monospace: true }))];
+      return { type: 'code', page: 0, bbox: lines[0].bbox, text: 'npm install', lines };
+    };
+    // 9 pt between all blocks; the code starts where the text does (no box to pad it).
+    const blocks = [
+      paragraph([line(run(text, 50, 0))]),
+      paragraph([line(run('Example', 50, 21, 10, { bold: true }))]),
+      code(42),
+      paragraph([line(run(text, 50, 63))]),
+    ];
+    const out = detectHeadings(doc(blocks)).blocks;
+    assert.deepEqual(
+      out.map((b) => b.type),
+      ['paragraph', 'paragraph', 'code', 'paragraph'],
+    );
+  });
+
   it('headings: no escapes a heading does not need, and none taken from code or links', () => {
     const heading = (text: string) => {
       const block = paragraph([line(run('x', 50, 10, 20, { bold: true }))]);

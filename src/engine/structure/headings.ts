@@ -439,9 +439,29 @@ function blockSpacing(blocks: Block[], body: number): Spacing {
     const gap = median(gaps[type]);
     return base === undefined || gap === undefined ? usual : Math.max(0, gap - base);
   };
-  const code = pad('code', body * 0.55);
+  // Without enough to measure: a browser's code box pads its text; code set flush with the text
+  // (LaTeX, word processors) has no box to pad it.
+  const code = pad('code', codeSetFlush(blocks) ? 0 : body * 0.55);
   const table = pad('table', body * 0.33);
   return { padding: (block) => (block.type === 'code' ? code : block.type === 'table' ? table : 0), paragraph: base };
+}
+
+/** How far (pt) a code block's text may start from the paragraph before it and be set flush with it. */
+const FLUSH_SLACK = 1;
+
+/** Most code blocks start where the paragraph before them starts (no box inset). */
+function codeSetFlush(blocks: Block[]): boolean {
+  let flush = 0;
+  let inset = 0;
+  let paragraph: Block | undefined;
+  for (const b of blocks) {
+    if (b.type === 'paragraph') paragraph = b;
+    else if (b.type === 'code' && paragraph?.page === b.page) {
+      if (Math.abs(b.bbox.x0 - paragraph.bbox.x0) <= FLUSH_SLACK) flush++;
+      else inset++;
+    }
+  }
+  return flush > inset;
 }
 
 /** The middle value of at least three, else undefined (too few to say what is usual). */
