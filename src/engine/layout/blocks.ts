@@ -191,6 +191,11 @@ function hasProse(table: FoundTable | undefined): boolean {
 
 /** Share of the code blocks' characters a font must carry to be one of their fonts. */
 const CODE_FONT_SHARE = 0.05;
+/**
+ * Lines of one code block are set closer than this (font sizes, box to box: 0 to 0.3 in browsers,
+ * LaTeX and word processors); headings in a code font stacked one over another are spaced wider.
+ */
+const CODE_LINE_GAP = 0.5;
 /** Monospace lines closer to the margin than this (body sizes) are set flush with the text. */
 const FLUSH_CODE_INSET = 0.3;
 
@@ -241,9 +246,8 @@ function codeStartingAt(
   codeFonts: Set<string>,
 ): number | undefined {
   if (!infos[start].mono || infos[start].line.fontSize > body * 1.02) return undefined;
-  const mono = infos[start].line.runs.filter((r) => r.monospace);
-  if (flush && codeFonts.size > 0 && mono.every((r) => !codeFonts.has(r.fontName)) && !infos[start + 1]?.mono) return undefined;
-  const end = codeEnd(infos, start, body, pitch);
+  if (flush && inOtherCodeFace(infos[start].line, codeFonts) && !infos[start + 1]?.mono) return undefined;
+  const end = codeEnd(infos, start, body, pitch, codeFonts);
   if (end === start + 1 && flush && headingSpaced(infos[start - 1], infos[start], infos[start + 1], body)) return undefined;
   for (let k = start; k < end; k++) if (startsCode(infos[k], body, flush, infos[k - 1])) return end;
   return undefined;
@@ -269,7 +273,7 @@ function headingSpaced(prev: LineInfo | undefined, info: LineInfo, next: LineInf
  * the next block, whose box's padding and margin put it there. The pitch is the block's own when
  * it has lines set one after the other, else the document's (`pitch`, in font sizes).
  */
-function codeEnd(infos: LineInfo[], start: number, body: number, pitch: number | undefined): number {
+function codeEnd(infos: LineInfo[], start: number, body: number, pitch: number | undefined, codeFonts: Set<string>): number {
   const left = infos[start].line.bbox.x0;
   const size = infos[start].line.fontSize;
   let end = start + 1;
@@ -285,12 +289,19 @@ function codeEnd(infos: LineInfo[], start: number, body: number, pitch: number |
   const step = (tightPitch(lines) ?? pitch ?? 0) * size;
   if (step === 0) return end;
   for (let k = 1; k < lines.length; k++) {
-    // (Only between lines that start in the same font: a fallback font has other metrics.)
-    if (lines[k - 1].runs[0].fontName !== lines[k].runs[0].fontName) continue;
+    // (Only between lines that start in the same font: a fallback font has other metrics. But a
+    // line all in a code face the code blocks do not use is a heading in code when off the grid.)
+    if (lines[k - 1].runs[0].fontName !== lines[k].runs[0].fontName && !inOtherCodeFace(lines[k], codeFonts)) continue;
     const steps = (baseline(lines[k]) - baseline(lines[k - 1])) / step;
     if (steps > 3.25 || Math.abs(steps - Math.round(steps)) > 0.15) return start + k;
   }
   return end;
+}
+
+/** A line whose code is all in monospace fonts other than the code blocks' own. */
+function inOtherCodeFace(line: Line, codeFonts: Set<string>): boolean {
+  const mono = line.runs.filter((r) => r.monospace);
+  return codeFonts.size > 0 && mono.length > 0 && mono.every((r) => !codeFonts.has(r.fontName));
 }
 
 /** Where a line's first run sits (its own font's box, unlike the line's, which a symbol from a fallback font can stretch). */
@@ -322,7 +333,7 @@ function codeSetting(pages: Page[], layout: Layout): { flush: boolean; fonts: Se
     let run: Line[] = [];
     for (const line of [...page.lines, undefined]) {
       const prev = run[run.length - 1];
-      if (line && isMonospaceLine(line) && (!prev || (line.bbox.y0 > prev.bbox.y0 && line.bbox.y0 - prev.bbox.y1 < line.fontSize))) {
+      if (line && isMonospaceLine(line) && (!prev || (line.bbox.y0 > prev.bbox.y0 && line.bbox.y0 - prev.bbox.y1 < line.fontSize * CODE_LINE_GAP))) {
         run.push(line);
         continue;
       }

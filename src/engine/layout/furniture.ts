@@ -93,9 +93,12 @@ function saysFurniture(line: Line): boolean {
 /**
  * A running head told by its look alone (when there are too few pages to see it repeat): a
  * short line over the body, not code, set smaller than the body or split into a left and a right part.
+ * Not on an OCR'd page: its sizes are measured from the boxes the model found, per page, not set
+ * by the producer, so a page's first heading can measure smaller than another page's body; there
+ * only what the line says (a page number, a DOI, …) or repetition makes it furniture.
  */
-function looksLikeRunningHead({ line, top }: Candidate, body: number): boolean {
-  if (!top || line.text.length > MAX_HEAD_CHARS || line.runs.every((r) => r.monospace)) return false;
+function looksLikeRunningHead({ line, page, top }: Candidate, body: number): boolean {
+  if (!top || page.source === 'ocr' || line.text.length > MAX_HEAD_CHARS || line.runs.every((r) => r.monospace)) return false;
   return line.fontSize <= body * SMALLER || splitAcrossPage(line, body);
 }
 

@@ -47,10 +47,14 @@ const CELL_GAP = 2;
 const MAX_LINES = 3;
 const MAX_CHARS = 200;
 
-/** What sets a heading apart, in the order levels follow below the ladder's sizes. */
-type Look = 'large' | 'bold' | 'font' | 'run-in' | 'small';
+/**
+ * What sets a heading apart, in the order levels follow below the ladder's sizes. 'code': a
+ * heading of code in the code blocks' own face, which its style neither bolds nor slants (Word's
+ * Heading 5 below the bold and the italic ones).
+ */
+type Look = 'large' | 'bold' | 'font' | 'run-in' | 'small' | 'code';
 /** Levels below the ladder's last rung, by look (small ones add their size rank). */
-const BELOW_LADDER: Record<Exclude<Look, 'large'>, number> = { bold: 1, font: 2, 'run-in': 2, small: 2 };
+const BELOW_LADDER: Record<Exclude<Look, 'large'>, number> = { bold: 1, font: 2, 'run-in': 2, small: 2, code: 3 };
 
 interface Candidate {
   index: number;
@@ -103,6 +107,13 @@ export const detectHeadings: Processor = (doc) => {
     i = last;
   }
   const candidates = found.filter((c, i): c is Candidate => c !== undefined && accepted.has(i));
+  // (A section number makes it a section's own heading: run-in headings go unnumbered.)
+  const numbersSections = numbersHeadings(candidates);
+  const sectionNumbered = (c: Candidate) => c.numbering !== undefined && (c.numbering.depth > 1 || numbersSections);
+  for (const c of candidates)
+    if (c.look === 'bold' && !sectionNumbered(c) && runInLeftAlone(blocks, c.index, body, (i) => found[i] !== undefined)) c.look = 'run-in';
+  candidates.push(...codeLineHeadings(blocks, candidates, body));
+  candidates.sort((a, b) => a.index - b.index);
   const levels = assignLevels(candidates, ladder);
   if (process.env.DEBUG_HEADINGS)
     for (const c of candidates) console.error(c.look, c.ratio, c.numbering?.depth, levels.get(c.index), blocks[c.index].text?.slice(0, 40));
@@ -110,7 +121,7 @@ export const detectHeadings: Processor = (doc) => {
     const level = levels.get(i);
     const { runIn: _runIn, ...plain } = block as Block & { runIn?: boolean };
     if (!level) return plain;
-    let text = plainHeadingText(block.text ?? '');
+    let text = block.type === 'code' ? `\`${block.text}\`` : plainHeadingText(block.text ?? '');
     // A numbered heading keeps its number, which the list step took for an item's marker.
     if (block.type === 'list_item') text = `${block.marker ?? `${block.number}.`} ${text}`;
     const { number: _number, depth: _depth, indent: _indent, marker: _marker, ...rest } = plain;
@@ -175,6 +186,72 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   return undefined;
 }
 
+/** A document runs headings in when it has at least this many. */
+const MIN_RUN_INS = 2;
+/** How far (body sizes) the space under a line may be from the space under a paragraph and still be that space. */
+const SAME_SPACE = 0.02;
+
+/**
+ * A run-in heading left alone on its line, because a list, code block or table follows it
+ * (LaTeX's \paragraph before a list): set like the display heading a level up (bold, body size),
+ * but its line is a paragraph's line, so what follows is spaced exactly as after any paragraph,
+ * where a display heading adds a space of its own. Only in a document that runs headings of
+ * this font in, and only before a block that is not a paragraph (a paragraph would run in).
+ */
+function runInLeftAlone(blocks: Block[], index: number, body: number, isCandidate: (index: number) => boolean): boolean {
+  const block = blocks[index];
+  const next = blocks[index + 1];
+  const below = gapBetween(block, next);
+  if (below === undefined || next.type === 'paragraph' || next.type === 'heading') return false;
+  const words = (block.lines ?? []).flatMap((l) => l.runs).filter((r) => !r.monospace && /\w/.test(r.text));
+  // The run-in headings' fonts (none when they are all code, which shows no weight).
+  const runIns = blocks.filter((b) => (b as Block & { runIn?: boolean }).runIn);
+  const runInFonts = new Set(runIns.flatMap((b) => b.lines![0].runs.filter((r) => !r.monospace).map((r) => r.fontName)));
+  if (runIns.length < MIN_RUN_INS || words.length === 0 || (runInFonts.size > 0 && !words.every((r) => runInFonts.has(r.fontName)))) return false;
+  // The space a paragraph leaves before a block of this kind: most often, the same everywhere.
+  const afterParagraph = blocks
+    .flatMap((b, i) => {
+      const gap = b.type === 'paragraph' && !isCandidate(i) && blocks[i + 1]?.type === next.type ? gapBetween(b, blocks[i + 1]) : undefined;
+      return gap === undefined ? [] : [gap];
+    })
+    .sort((a, b) => a - b);
+  const usual = afterParagraph[Math.floor(afterParagraph.length / 2)];
+  return usual !== undefined && Math.abs(below - usual) <= body * SAME_SPACE;
+}
+
+/** Body-size headings spaced alike, at least this many, make the document's heading spacing. */
+const MIN_SPACED_ALIKE = 3;
+
+/**
+ * One-line code blocks spaced exactly as this document spaces its body-size headings (the space
+ * above and the space below, which a producer's paragraph styles fix): headings whose text is
+ * code, set in the code blocks' own font (a word processor's heading made of inline code).
+ * Headings have more space above than below; a code block has its own spacing.
+ */
+function codeLineHeadings(blocks: Block[], headings: Candidate[], body: number): Candidate[] {
+  const spaced = (i: number) => ({ above: gapBetween(blocks[i - 1], blocks[i]), below: gapBetween(blocks[i], blocks[i + 1]) });
+  const known = headings
+    .filter((c) => c.look !== 'large' && c.look !== 'run-in')
+    .map((c) => spaced(c.index))
+    .filter((g) => g.above !== undefined && g.below !== undefined);
+  if (known.length < MIN_SPACED_ALIKE) return [];
+  const alike = (a: number, b: number) => Math.abs(a - b) <= body * SAME_SPACE;
+  const out: Candidate[] = [];
+  blocks.forEach((block, i) => {
+    if (block.type !== 'code' || block.lines?.length !== 1 || !block.text || block.text.length > MAX_CHARS || block.text.includes('`')) return;
+    const { above, below } = spaced(i);
+    if (above === undefined || below === undefined || above <= below) return;
+    const matches = known.filter((g) => alike(g.above!, above) && alike(g.below!, below)).length;
+    if (matches >= MIN_SPACED_ALIKE) out.push({ index: i, look: 'code', ratio: 1 });
+  });
+  return out;
+}
+
+/** Does the document number its headings (not just a README's "1. Dependencies")? */
+function numbersHeadings(candidates: Candidate[]): boolean {
+  return candidates.filter((c) => c.numbering).length >= Math.max(MIN_NUMBERED, candidates.length * NUMBERED_SHARE);
+}
+
 /** Levels by candidate index. */
 function assignLevels(candidates: Candidate[], ladder: readonly number[]): Map<number, number> {
   const levels = new Map<number, number>();
@@ -187,8 +264,7 @@ function assignLevels(candidates: Candidate[], ladder: readonly number[]): Map<n
   // Numbered headings: their depth, counted from the level their first-depth headings' look has;
   // only in a document that numbers its headings (a README's "1. Dependencies" is a heading
   // that happens to start with a number).
-  const numbered = candidates.filter((c) => c.numbering);
-  if (numbered.length < Math.max(MIN_NUMBERED, candidates.length * NUMBERED_SHARE)) numbered.length = 0;
+  const numbered = numbersHeadings(candidates) ? candidates.filter((c) => c.numbering) : [];
   const top = Math.min(...numbered.map((c) => c.numbering!.depth));
   const firstDepth = numbered.filter((c) => c.numbering!.depth === top);
   // Set large, they sit where the ladder puts that size; at body size, right under the
@@ -363,9 +439,29 @@ function blockSpacing(blocks: Block[], body: number): Spacing {
     const gap = median(gaps[type]);
     return base === undefined || gap === undefined ? usual : Math.max(0, gap - base);
   };
-  const code = pad('code', body * 0.55);
+  // Without enough to measure: a browser's code box pads its text; code set flush with the text
+  // (LaTeX, word processors) has no box to pad it.
+  const code = pad('code', codeSetFlush(blocks) ? 0 : body * 0.55);
   const table = pad('table', body * 0.33);
   return { padding: (block) => (block.type === 'code' ? code : block.type === 'table' ? table : 0), paragraph: base };
+}
+
+/** How far (pt) a code block's text may start from the paragraph before it and be set flush with it. */
+const FLUSH_SLACK = 1;
+
+/** Most code blocks start where the paragraph before them starts (no box inset). */
+function codeSetFlush(blocks: Block[]): boolean {
+  let flush = 0;
+  let inset = 0;
+  let paragraph: Block | undefined;
+  for (const b of blocks) {
+    if (b.type === 'paragraph') paragraph = b;
+    else if (b.type === 'code' && paragraph?.page === b.page) {
+      if (Math.abs(b.bbox.x0 - paragraph.bbox.x0) <= FLUSH_SLACK) flush++;
+      else inset++;
+    }
+  }
+  return flush > inset;
 }
 
 /** The middle value of at least three, else undefined (too few to say what is usual). */
