@@ -3,8 +3,9 @@
 // extractText (plain text, its own bundled pdfjs), the plain text of docmark's own pdfjs
 // (getTextContent on every page: what structure costs on top of it) and poppler's pdftotext (one
 // process per file, start-up included: the practical limit). Two sets of born-digital documents:
-// the dev corpus (test/fixtures/corpus, Chromium) timed over several passes, and, when the team's
-// shared folder is beside the repository, ../shared/corpus-typeset (LaTeX and Writer) in one pass.
+// the dev corpus (test/fixtures/corpus, Chromium) and, when the team's shared folder is beside the
+// repository, ../shared/corpus-typeset (LaTeX and Writer), each timed over several passes in wall
+// time and in CPU time (the process's, so a loaded machine counts less against it).
 // Scored with docmark's own evaluation (src/eval, `docmark eval`); when ../shared/bench/score.mjs
 // is there too, the shared scorer scores the same outputs and the largest difference per metric
 // is printed. Prints the tables and writes bench/RESULTS.md. Needs `npm run build` first (npm run
@@ -18,13 +19,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const shared = path.resolve(root, '..', 'shared');
 const outRoot = path.join(here, 'out', 'quality');
-/** Timed passes over the dev corpus: the first is reported as cold, the median of the rest as warm. */
+/** Timed passes over each set: the first is reported as cold, the median of the rest as warm. */
 const PASSES = Number(process.env.DOCMARK_BENCH_PASSES ?? 5);
+const TYPESET_PASSES = Number(process.env.DOCMARK_BENCH_TYPESET_PASSES ?? 4);
 
 const SETS = [
   { name: 'corpus', dir: path.join(root, 'test/fixtures/corpus'), passes: PASSES },
-  { name: 'corpus-typeset', dir: path.join(shared, 'corpus-typeset'), passes: 1 },
+  { name: 'corpus-typeset', dir: path.join(shared, 'corpus-typeset'), passes: TYPESET_PASSES },
 ].filter((s) => fs.existsSync(path.join(s.dir, 'manifest.json')));
+
+/** The speed targets (issue 15): warm, docmark at least this many times pdf2md, and at most this many times unpdf's time. */
+const TARGET_OVER_PDF2MD = 2;
+const TARGET_UNPDF_TIME = 1.1;
 
 /** Each peer: name → a loader of convert(bytes, file) returning Markdown/text, or null when unavailable. */
 const PEERS = {
@@ -90,7 +96,9 @@ for (const set of SETS) {
     // pdftotext starts a process per file in every pass: its cold figure is its pass time.
     const cold = name === 'pdftotext' ? run.passes[0] : run.coldSeconds;
     results.push({ name, ...run, pagesPerSecond: run.pages / run.seconds, coldPagesPerSecond: run.pages / cold, scores: means.markdown.scores });
-    console.log(`${name}: ${run.pages} pages, passes ${run.passes.map((x) => x.toFixed(2)).join(' / ')} s`);
+    console.log(
+      `${name}: ${run.pages} pages, passes ${run.passes.map((x) => x.toFixed(2)).join(' / ')} s, CPU ${run.cpuPasses.map((x) => x.toFixed(2)).join(' / ')} s`,
+    );
     if (reference) agreement.push({ set: set.name, peer: name, ...(await compareWithShared(set, docs, run.dir)) });
   }
   const timed = set.passes > 1;
@@ -103,8 +111,9 @@ for (const set of SETS) {
         (timed ? ` ${r.pagesPerSecond.toFixed(1)} | ${r.coldPagesPerSecond.toFixed(1)} |` : ''),
     ),
   ].join('\n');
-  console.log(`\n${table}\n`);
-  sections.push({ set, docs, pages: results[0]?.pages ?? 0, table });
+  const speed = timed ? speedTable(results) : '';
+  console.log(`\n${table}\n${speed ? `\n${speed}\n` : ''}`);
+  sections.push({ set, docs, pages: results[0]?.pages ?? 0, table, speed });
 }
 
 let agreementText = '';
@@ -127,13 +136,16 @@ fs.writeFileSync(
     `(src/eval; means over documents, see docs/cli.md). Each converter runs in a process of its own, one document at a time. ` +
     `**cold**: the first pass timed from the process's start (start-up, module loading, cold JIT: one process converting the set once). ` +
     `**warm**: the median of the later passes (a long-running service). pdftotext starts a process per file in every pass. ` +
+    `**CPU s**: the converter process's CPU time over a warm pass (all its threads; pdftotext's children are not counted), ` +
+    `steadier than wall time on a shared machine. ` +
     `A shared 2-core machine: figures move with its load, compare within one run. ` +
     `\`pdfjs-dist getTextContent\` is docmark's own pdfjs (${pdfjsVersion()}, legacy build, same options) reading every page's text and nothing else: the floor under docmark's pages/s; unpdf bundles pdfjs ${unpdfPdfjsVersion()}.\n\n` +
     sections
       .map(
         (s) =>
           `## ${s.set.name}\n\n${s.docs.length} documents (${s.pages} pages), ${s.set.passes} pass${s.set.passes > 1 ? 'es' : ''}` +
-          `${s.set.name === 'corpus' ? ' (`test/fixtures/corpus`)' : ' (`../shared/corpus-typeset`, quality only)'}.\n\n${s.table}\n`,
+          `${s.set.name === 'corpus' ? ' (`test/fixtures/corpus`)' : ' (`../shared/corpus-typeset`)'}.\n\n${s.table}\n` +
+          (s.speed ? `\n${s.speed}\n` : ''),
       )
       .join('\n') +
     (agreementText ? `\n${agreementText}\n` : ''),
@@ -161,26 +173,79 @@ async function runPeer(name, set, convert) {
   const pagesOf = new Map(manifest.documents.map((d) => [d.id, d.pages]));
   const inputs = markdownDocs(set).map((d) => ({ d, bytes: fs.readFileSync(d.pdf) }));
   const passes = [];
+  const cpuPasses = [];
   let pages = 0;
   let coldSeconds = 0;
   for (let pass = 0; pass < set.passes; pass++) {
     let ms = 0;
+    let cpu = 0;
     pages = 0;
     for (const { d, bytes } of inputs) {
       const input = new Uint8Array(bytes);
       const started = performance.now();
+      const cpuStarted = process.cpuUsage();
       const out = await convert(input, d.pdf);
+      const used = process.cpuUsage(cpuStarted);
       ms += performance.now() - started;
+      cpu += (used.user + used.system) / 1e6;
       pages += pagesOf.get(d.id) ?? 0;
       if (pass === 0) fs.writeFileSync(outputPath(dir, d), out);
     }
     // The first pass, timed from the process's start: start-up, module loading and a cold JIT.
     if (pass === 0) coldSeconds = performance.now() / 1000;
     passes.push(ms / 1000);
+    cpuPasses.push(cpu);
   }
   // Warm: the median of the later passes, what a long-running service sees.
+  return { dir, pages, seconds: warmOf(passes), cpuSeconds: warmOf(cpuPasses), coldSeconds, passes, cpuPasses };
+}
+
+/** The median of the passes after the first (the only one when there is one). */
+function warmOf(passes) {
   const warm = passes.length > 1 ? passes.slice(1).sort((a, b) => a - b) : passes;
-  return { dir, pages, seconds: warm[Math.floor((warm.length - 1) / 2)], coldSeconds, passes };
+  return warm[Math.floor((warm.length - 1) / 2)];
+}
+
+/**
+ * Warm speed in wall time and in CPU time (this process's; pdftotext's runs in its children and is
+ * not counted), and docmark's against the targets: at least TARGET_OVER_PDF2MD times pdf2md's
+ * pages/s, and at most TARGET_UNPDF_TIME times unpdf's time.
+ */
+function speedTable(results) {
+  const docmark = results.find((r) => r.name === 'docmark');
+  const ratio = (a, b) => (a && b ? `${a.toFixed(2)}×` : '-');
+  const rows = results.map((r) => {
+    const cpu = r.name === 'pdftotext' ? null : r.cpuSeconds;
+    const versus = docmark && r !== docmark;
+    return (
+      `| ${r.name} | ${r.seconds.toFixed(2)} | ${r.pagesPerSecond.toFixed(1)} | ${cpu == null ? '-' : cpu.toFixed(2)} | ` +
+      `${cpu == null ? '-' : (r.pages / cpu).toFixed(1)} | ${versus ? ratio(r.seconds / docmark.seconds, 1) : ''} | ` +
+      `${versus && cpu != null ? ratio(cpu / docmark.cpuSeconds, 1) : ''} |`
+    );
+  });
+  const lines = [
+    "| converter (warm) | s | pages/s | CPU s | pages per CPU s | its time over docmark's | its CPU over docmark's |",
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ];
+  const peer = (name) => results.find((r) => r.name === name);
+  const pdf2md = peer('pdf2md');
+  const unpdf = peer('unpdf extractText');
+  if (docmark && pdf2md) {
+    lines.push(
+      '',
+      `docmark against pdf2md (target ≥ ${TARGET_OVER_PDF2MD}×): ${(pdf2md.seconds / docmark.seconds).toFixed(2)}× its speed, ` +
+        `${(pdf2md.cpuSeconds / docmark.cpuSeconds).toFixed(2)}× in CPU time.`,
+    );
+  }
+  if (docmark && unpdf) {
+    lines.push(
+      '',
+      `docmark's time over unpdf extractText's (target ≤ ${TARGET_UNPDF_TIME}): ${(docmark.seconds / unpdf.seconds).toFixed(2)} in wall time, ` +
+        `${(docmark.cpuSeconds / unpdf.cpuSeconds).toFixed(2)} in CPU time.`,
+    );
+  }
+  return lines.join('\n');
 }
 
 async function loadSharedScorer() {

@@ -58,6 +58,8 @@ const SAME_BASELINE = 0.4;
 const ROW_PADDING = 0.2;
 /** Dot leaders: four or more dots, spaced or not, that lead the eye from a label to its value. */
 export const LEADER = /\s*(?:\.\s?){4,}\s*|\s*(?:…\s?){2,}\s*/;
+/** Text LEADER finds something in, found without its leading spaces (which make it try every position). */
+const HAS_LEADER = /(?:\.\s?){3}\.|…\s?…/;
 /** A number as tables print it: signs, currency, thousands separators, parentheses for negatives, a percent or a footnote mark. */
 export const NUMBER = /^[([]?[-−–+]?[$€£¥]?\s?[-−–+]?\d[\d,.\s]*%?[)\]]?\*?$|^[-−–—]$/;
 /** Cells that only hold a currency sign belong with the amount beside them. */
@@ -172,7 +174,7 @@ export function piecesOf(line: Line, verticals: number[] = []): Piece[] {
       }
       current.push(run);
     }
-    if (LEADER.test(whole.text)) flush();
+    if (HAS_LEADER.test(whole.text)) flush();
   }
   flush();
   return out;
@@ -180,7 +182,7 @@ export function piecesOf(line: Line, verticals: number[] = []): Piece[] {
 
 /** A run cut at its dot leaders: the text before and after them, each placed where it stands in the run. */
 function withoutLeaders(run: TextRun): TextRun[] {
-  const m = run.text.match(LEADER);
+  const m = HAS_LEADER.test(run.text) ? run.text.match(LEADER) : null;
   if (!m || m.index === undefined) return [run];
   const perChar = (run.bbox.x1 - run.bbox.x0) / Math.max(1, run.text.length);
   const before = run.text.slice(0, m.index);
@@ -326,12 +328,12 @@ function splitRows(
     for (const p of line) if (!cells.has(columnOf(p))) cells.set(columnOf(p), p);
     return cells;
   };
-  const top = (line: Piece[]) => Math.min(...line.map((p) => p.y0));
-  const bottom = (line: Piece[]) => Math.max(...line.map((p) => p.y1));
-  const ruledAbove = lines.map((line, k) => k > 0 && input.separators.some((y) => y > bottom(lines[k - 1]) - 1 && y < top(line) + 1));
-  const inHeader = (line: Piece[]) => input.headerRule !== undefined && bottom(line) < input.headerRule;
+  const tops = lines.map((line) => Math.min(...line.map((p) => p.y0)));
+  const bottoms = lines.map((line) => Math.max(...line.map((p) => p.y1)));
+  const ruledAbove = lines.map((_, k) => k > 0 && input.separators.some((y) => y > bottoms[k - 1] - 1 && y < tops[k] + 1));
+  const inHeader = (k: number) => input.headerRule !== undefined && bottoms[k] < input.headerRule;
   // The space between body lines that no rule parts: the tightest is the spacing inside a cell.
-  const gaps = lines.map((line, k) => (k > 0 && !ruledAbove[k] && !inHeader(line) ? top(line) - bottom(lines[k - 1]) : undefined));
+  const gaps = lines.map((_, k) => (k > 0 && !ruledAbove[k] && !inHeader(k) ? tops[k] - bottoms[k - 1] : undefined));
   const known = gaps.filter((g): g is number => g !== undefined);
   const tight = known.length ? Math.min(...known) : 0;
   const padded = (g: number | undefined) => g !== undefined && g > tight + input.body * ROW_PADDING;
@@ -344,7 +346,7 @@ function splitRows(
     const line = lines[k];
     let starts: boolean;
     if (!row || ruledAbove[k]) starts = true;
-    else if (inHeader(line)) starts = spans(lines[k - 1]);
+    else if (inHeader(k)) starts = spans(lines[k - 1]);
     else if (input.ruledRows) starts = false;
     else if (byPadding) starts = padded(gaps[k]) || stacksNumbers(cellsOf(lines[k - 1]), cellsOf(line));
     else starts = !carriesOn(cellsOf(lines[k - 1]), cellsOf(line), first, columns);
