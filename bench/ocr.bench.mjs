@@ -11,6 +11,8 @@
 // Sets: test/fixtures/corpus by default; OCR_BENCH_SETS=dir1,dir2 adds (or, with
 // OCR_BENCH_ONLY_SETS=1, replaces them with) folders of <id>.scanned.pdf + <id>.scanned.txt.
 // OCR_BENCH_PAGES=N (default 0) then posts N more pages and prints the server's RSS growth.
+// OCR_BENCH_STAGES=1 adds a profile: one warm pass over the same documents in this process, with
+// the CPU time (all threads) of each OCR stage per page, from src/ocr/stages.ts.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,6 +54,7 @@ try {
   );
   for (const dir of sets) await benchSet(dir, tesseract);
   if (growthPages > 0) await memoryGrowth(sets[0]);
+  if (process.env.OCR_BENCH_STAGES === '1') for (const dir of sets) await stageProfile(dir);
   console.log(`\nserver process peak RSS (one worker, whole process): ${mb(procStatus(server.pid, 'VmHWM'))} MB`);
 } finally {
   await server.stop();
@@ -99,6 +102,33 @@ async function benchSet(dir, tesseract) {
         `mean cer ${mean(rows.map((r) => r.tessCer)).toFixed(4)}; docmark/tesseract time ${(total('perPage') / total('tessPerPage')).toFixed(2)}`,
     );
   }
+}
+
+/** CPU seconds per page in each OCR stage, in this process (warm), over every scanned document of a set. */
+async function stageProfile(dir) {
+  const { convertPdf } = await import(path.join(root, 'dist/engine/convert.js'));
+  const { setStageSink } = await import(path.join(root, 'dist/ocr/stages.js'));
+  const { setOcrThreads } = await import(path.join(root, 'dist/ocr/threads.js'));
+  setOcrThreads(Number(threads));
+  const ids = scannedIds(dir);
+  await convertPdf(new Uint8Array(fs.readFileSync(path.join(dir, `${ids[0]}.pdf`))), { pageRange: [0] });
+  const totals = new Map();
+  setStageSink((stage, cpuMicros) => totals.set(stage, (totals.get(stage) ?? 0) + cpuMicros / 1e6));
+  let pages = 0;
+  const cpu0 = process.cpuUsage();
+  try {
+    for (const id of ids) pages += (await convertPdf(new Uint8Array(fs.readFileSync(path.join(dir, `${id}.pdf`))))).metadata.pages;
+  } finally {
+    setStageSink(undefined);
+  }
+  const used = process.cpuUsage(cpu0);
+  const all = (used.user + used.system) / 1e6 / pages;
+  console.log(`\nstage profile, ${dir}: ${pages} pages in this process, CPU s/page (all threads), DOCMARK_OCR_THREADS=${threads}`);
+  for (const [stage, seconds] of totals)
+    console.log(`  ${stage.padEnd(18)}${(seconds / pages).toFixed(3)}  ${((100 * seconds) / pages / all).toFixed(1).padStart(5)} %`);
+  const staged = [...totals.values()].reduce((a, b) => a + b, 0) / pages;
+  console.log(`  ${'rest (layout...)'.padEnd(18)}${(all - staged).toFixed(3)}  ${((100 * (all - staged)) / all).toFixed(1).padStart(5)} %`);
+  console.log(`  ${'total'.padEnd(18)}${all.toFixed(3)}`);
 }
 
 /** RSS of the server after N more OCR'd pages: a leak shows as growth once the working set is reached. */

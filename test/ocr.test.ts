@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCanvas } from '@napi-rs/canvas';
@@ -9,7 +10,10 @@ import { isGarbageText } from '../src/engine/extract/needs-ocr.ts';
 import { renderScale } from '../src/engine/extract/ocr-page.ts';
 import { loadPdf } from '../src/engine/load/pdf.ts';
 import { scoreOutput } from '../src/eval/score.ts';
+import ort from 'onnxruntime-node';
 import { closeOcr } from '../src/ocr/index.ts';
+import { MODEL_FILES, modelBytes } from '../src/ocr/models.ts';
+import { simplifyModel } from '../src/ocr/simplify.ts';
 import { multipart, rawRequest } from './helpers/http.ts';
 import { makePdf, wrap } from './helpers/pdf.ts';
 import { CORPUS, startServerProcess, type ServerProcess } from './helpers/server.ts';
@@ -286,6 +290,51 @@ describe('OCR', () => {
     assert.equal(isGarbageText('rhythm gym lynx sync myth crypt hymn nymph tryst glyph'), false);
     assert.equal(isGarbageText('abcdfgh strengths bcdfgxe tsktsk brrrrr zxcvb ab3dfgh mnbvc qwrts plkjh xkcdq'), true);
     assert.equal(isGarbageText('Qxzvbk1 trkgfl2 wxcvbnm3 pzrtk4 qwrtpsdf5 zxcvbnm6 kjhgfd7 lkjhgf8 mnbvcx9 bcdfgh0'), false);
+  });
+
+  it('runs the models simplified: the same outputs with far fewer operators', async () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return (seed / 0x7fffffff) * 2 - 1;
+    };
+    const cases = [
+      { file: MODEL_FILES.recognition, dims: [2, 3, 48, 320] },
+      { file: MODEL_FILES.detection, dims: [1, 3, 320, 256] },
+    ];
+    for (const { file, dims } of cases) {
+      const original = new Uint8Array(fs.readFileSync(file));
+      const simplified = simplifyModel(original);
+      // Every convolution's scale, shift and hard-swish is rewritten; the rest is left as it was.
+      assert.ok(simplified.operatorsAfter < simplified.operatorsBefore * 0.85, `${simplified.operatorsBefore} → ${simplified.operatorsAfter}`);
+      const input = new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b) }, random), dims);
+      const outputs: Float32Array[] = [];
+      for (const bytes of [original, simplified.bytes]) {
+        const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+        try {
+          const result = await session.run({ [session.inputNames[0]]: input });
+          outputs.push(result[session.outputNames[0]].data as Float32Array);
+        } finally {
+          await session.release();
+        }
+      }
+      assert.equal(outputs[1].length, outputs[0].length);
+      let largest = 0;
+      for (let i = 0; i < outputs[0].length; i++) largest = Math.max(largest, Math.abs(outputs[0][i] - outputs[1][i]));
+      assert.ok(largest < 1e-4, `${path.basename(file)}: outputs differ by up to ${largest}`);
+    }
+  });
+
+  it('runs a model the rewrite cannot read as it is', () => {
+    const junk = new Uint8Array([0x0a, 0xff, 0xff, 0x01]);
+    assert.throws(() => simplifyModel(junk));
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-model-')), 'junk.onnx');
+    try {
+      fs.writeFileSync(file, junk);
+      assert.deepEqual(modelBytes(file), junk);
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
   });
 
   it('never rasterises a huge page at full size', () => {

@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { minAreaRect, scaleRect, unclip, type Point, type RotatedRect } from './geometry.js';
 import { resizeGray, type GrayImage } from './image.js';
+import { stage } from './stages.js';
 
 // Text detection with the DB (differentiable binarisation) model: page image → probability
 // map of "text here" → threshold → connected components → rotated boxes → unclip.
@@ -30,14 +31,18 @@ export async function detectText(session: ort.InferenceSession, image: GrayImage
   // The network downsamples by 32: both sides must be multiples of it.
   const width = Math.max(32, Math.round((image.width * scale) / 32) * 32);
   const height = Math.max(32, Math.round((image.height * scale) / 32) * 32);
-  const resized = width === image.width && height === image.height ? image : resizeGray(image, width, height);
-  const input = new ort.Tensor('float32', toNormalisedPlanes(resized), [1, 3, height, width]);
+  const resized = width === image.width && height === image.height ? image : stage('detect.resize', () => resizeGray(image, width, height));
+  const input = new ort.Tensor(
+    'float32',
+    stage('detect.pre', () => toNormalisedPlanes(resized)),
+    [1, 3, height, width],
+  );
   let output: ort.InferenceSession.OnnxValueMapType | undefined;
   try {
-    output = await session.run({ [session.inputNames[0]]: input });
+    output = await stage('detect.run', () => session.run({ [session.inputNames[0]]: input }));
     const map = output[session.outputNames[0]];
     const probabilities = map.data as Float32Array;
-    const boxes = boxesFromMap(probabilities, width, height);
+    const boxes = stage('detect.post', () => boxesFromMap(probabilities, width, height));
     const sx = image.width / width;
     const sy = image.height / height;
     return boxes.map((b) => ({ rect: scaleRect(b.rect, sx, sy), score: b.score }));

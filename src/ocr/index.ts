@@ -5,7 +5,8 @@ import { type Bounds, levelledBounds, type RotatedRect } from './geometry.js';
 import type { GrayImage } from './image.js';
 import { closeModels, loadModels, type OcrModels } from './models.js';
 import { type InkProfile, inkProfile } from './ink.js';
-import { CROP_HEIGHT, cropBox, recognizeCrops } from './recognize.js';
+import { CROP_HEIGHT, cropBox, type Recognized, recognizeCrops } from './recognize.js';
+import { stage } from './stages.js';
 import { faceFit, lineFace, lineText } from './text.js';
 
 // OCR of one page image: detect text boxes at a resolution chosen from the text's height,
@@ -57,8 +58,12 @@ export async function ocrImage(image: GrayImage): Promise<OcrPage> {
   const models = await loadModels();
   const boxes = await detectAtTextScale(models, image);
   checkpoint();
-  const crops = boxes.map((b) => cropBox(image, b.rect));
+  const crops = stage('crops', () => boxes.map((b) => cropBox(image, b.rect)));
   const read = await recognizeCrops(models.recognition, crops, models.charset);
+  return stage('lines', () => readLines(image, boxes, read));
+}
+
+function readLines(image: GrayImage, boxes: DetectedBox[], read: Recognized[]): OcrPage {
   const skew = pageSkew(boxes.map((b) => b.rect));
   const centre = { x: image.width / 2, y: image.height / 2 };
   const found = boxes.flatMap((box, i) => {

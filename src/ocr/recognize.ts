@@ -3,6 +3,7 @@ import ort from 'onnxruntime-node';
 import type { RotatedRect } from './geometry.js';
 import { sampleBilinear, type GrayImage } from './image.js';
 import { decodeCtc, type DecodedText } from './ctc.js';
+import { stage } from './stages.js';
 
 // Text recognition (PP-OCRv4 SVTR + CTC): each detected box is cut out of the page,
 // straightened and scaled to 48 px high, and read in small batches.
@@ -96,24 +97,28 @@ export async function recognizeCrops(session: ort.InferenceSession, crops: Crop[
     const width = paddedWidth(crops[batch[batch.length - 1]]);
     const input = new ort.Tensor(
       'float32',
-      toBatchTensor(
-        batch.map((i) => crops[i]),
-        width,
+      stage('recognize.pre', () =>
+        toBatchTensor(
+          batch.map((i) => crops[i]),
+          width,
+        ),
       ),
       [batch.length, 3, CROP_HEIGHT, width],
     );
     let output: ort.InferenceSession.OnnxValueMapType | undefined;
     try {
-      output = await session.run({ [session.inputNames[0]]: input });
+      output = await stage('recognize.run', () => session.run({ [session.inputNames[0]]: input }));
       const probs = output[session.outputNames[0]];
       const [, frames, classes] = probs.dims as number[];
       const data = probs.data as Float32Array;
-      batch.forEach((cropIndex, b) => {
-        const slice = data.subarray(b * frames * classes, (b + 1) * frames * classes);
-        // Frame positions → crop pixels: each output frame covers width/frames input columns.
-        const decoded = decodeCtc(slice, frames, classes, charset, width / frames);
-        results[cropIndex] = { ...decoded, crop: crops[cropIndex] };
-      });
+      stage('recognize.decode', () =>
+        batch.forEach((cropIndex, b) => {
+          const slice = data.subarray(b * frames * classes, (b + 1) * frames * classes);
+          // Frame positions → crop pixels: each output frame covers width/frames input columns.
+          const decoded = decodeCtc(slice, frames, classes, charset, width / frames);
+          results[cropIndex] = { ...decoded, crop: crops[cropIndex] };
+        }),
+      );
     } finally {
       input.dispose();
       if (output) for (const value of Object.values(output)) value.dispose();

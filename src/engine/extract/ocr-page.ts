@@ -2,6 +2,7 @@ import { createCanvas } from '@napi-rs/canvas';
 import { DocmarkError } from '../../errors.js';
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { ocrImage, rgbaToGray, type OcrPage } from '../../ocr/index.js';
+import { stage } from '../../ocr/stages.js';
 import { uninterruptible } from '../cancel.js';
 import type { Line, Page, TextRun } from '../types.js';
 
@@ -29,12 +30,15 @@ export async function extractOcrPage(page: PDFPageProxy, index: number): Promise
   context.fillRect(0, 0, width, height);
   // pdfjs is typed against the DOM canvas; @napi-rs/canvas implements the same 2D API.
   type RenderParams = Parameters<PDFPageProxy['render']>[0];
-  await page.render({
-    canvasContext: context as unknown as RenderParams['canvasContext'],
-    canvas: canvas as unknown as RenderParams['canvas'],
-    viewport,
-  }).promise;
-  const gray = rgbaToGray(context.getImageData(0, 0, width, height).data, width, height);
+  const rgba = await stage('render', async () => {
+    await page.render({
+      canvasContext: context as unknown as RenderParams['canvasContext'],
+      canvas: canvas as unknown as RenderParams['canvas'],
+      viewport,
+    }).promise;
+    return context.getImageData(0, 0, width, height).data;
+  });
+  const gray = stage('gray', () => rgbaToGray(rgba, width, height));
   // Drop the canvas's pixels now rather than when the GC gets to it.
   canvas.width = 1;
   canvas.height = 1;
