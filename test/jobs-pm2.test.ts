@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { repeatPages } from '../bench/repeat-pdf.mjs';
 import { rawRequest } from './helpers/http.ts';
 import { Pm2Sandbox } from './helpers/pm2.ts';
 import { CORPUS } from './helpers/server.ts';
@@ -15,6 +16,7 @@ import { waitFor } from './helpers/wait.ts';
 const LONG = 'node-fetch.scanned.pdf';
 const FILES = ['bull.pdf', 'passport.pdf', 'he.scanned.pdf', LONG];
 const JOBS = 12;
+const BOOK = 'book.scanned.pdf';
 /** Longer than any answer of a live instance takes here (a /convert of the long scan included). */
 const REQUEST_TIMEOUT_MS = 120_000;
 
@@ -27,14 +29,25 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
   const url = (p: string): string => `http://127.0.0.1:${pm2.port}${p}`;
   const bytes = new Map(FILES.map((f) => [f, fs.readFileSync(path.join(CORPUS, f))]));
 
-  before(() =>
-    pm2.start({
+  before(async () => {
+    // The job a reload lands on must outlast the reload's replacement instance starting, however
+    // fast the OCR: a dozen scanned pages.
+    bytes.set(
+      BOOK,
+      Buffer.from(
+        await repeatPages(
+          [LONG, 'he.scanned.pdf'].map((f) => path.join(CORPUS, f)),
+          12,
+        ),
+      ),
+    );
+    await pm2.start({
       DOCMARK_DATA_DIR: dataDir,
       DOCMARK_MAX_CONVERSIONS: '4',
       DOCMARK_CRON_RESTART: '',
       DOCMARK_WORKERS: '1',
-    }),
-  );
+    });
+  });
   after(() => pm2.destroy());
 
   /** Retries what a restarting instance refuses (503 draining, a connection closed under it). */
@@ -98,10 +111,10 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
         { timeoutMs: 300_000, intervalMs: 50, what: `job ${id} running` },
       );
     /** Submit a long scan out of the stream's order and wait until an instance runs it. */
-    const longJobRunning = async () => {
-      const res = await request('/jobs', { body: bytes.get(LONG), headers: { 'content-type': 'application/pdf' } });
+    const longJobRunning = async (file = LONG) => {
+      const res = await request('/jobs', { body: bytes.get(file), headers: { 'content-type': 'application/pdf' } });
       assert.equal(res.status, 202, res.body);
-      jobs.push({ id: res.json.id, file: LONG });
+      jobs.push({ id: res.json.id, file });
       return running(res.json.id);
     };
 
@@ -122,9 +135,14 @@ describe('jobs under PM2 restarts (real daemon, isolated PM2_HOME)', { timeout: 
 
     // A reload while a job runs: the old instance gives it back instead of finishing it.
     phase('taken over');
-    const reloaded = await longJobRunning();
-    phase(`reload while ${reloaded.pid} runs ${reloaded.id}`);
-    const reload = await pm2.pm2(['reload', 'docmark']);
+    // Only once both instances are up (PM2 refuses to reload one it is still starting), and only the
+    // instance that runs the job, so that the reload reaches it while it converts.
+    await pm2.waitOnline(2, 120_000);
+    const reloaded = await longJobRunning(BOOK);
+    const holder = (await pm2.apps()).find((p) => p.pid === reloaded.pid);
+    assert.ok(holder, `instance ${reloaded.pid} is listed`);
+    phase(`reload ${holder.pm_id} while ${reloaded.pid} runs ${reloaded.id}`);
+    const reload = await pm2.pm2(['reload', String(holder.pm_id)]);
     assert.equal(reload.code, 0, reload.stderr);
 
     phase('reloaded');
