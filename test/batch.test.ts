@@ -10,6 +10,7 @@ import { advertisedConcurrency, totalConcurrency } from '../src/batch/preflight.
 import { parseRetryAfter, retryDelayMs } from '../src/batch/retry.ts';
 import { ServerRotation } from '../src/batch/servers.ts';
 import { convertPdf } from '../src/engine/convert.ts';
+import { readJsonLines } from './helpers/jsonl.ts';
 import { makePdf } from './helpers/pdf.ts';
 import { freePort } from './helpers/pm2.ts';
 import { CLI, CORPUS, ROOT, startServerProcess, type ServerProcess } from './helpers/server.ts';
@@ -60,15 +61,7 @@ function batch(args: string[], timeoutMs = 8 * 60_000): BatchRun {
   return { child, stdout: () => out, stderr: () => err, done };
 }
 
-function readReport(outDir: string): ReportLine[] {
-  const file = path.join(outDir, '_report.jsonl');
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as ReportLine);
-}
+const readReport = (outDir: string): ReportLine[] => readJsonLines<ReportLine>(path.join(outDir, '_report.jsonl'));
 
 /** Every file under `dir`, relative, with `/` separators. */
 function listFiles(dir: string): string[] {

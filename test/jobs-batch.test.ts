@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readSubmitted, recordSubmitted, submittedPath } from '../src/batch/submitted.ts';
 import { rawRequest } from './helpers/http.ts';
+import { readJsonLines } from './helpers/jsonl.ts';
 import { CLI, CORPUS, ROOT, startServerProcess, type ServerProcess } from './helpers/server.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -60,15 +61,7 @@ interface ReportLine {
   job?: string;
 }
 
-function readReport(out: string): ReportLine[] {
-  const file = path.join(out, '_report.jsonl');
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as ReportLine);
-}
+const readReport = (out: string): ReportLine[] => readJsonLines<ReportLine>(path.join(out, '_report.jsonl'));
 
 describe('docmark batch --jobs: a stopped batch resumes its jobs', { timeout: 20 * 60_000 }, () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'docmark-jobs-batch-'));

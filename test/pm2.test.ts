@@ -9,6 +9,7 @@ import { RecycleBaton, ServingMarkers, staggeredLimit } from '../src/server/recy
 import { summarize } from '../src/cli/commands/restarts.ts';
 import { CLI, CORPUS, ROOT } from './helpers/server.ts';
 import { Pm2Sandbox, freePort, steadyLoad, type RestartRecord } from './helpers/pm2.ts';
+import { busTrace } from './helpers/jsonl.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const require = createRequire(import.meta.url);
@@ -17,17 +18,7 @@ const { classify } = require('../ops/restart-logger/classify.js') as {
 };
 
 const PDF = fs.readFileSync(path.join(CORPUS, 'bull.pdf'));
-const TRACES = path.join(ROOT, 'test/fixtures/pm2/bus-samples.jsonl');
-
-function trace(scenario: string): Array<{ type: string; data: unknown }> {
-  return fs
-    .readFileSync(TRACES, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.scenario === scenario)
-    .map((e) => ({ type: e.event, data: e.data }));
-}
+const trace = (scenario: string): Array<{ type: string; data: unknown }> => busTrace(scenario);
 
 const causes = (records: RestartRecord[], app?: string): string[] => records.filter((r) => !app || r.app === app).map((r) => r.cause);
 

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from './helpers/server.ts';
+import { busTrace } from './helpers/jsonl.ts';
 
 // Restart causes the soak's restart log got wrong, on recorded PM2 7.0.4 bus traces changed the
 // way a busy cluster changes them: a kill -9 after hints left by an earlier stop, and the app's
@@ -19,17 +17,7 @@ interface Event {
   data: any;
 }
 
-const TRACES = path.join(ROOT, 'test/fixtures/pm2/bus-samples.jsonl');
-
-function trace(scenario: string): Event[] {
-  return fs
-    .readFileSync(TRACES, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.scenario === scenario)
-    .map((e) => ({ type: e.event, data: e.data }));
-}
+const trace = (scenario: string): Event[] => busTrace(scenario);
 
 /** The index of the first event that matches. */
 const indexOf = (events: Event[], match: (e: Event) => boolean): number => {

@@ -50,14 +50,7 @@ export async function convertByJob(input: AttemptInput, job: JobAttempt): Promis
 async function stillThere(base: string, id: string, input: AttemptInput, auth: Record<string, string>): Promise<boolean> {
   let res: Dispatcher.ResponseData;
   try {
-    res = await request(`${base}/jobs/${id}`, {
-      dispatcher: input.dispatcher,
-      method: 'GET',
-      headers: { accept: 'application/json', ...auth },
-      signal: input.signal,
-      headersTimeout: input.timeoutMs,
-      bodyTimeout: input.timeoutMs,
-    });
+    res = await requestStatus(base, id, input, auth);
   } catch (err) {
     throw networkError(err);
   }
@@ -129,14 +122,7 @@ async function follow(base: string, id: string, input: AttemptInput, auth: Recor
   for (;;) {
     let status: string | undefined;
     try {
-      const res = await request(`${base}/jobs/${id}`, {
-        dispatcher: input.dispatcher,
-        method: 'GET',
-        headers: { accept: 'application/json', ...auth },
-        signal: input.signal,
-        headersTimeout: input.timeoutMs,
-        bodyTimeout: input.timeoutMs,
-      });
+      const res = await requestStatus(base, id, input, auth);
       if (res.statusCode === 404) {
         await res.body.dump();
         throw new AttemptError('job_lost', `Job ${id} is not on the server any more (another store, or it expired).`, {
@@ -157,6 +143,18 @@ async function follow(base: string, id: string, input: AttemptInput, auth: Recor
     if (status === 'succeeded' || status === 'failed' || status === 'canceled') return status;
     await sleep(POLL_MS, undefined, { signal: input.signal });
   }
+}
+
+/** GET /jobs/:id, within the attempt's time limit and signal. */
+function requestStatus(base: string, id: string, input: AttemptInput, auth: Record<string, string>): Promise<Dispatcher.ResponseData> {
+  return request(`${base}/jobs/${id}`, {
+    dispatcher: input.dispatcher,
+    method: 'GET',
+    headers: { accept: 'application/json', ...auth },
+    signal: input.signal,
+    headersTimeout: input.timeoutMs,
+    bodyTimeout: input.timeoutMs,
+  });
 }
 
 async function readJson(res: Dispatcher.ResponseData): Promise<unknown> {

@@ -55,6 +55,7 @@ async function askHealth(agent: Agent, url: string, timeoutMs: number): Promise<
   let text = '';
   try {
     const res = await request(`${url}/health`, {
+      dispatcher: agent,
       method: 'GET',
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
