@@ -11,6 +11,8 @@ const stripColour = (/** @type {string} */ text) => text.replace(ANSI_COLOUR, ''
 const RELOAD_RETRY_MS = 5000;
 /** The ballast goes to instances older than DOCMARK_MIN_UPTIME_S (6 s), with a margin. */
 const MEMORY_MIN_AGE_MS = 10_000;
+/** How long an action waits for an instance to act on. */
+const TARGET_WAIT_MS = 30_000;
 
 /**
  * @param {{ sandbox: import('./sandbox.mjs').Pm2Sandbox, everyMs: Record<string, number>, random: () => number, t0: number, log: (l: object) => void }} options
@@ -53,8 +55,15 @@ export function startChaos({ sandbox, everyMs, random, t0, log }) {
     // Only an instance past PM2's min_uptime: a younger one would first wait out its min uptime.
     memory: async () => signal('SIGWINCH', MEMORY_MIN_AGE_MS),
   };
+  // Instances restart often under the compressed settings: wait a while for one to qualify rather
+  // than let the action lapse (a short run has only a few of each).
   const signal = async (/** @type {NodeJS.Signals} */ sig, minAgeMs = 0) => {
-    const p = await randomInstance(minAgeMs);
+    const giveUpAt = Date.now() + TARGET_WAIT_MS;
+    let p = await randomInstance(minAgeMs);
+    while (!p && running && Date.now() < giveUpAt) {
+      await new Promise((r) => setTimeout(r, 500));
+      p = await randomInstance(minAgeMs);
+    }
     if (!p) return { result: 'no instance online' };
     try {
       process.kill(p.pid, sig);
