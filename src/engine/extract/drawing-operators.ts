@@ -1,6 +1,7 @@
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { pdfjs } from '../load/pdf.js';
-import { type OperatorSink, type WorkerAnnotation, workerPage } from '../load/worker-objects.js';
+import { type OperatorSink, type WorkerAnnotation, type WorkerPage, workerPage } from '../load/worker-objects.js';
+import { ContentReader, NotCovered } from './content-paths.js';
 
 /*
  * Extract step, drawings: the operators of a page that readDrawings reads, for a fraction of what
@@ -9,13 +10,15 @@ import { type OperatorSink, type WorkerAnnotation, workerPage } from '../load/wo
  * getOperatorList evaluates the whole page: it loads its fonts and maps every string shown to
  * glyphs, and builds the outline of every glyph (pdfjs does so when fonts are not installed in a
  * browser); it decodes its images; and the list is then copied from pdfjs's worker side to the
- * engine's. Here pdfjs's own evaluator reads the page in this thread, where its worker side runs
- * (see worker-objects.ts), with an evaluator of the page's own whose font, text and image steps
- * are replaced by ones that do nothing: the path, colour, graphics-state, form and pattern
- * operators come out as getOperatorList gives them, parsed by pdfjs's own parser, decoded by its
- * own filters within the document's decompression budget. The replacements are properties of
- * that one evaluator: no other reading of the page (its text, an OCR rendering) is affected,
- * whatever runs meanwhile.
+ * engine's. Here the page is read in this thread, where pdfjs's worker side runs (see
+ * worker-objects.ts), from the content stream pdfjs decodes (its filters, within the document's
+ * decompression budget), by ContentReader (content-paths.ts), which keeps only paths, colours,
+ * graphics states and forms. Where that reader gives up, pdfjs's own evaluator reads the page: an
+ * evaluator of the page's own whose font, text and image steps are replaced by ones that do
+ * nothing, so that the path, colour, graphics-state, form and pattern operators come out as
+ * getOperatorList gives them. The replacements are properties of that one evaluator: no other
+ * reading of the page (its text, an OCR rendering) is affected, whatever runs meanwhile.
+ * Annotations shown on the page are always read by such an evaluator.
  */
 
 /** A page issuing more operators than this is read no further (a chart or a hostile stream): its first ones count. */
@@ -47,8 +50,11 @@ class Task {
   }
 }
 
+/** The reading tried first: the content stream by ContentReader (pdfjs's evaluator where it gives up), or the evaluator. */
+export type DrawingReader = 'content-stream' | 'evaluator';
+
 /** pdfjs's OperatorList without a stream to the API (ops are kept, never sent), bounded. */
-class DrawingList implements OperatorSink {
+export class DrawingList implements OperatorSink {
   readonly fnArray: number[] = [];
   readonly argsArray: unknown[] = [];
   readonly dependencies = new Set<string>();
@@ -58,6 +64,8 @@ class DrawingList implements OperatorSink {
   constructor(
     private readonly task: Task,
     private readonly ops: Ops,
+    /** Which reading gave the page's operators. */
+    readonly readBy: DrawingReader,
   ) {}
 
   get length(): number {
@@ -119,26 +127,41 @@ const NO_FONT = Object.freeze({ name: 'docmark-drawings', isType3Font: false });
  * The page's operators as getOperatorList would give them, but for its text (strings show no
  * glyphs) and images (none is painted); undefined where pdfjs's worker side cannot be reached, or
  * the page is one this reading does not cover (a content stream with resources of its own).
+ * Most pages are read by ContentReader (content-paths.ts), the rest by pdfjs's evaluator.
  */
-export async function drawingOperators(page: PDFPageProxy): Promise<OperatorSink | undefined> {
-  const { OPS } = await pdfjs();
+export async function drawingOperators(page: PDFPageProxy, reader: DrawingReader = 'content-stream'): Promise<DrawingList | undefined> {
+  const { OPS, Util } = await pdfjs();
   const source = await workerPage(page);
   if (!source) return undefined;
   const [content] = await Promise.all([source.getContentStream(), source.loadResources(RESOURCE_KEYS)]);
   const local = content.dict?.get('Resources') as { size?: number } | undefined;
   if (local && typeof local.size === 'number' && local.size > 0) return undefined;
   const task = new Task();
-  const list = new DrawingList(task, OPS);
-  const evaluator = drawingsEvaluator(source.createAnnotationEvaluator(NO_MAIN_THREAD) as Evaluator);
-  await evaluator.getOperatorList({ stream: content, task, resources: source.resources, operatorList: list });
+  let list = new DrawingList(task, OPS, 'content-stream');
+  try {
+    if (reader !== 'content-stream') throw new NotCovered(reader);
+    const contentReader = new ContentReader(list, OPS, Util.makeHexColor, { maxOperators: MAX_OPERATORS, maxFormDepth: MAX_FORM_DEPTH });
+    await contentReader.readPage(content.getBytes(), source.resources);
+  } catch (err) {
+    if (!(err instanceof NotCovered)) throw err;
+    content.reset();
+    list = new DrawingList(task, OPS, 'evaluator');
+    await evaluatorOf(source).getOperatorList({ stream: content, task, resources: source.resources, operatorList: list });
+  }
   // Annotations shown on the page follow its content, as in getOperatorList.
+  let evaluator: Evaluator | undefined;
   for (const annotation of await source._parsedAnnotations) {
     if (task.terminated) break;
     if (!shown(annotation)) continue;
+    evaluator ??= evaluatorOf(source);
     const { opList } = await annotation.getOperatorList(evaluator, task, DISPLAY_OPERATOR_LIST, null).catch(() => ({ opList: null }));
     if (opList) list.addOpList(opList);
   }
   return list;
+}
+
+function evaluatorOf(source: WorkerPage): Evaluator {
+  return drawingsEvaluator(source.createAnnotationEvaluator(NO_MAIN_THREAD) as Evaluator);
 }
 
 function shown(annotation: WorkerAnnotation): boolean {

@@ -18,7 +18,7 @@ import type { PDFDocumentLoadingTask, PDFPageProxy } from 'pdfjs-dist/types/src/
 export interface WorkerPage {
   readonly resources: WorkerDict | undefined;
   readonly _parsedAnnotations: Promise<WorkerAnnotation[]>;
-  getContentStream(): Promise<{ dict?: WorkerDict }>;
+  getContentStream(): Promise<{ dict?: WorkerDict; getBytes(): Uint8Array; reset(): void }>;
   loadResources(keys: string[]): Promise<unknown>;
   /** A new evaluator for the page (pdfjs builds one for each annotation list and each operator list). */
   createAnnotationEvaluator(handler: unknown): object;
