@@ -1,5 +1,6 @@
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { pdfjs } from '../load/pdf.js';
+import { type DrawingReader, drawingOperators } from './drawing-operators.js';
 import type { BBox, Page, Rect, TextRun } from '../types.js';
 
 /*
@@ -9,8 +10,11 @@ import type { BBox, Page, Rect, TextRun } from '../types.js';
  * each a rect as thick as the pen. Curves, slanted lines, clipping paths and white fills (paper on
  * paper) are left out.
  *
- * The operator list costs about as much as the text layer, so it is read only on pages whose text
- * could hold a table (see mayHoldTable): pages of prose alone never pay for it.
+ * The operators come from the page's content stream read for its paths alone, or from pdfjs's
+ * evaluator with the page's text, fonts and images left out (see drawing-operators.ts), or from
+ * its full operator list where neither is available. Even so they are read only on pages whose
+ * text could hold a table (see mayHoldTable). A page whose drawings cannot be read keeps its text,
+ * without rects.
  */
 
 type Matrix = [number, number, number, number, number, number];
@@ -36,10 +40,22 @@ interface GraphicsState {
 }
 
 /** The page's rules and boxes in page space (points, origin top-left). */
-export async function readDrawings(page: PDFPageProxy): Promise<Rect[]> {
+export async function readDrawings(page: PDFPageProxy, source: DrawingSource = 'content-stream'): Promise<Rect[]> {
+  let operators: { fnArray: number[]; argsArray: unknown[] };
+  try {
+    operators = (source !== 'operator-list' && (await drawingOperators(page, source))) || (await page.getOperatorList());
+  } catch {
+    return [];
+  }
+  return drawingsOf(page, operators);
+}
+
+/** Where the operators come from: the content stream read for paths alone, pdfjs's evaluator without text and images, or its full operator list. */
+export type DrawingSource = DrawingReader | 'operator-list';
+
+async function drawingsOf(page: PDFPageProxy, { fnArray, argsArray }: { fnArray: number[]; argsArray: unknown[] }): Promise<Rect[]> {
   const { OPS, Util } = await pdfjs();
   const viewport = page.getViewport({ scale: 1 });
-  const { fnArray, argsArray } = await page.getOperatorList();
   const rects: Rect[] = [];
   const stack: GraphicsState[] = [];
   let state: GraphicsState = { ctm: viewport.transform as Matrix, lineWidth: 1, whiteFill: false };

@@ -5,6 +5,7 @@ import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { DocmarkError } from '../../errors.js';
 import { InThreadPort } from './in-thread-port.js';
 import { type InflateBudget, installSyncInflate, openInflateBudget } from './inflate.js';
+import { bindWorkerDocument, installWorkerHooks } from './worker-objects.js';
 
 /**
  * Load step: bytes → an open pdfjs document. Knows every way a file can fail to open
@@ -51,7 +52,8 @@ const RESTORED: Array<[object, string]> = [
 /**
  * Load pdfjs and its worker module (which pdfjs would otherwise import on the first document)
  * up front, then put back the built-ins its polyfills replaced. Streams are inflated
- * synchronously by native zlib (see inflate.ts).
+ * synchronously by native zlib (see inflate.ts); each document's worker side is found for the
+ * engine (see worker-objects.ts).
  */
 async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }> {
   const natives = RESTORED.map(([owner, key]) => [owner, key, Object.getOwnPropertyDescriptor(owner, key)!] as const);
@@ -61,6 +63,7 @@ async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }>
     if ((owner as Record<string, unknown>)[key] !== descriptor.value) Object.defineProperty(owner, key, descriptor);
   }
   installSyncInflate();
+  installWorkerHooks();
   return { lib, worker };
 }
 
@@ -145,12 +148,14 @@ export async function loadPdf(bytes: Uint8Array, options: LoadOptions = {}): Pro
   try {
     pdf = await task.promise;
   } catch (err) {
+    bindWorkerDocument(task);
     await task.destroy().catch(() => undefined);
     worker.destroy();
     budget.close();
     // pdfjs reports a stream it could not decode in its own words: the budget knows why.
     throw budget.exceeded ? budget.error() : mapLoadError(err, options.password);
   }
+  bindWorkerDocument(task);
   // A worker given to getDocument outlives the document unless its owner ends it.
   const close = async () => {
     await pdf.destroy().catch(() => undefined);
