@@ -9,7 +9,8 @@ import { waitFor } from './helpers/wait.ts';
 
 /**
  * The port between pdfjs's API and its same-thread worker: the receiver must get a snapshot
- * (pdfjs refills its arrays after sending them), in order, and a real document must read the
+ * (pdfjs refills its arrays after sending them; a text chunk's items, which it never touches
+ * again, are handed over), in order, and a real document must read the
  * same through it as through pdfjs's own structuredClone port.
  */
 
@@ -40,6 +41,25 @@ describe('in-thread pdfjs port', () => {
     assert.deepEqual(received.items, [{ str: 'a', transform: [1, 0, 0, 1, 5, 6] }]);
     assert.equal(Object.getPrototypeOf(received.styles), null, 'a prototype-less object stays one');
     assert.deepEqual({ ...received.styles }, { f1: { ascent: 0.8 } });
+  });
+
+  it("hands a text chunk's items over without a copy, and keeps the chunk as it was sent", async () => {
+    const port = new InThreadPort();
+    const got = listen(port);
+    // pdfjs's getTextContent: a chunk goes out as a stream's ENQUEUE message, then the worker
+    // gives its text content new item and style containers and fills those.
+    const textContent = { items: [{ str: 'a', transform: [1, 0, 0, 1, 5, 6] }], styles: Object.create(null), lang: null };
+    textContent.styles.f1 = { ascent: 0.8 };
+    const items = textContent.items;
+    port.postMessage({ sourceName: 'w', targetName: 'm', stream: 4, streamId: 1, chunk: textContent });
+    textContent.items = [{ str: 'b', transform: [1, 0, 0, 1, 7, 8] }];
+    textContent.styles = Object.create(null);
+    await until(() => got.length === 1);
+    const received = (got[0].data as { stream: number; chunk: { items: unknown; styles: Record<string, unknown> } }).chunk;
+    assert.equal(received.items, items, 'the items themselves, not a copy');
+    assert.deepEqual(received.items, [{ str: 'a', transform: [1, 0, 0, 1, 5, 6] }]);
+    assert.deepEqual({ ...received.styles }, { f1: { ascent: 0.8 } });
+    assert.notEqual(received, textContent, 'the chunk the worker goes on filling is copied');
   });
 
   it('copies binary data; a transferred buffer moves, and the sender is left an empty one', async () => {

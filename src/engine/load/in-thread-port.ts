@@ -12,7 +12,9 @@ import type { TransferListItem } from 'node:worker_threads';
  * still gets a snapshot; binary data is copied. Buffers a message transfers (a document's bytes,
  * an operator list's path data and matrices, image data for rendering) move instead: the
  * receiver's views stand on the moved buffers and the sender's are emptied exactly as with
- * pdfjs's own port, while the rest of the message is copied directly like any other.
+ * pdfjs's own port, while the rest of the message is copied directly like any other. A chunk of
+ * a page's text is the one message whose contents are handed over without a copy (see
+ * handOverTextChunk): it is most of what pdfjs sends, and the worker never touches it again.
  *
  * It implements what pdfjs's MessageHandler uses of a port: postMessage, add/removeEventListener
  * (with an abort signal) and terminate.
@@ -28,7 +30,7 @@ export class InThreadPort {
   #delivered: Promise<void> = Promise.resolve();
 
   postMessage(message: unknown, transfer?: readonly unknown[]): void {
-    const event = { data: transfer?.length ? moveMessage(message, transfer) : snapshot(message) };
+    const event = { data: transfer?.length ? moveMessage(message, transfer) : isTextChunk(message) ? handOverTextChunk(message) : snapshot(message) };
     // Delivered on a microtask, in order, as pdfjs's own loopback port does (a throwing
     // listener is an unhandled rejection there too, not an uncaught exception).
     void this.#delivered.then(() => {
@@ -60,6 +62,30 @@ export class InThreadPort {
 }
 
 const objectTag = Object.prototype.toString;
+
+/** pdfjs's MessageHandler: the message that carries one chunk of a stream (its StreamKind.ENQUEUE). */
+const STREAM_ENQUEUE = 4;
+
+interface TextChunkMessage {
+  stream: number;
+  chunk: { items: unknown[]; styles: object; lang?: unknown };
+}
+
+/** A chunk of a page's text content (getTextContent's stream: items and their styles). */
+function isTextChunk(message: unknown): message is TextChunkMessage {
+  const m = message as Partial<TextChunkMessage> | null;
+  return m?.stream === STREAM_ENQUEUE && Array.isArray(m.chunk?.items) && typeof m.chunk.styles === 'object';
+}
+
+/**
+ * A text chunk as the receiver may have it without a copy of its items: after sending a chunk,
+ * pdfjs's worker gives its text content new item and style containers instead of emptying the
+ * sent ones, and every item and style it puts in them is an object made for that chunk, never
+ * changed once sent. Only the message and the chunk, which the worker goes on filling, are copied.
+ */
+function handOverTextChunk(message: TextChunkMessage): TextChunkMessage {
+  return { ...message, chunk: { ...message.chunk } };
+}
 
 /**
  * A copy of `value` as structuredClone would make it (with no transfer), for the data pdfjs
