@@ -357,7 +357,9 @@ export class ContentReader {
   private async read(content: Uint8Array, level: Level): Promise<void> {
     const { out, ops } = this;
     const scanner = new Scanner(content);
-    const numbers: number[] = [];
+    // The current operator's numbers, written in place: an array emptied by `length = 0` drops its
+    // storage, and a content stream has an operator every few bytes.
+    const numbers = new Array<number>(MAX_OPERANDS).fill(0);
     let names = 0;
     let operands = 0;
     let numeric = true; // every operand so far a number
@@ -368,8 +370,8 @@ export class ContentReader {
       const token = scanner.next();
       if (token === EOF) break;
       if (token === NUMBER) {
-        numbers.push(scanner.number);
-        if (++operands > MAX_OPERANDS) throw new NotCovered('operands');
+        if (operands >= MAX_OPERANDS) throw new NotCovered('operands');
+        numbers[operands++] = scanner.number;
         continue;
       }
       if (token === NAME || token === VALUE) {
@@ -395,7 +397,7 @@ export class ContentReader {
           out.addOp(ops.restore, null);
           break;
         case TRANSFORM:
-          out.addOp(ops.transform, numbers.slice());
+          out.addOp(ops.transform, numbers.slice(0, count));
           break;
         case LINE_WIDTH:
           if (numeric) out.addOp(ops.setLineWidth, [Math.abs(numbers[0])]);
@@ -435,7 +437,10 @@ export class ContentReader {
           path.push(CLOSE_PATH);
           break;
         case RECTANGLE: {
-          const [x, y, width, height] = numbers;
+          const x = numbers[0];
+          const y = numbers[1];
+          const width = numbers[2];
+          const height = numbers[3];
           point.x = x;
           point.y = y;
           const xw = x + width;
@@ -456,7 +461,6 @@ export class ContentReader {
           await this.xobject(level, scanner.name(), point);
           break;
       }
-      numbers.length = 0;
       names = 0;
       operands = 0;
       numeric = true;
