@@ -113,89 +113,104 @@ function addPath(rects: Rect[], args: unknown[], state: GraphicsState, OPS: Ops)
   if (!stroke && !fill && !both) return; // endPath: a clipping path, nothing painted
   const m = state.ctm;
   const pen = Math.max(HAIRLINE, state.lineWidth * Math.sqrt(Math.abs(m[0] * m[3] - m[1] * m[2])));
-  for (const sub of subpaths(buffer, m)) {
-    if ((fill || both) && !state.whiteFill && sub.points.length >= 2) {
-      const box = boxOf(sub.points);
-      if (box.x1 - box.x0 > 0 || box.y1 - box.y0 > 0) rects.push({ bbox: box, filled: true });
-    }
-    if (stroke || both) {
-      for (const [a, b] of sub.segments) {
-        const seg = segmentRect(a, b, pen);
-        if (seg) rects.push({ bbox: seg, filled: false });
-      }
-    }
-  }
+  addSubpaths(rects, buffer, m, (fill || both) && !state.whiteFill, stroke || both, pen);
 }
 
-type Point = [number, number];
-
-interface Subpath {
-  points: Point[];
-  /** Straight segments (curves left out), closing segment included when the path is closed. */
-  segments: Array<[Point, Point]>;
-}
-
-/** The subpaths of a pdfjs path buffer, their points in page space. */
-function subpaths(buffer: ArrayLike<number>, m: Matrix): Subpath[] {
-  const out: Subpath[] = [];
-  let current: Subpath | undefined;
-  let start: Point | undefined;
-  let last: Point | undefined;
-  const at = (k: number): Point => [m[0] * buffer[k] + m[2] * buffer[k + 1] + m[4], m[1] * buffer[k] + m[3] * buffer[k + 1] + m[5]];
-  let k = 0;
-  while (k < buffer.length) {
-    const op = buffer[k++];
-    if (op === MOVE_TO) {
-      last = start = at(k);
-      current = { points: [last], segments: [] };
-      out.push(current);
-      k += 2;
-    } else if (op === LINE_TO) {
-      const p = at(k);
-      if (current && last) {
-        current.points.push(p);
-        current.segments.push([last, p]);
-      }
-      last = p;
-      k += 2;
-    } else if (op === CURVE_TO || op === QUADRATIC_CURVE_TO) {
-      const n = op === CURVE_TO ? 6 : 4;
-      // Control points bound the curve: enough for the box of a rounded background.
-      for (let c = 0; c < n; c += 2) current?.points.push(at(k + c));
-      last = at(k + n - 2);
-      k += n;
-    } else if (op === CLOSE_PATH) {
-      if (current && last && start && (last[0] !== start[0] || last[1] !== start[1])) current.segments.push([last, start]);
-      last = start;
-    } else {
-      break; // not a path command: a damaged buffer, stop reading it
+/**
+ * The rects of a pdfjs path buffer's subpaths, in page space and in the buffer's order: a filled
+ * subpath's box, then a stroked one's straight segments (the closing one included). A subpath's
+ * points are not kept, only its box and its segments' ends: a path can hold thousands of them.
+ */
+function addSubpaths(rects: Rect[], buffer: ArrayLike<number>, m: Matrix, filled: boolean, stroked: boolean, pen: number): void {
+  let open = false; // a subpath has begun
+  let points = 0;
+  let x0 = 0;
+  let y0 = 0;
+  let x1 = 0;
+  let y1 = 0;
+  let startX = 0;
+  let startY = 0;
+  let lastX = 0;
+  let lastY = 0;
+  // The open subpath's segments, four numbers each (a's x and y, b's x and y), reused.
+  const segments: number[] = [];
+  let segmentEnds = 0;
+  const point = (x: number, y: number) => {
+    if (points++ === 0) {
+      x0 = x1 = x;
+      y0 = y1 = y;
     }
-  }
-  return out;
-}
-
-function boxOf(points: Point[]): BBox {
-  let [x0, y0] = points[0];
-  let [x1, y1] = points[0];
-  for (const [x, y] of points) {
     if (x < x0) x0 = x;
     if (x > x1) x1 = x;
     if (y < y0) y0 = y;
     if (y > y1) y1 = y;
+  };
+  const segment = (ax: number, ay: number, bx: number, by: number) => {
+    segments[segmentEnds++] = ax;
+    segments[segmentEnds++] = ay;
+    segments[segmentEnds++] = bx;
+    segments[segmentEnds++] = by;
+  };
+  const close = () => {
+    if (!open) return;
+    if (filled && points >= 2 && (x1 - x0 > 0 || y1 - y0 > 0)) rects.push({ bbox: { x0, y0, x1, y1 }, filled: true });
+    if (stroked) {
+      for (let s = 0; s < segmentEnds; s += 4) {
+        const seg = segmentRect(segments[s], segments[s + 1], segments[s + 2], segments[s + 3], pen);
+        if (seg) rects.push({ bbox: seg, filled: false });
+      }
+    }
+    points = 0;
+    segmentEnds = 0;
+  };
+  let k = 0;
+  while (k < buffer.length) {
+    const op = buffer[k++];
+    if (op === MOVE_TO || op === LINE_TO) {
+      const x = m[0] * buffer[k] + m[2] * buffer[k + 1] + m[4];
+      const y = m[1] * buffer[k] + m[3] * buffer[k + 1] + m[5];
+      if (op === MOVE_TO) {
+        close();
+        open = true;
+        startX = x;
+        startY = y;
+      } else if (open) segment(lastX, lastY, x, y);
+      if (open) point(x, y);
+      lastX = x;
+      lastY = y;
+      k += 2;
+    } else if (op === CURVE_TO || op === QUADRATIC_CURVE_TO) {
+      const n = op === CURVE_TO ? 6 : 4;
+      // Control points bound the curve: enough for the box of a rounded background.
+      for (let c = 0; c < n; c += 2) {
+        const x = m[0] * buffer[k + c] + m[2] * buffer[k + c + 1] + m[4];
+        const y = m[1] * buffer[k + c] + m[3] * buffer[k + c + 1] + m[5];
+        if (open) point(x, y);
+        lastX = x;
+        lastY = y;
+      }
+      k += n;
+    } else if (op === CLOSE_PATH) {
+      if (open && (lastX !== startX || lastY !== startY)) segment(lastX, lastY, startX, startY);
+      lastX = startX;
+      lastY = startY;
+    } else {
+      break; // not a path command: a damaged buffer, stop reading it
+    }
   }
-  return { x0, y0, x1, y1 };
+  close();
 }
 
-/** A horizontal or vertical segment as a rect as thick as the pen; undefined when slanted. */
-function segmentRect(a: Point, b: Point, pen: number): BBox | undefined {
+/** A horizontal or vertical segment (from a to b) as a rect as thick as the pen; undefined when slanted. */
+function segmentRect(ax: number, ay: number, bx: number, by: number, pen: number): BBox | undefined {
   const half = pen / 2;
-  if (Math.abs(a[1] - b[1]) < AXIS_TOLERANCE) {
-    const y = (a[1] + b[1]) / 2;
-    return { x0: Math.min(a[0], b[0]), y0: y - half, x1: Math.max(a[0], b[0]), y1: y + half };
+  if (Math.abs(ay - by) < AXIS_TOLERANCE) {
+    const y = (ay + by) / 2;
+    return { x0: Math.min(ax, bx), y0: y - half, x1: Math.max(ax, bx), y1: y + half };
   }
-  if (Math.abs(a[0] - b[0]) < AXIS_TOLERANCE) {
-    const x = (a[0] + b[0]) / 2;
-    return { x0: x - half, y0: Math.min(a[1], b[1]), x1: x + half, y1: Math.max(a[1], b[1]) };
+  if (Math.abs(ax - bx) < AXIS_TOLERANCE) {
+    const x = (ax + bx) / 2;
+    return { x0: x - half, y0: Math.min(ay, by), x1: x + half, y1: Math.max(ay, by) };
   }
   return undefined;
 }
