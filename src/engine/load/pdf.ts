@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { PDFDocumentProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { DocmarkError } from '../../errors.js';
 import { InThreadPort } from './in-thread-port.js';
+import { installCMapBound } from './cmap-bound.js';
 import { type InflateBudget, installSyncInflate, openInflateBudget } from './inflate.js';
 import { bindWorkerDocument, installWorkerHooks } from './worker-objects.js';
 
@@ -53,7 +54,7 @@ const RESTORED: Array<[object, string]> = [
  * Load pdfjs and its worker module (which pdfjs would otherwise import on the first document)
  * up front, then put back the built-ins its polyfills replaced. Streams are inflated
  * synchronously by native zlib (see inflate.ts); each document's worker side is found for the
- * engine (see worker-objects.ts).
+ * engine (see worker-objects.ts); the character maps a PDF supplies are bounded (see cmap-bound.ts).
  */
 async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }> {
   const natives = RESTORED.map(([owner, key]) => [owner, key, Object.getOwnPropertyDescriptor(owner, key)!] as const);
@@ -64,6 +65,7 @@ async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }>
   }
   installSyncInflate();
   installWorkerHooks();
+  installCMapBound();
   return { lib, worker };
 }
 

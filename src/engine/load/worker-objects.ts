@@ -85,8 +85,11 @@ export async function workerPage(page: PDFPageProxy): Promise<WorkerPage | undef
   return manager.getPage(internals._pageIndex);
 }
 
-/** A setter on Object.prototype for `mark` that hands the first object setting it to `onFirst`. */
-function catchFirst(mark: string, onFirst: (instance: object) => boolean): void {
+/**
+ * A setter on Object.prototype for `mark` that hands each object setting it to `onFirst` (the
+ * property becomes the object's own) until `onFirst` returns true; then the setter goes.
+ */
+export function catchFirst(mark: string, onFirst: (instance: object) => boolean): void {
   Object.defineProperty(Object.prototype, mark, {
     configurable: true,
     enumerable: false,
