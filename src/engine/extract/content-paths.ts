@@ -1,4 +1,5 @@
 import type { OperatorSink, WorkerDict } from '../load/worker-objects.js';
+import { CLOSE_PATH, CURVE_TO, LINE_TO, MOVE_TO } from './path-commands.js';
 
 /*
  * Extract step, drawings: a page's content stream read for what readDrawings reads, without
@@ -166,12 +167,6 @@ const codeOf = (b: ArrayLike<number>, start: number, end: number) => {
 const BY_CODE = new Map<number, OperatorSpec>();
 for (const [name, spec] of OPERATORS) BY_CODE.set(codeOf(Buffer.from(name, 'latin1'), 0, name.length), spec);
 const LONGEST_OPERATOR = 5; // "false"
-
-// pdfjs's path commands inside constructPath's buffer (DrawOPS).
-const MOVE_TO = 0;
-const LINE_TO = 1;
-const CURVE_TO = 2;
-const CLOSE_PATH = 4;
 
 /** The graphics state pdfjs keeps per q level that paths depend on: the current point. */
 interface PointState {

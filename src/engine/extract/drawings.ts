@@ -1,6 +1,7 @@
 import type { PDFPageProxy } from 'pdfjs-dist/types/src/display/api.js';
 import { pdfjs } from '../load/pdf.js';
 import { type DrawingReader, drawingOperators } from './drawing-operators.js';
+import { CLOSE_PATH, CURVE_TO, LINE_TO, MOVE_TO, QUADRATIC_CURVE_TO } from './path-commands.js';
 import type { BBox, Page, Rect, TextRun } from '../types.js';
 
 /*
@@ -25,13 +26,6 @@ const MAX_RECTS = 5000;
 const HAIRLINE = 0.25;
 /** A segment whose ends differ by less than this across its length is straight along an axis. */
 const AXIS_TOLERANCE = 0.5;
-
-// pdfjs's path commands inside constructPath's buffer (DrawOPS in pdfjs).
-const MOVE_TO = 0;
-const LINE_TO = 1;
-const CURVE_TO = 2;
-const QUADRATIC_CURVE_TO = 3;
-const CLOSE_PATH = 4;
 
 interface GraphicsState {
   ctm: Matrix;
