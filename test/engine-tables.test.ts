@@ -620,4 +620,19 @@ describe('tables in the dev sets', () => {
     // Each statement is one table whose every cell is found.
     assertFloors('statements', await tableScores(path.join(FIXTURES, 'tables')), { tables: 1, cells: 1 });
   });
+
+  it('a statement whose cells keep a paragraph spacing (Word) is one table, not a paragraph per row', async () => {
+    const { output } = await convertPdf(fs.readFileSync(path.join(FIXTURES, 'tables/income-statement-spaced.writer.pdf')));
+    assert.match(output, /\| {2}\| Note \| 2025 \| 2024 \|\n\| --- \| --- \| --- \| --- \|\n\| Revenue \| 3 \| 12,482 \| 11,206 \|/);
+    assert.match(output, /\| Profit for the year \| {2}\| 1,027 \| 845 \|/);
+  });
+
+  it('a letter: flush-right address and date stay paragraphs, labels at tab stops are a table', async () => {
+    const { output } = await convertPdf(fs.readFileSync(path.join(FIXTURES, 'tables/letter.writer.pdf')));
+    // Set in from the margin, yet no list item or quotation: the lines end at the column's edge.
+    assert.doesNotMatch(output, /^\s*(?:[-*]|>) /m);
+    assert.match(output, /^Acme Widgets Ltd 14 Harbour Road Bristol BS1 4QA$/m);
+    assert.match(output, /^3 March 2025$/m);
+    assert.match(output, /\| (?:\*\*)?Amount due:(?:\*\*)? \| £4,210\.00 \|/);
+  });
 });

@@ -523,6 +523,17 @@ function centered(infos: LineInfo[], body: number): boolean {
   return ragged || (inset >= body * CENTRED_LINE_INSET && inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE);
 }
 
+/**
+ * Text set flush right (a letter's address and date, a signature): every line ends at the column's
+ * edge, well in from its left. A paragraph, not a quotation or a list item, whose lines end ragged.
+ */
+function rightAligned(infos: LineInfo[], body: number): boolean {
+  const { column } = infos[0];
+  if (!infos.every((i) => i.line.bbox.x1 >= column.wrap - JUSTIFIED_SLACK)) return false;
+  const inset = Math.min(...infos.map((i) => i.line.bbox.x0)) - column.left;
+  return inset >= body * CENTRED_LINE_INSET && inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE;
+}
+
 /** How far apart (pt) the ends of justified lines may be. */
 const JUSTIFIED_SLACK = 1.5;
 
@@ -537,7 +548,7 @@ function textBlock(infos: LineInfo[], page: number, body: number, bulletsAsText:
   const text = inlineMarkdown(marker ? [withoutMarker(first.line, marker), ...lines.slice(1)] : lines, inline);
   const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text, lines };
   const drawnItem = !marker && first.indent >= body * DRAWN_ITEM_INSET && !bulletsAsText && !insetBothSides(infos, body);
-  if (!marker && centered(infos, body)) return block;
+  if (!marker && (centered(infos, body) || rightAligned(infos, body))) return block;
   if (marker || drawnItem) {
     block.type = 'list_item';
     block.depth = Math.max(0, Math.round(first.indent / (body * LIST_LEVEL_STEP)) - 1);

@@ -20,6 +20,13 @@ import type { FoundTable, TableLine } from './tables.js';
 const CELL_GAP = 1.0;
 /** Lines of one table follow each other within this (in body sizes): more is a paragraph's spacing. */
 const LINE_GAP = 1.0;
+/**
+ * ...except rows whose cells stand apart: word processors keep their paragraph spacing in table
+ * cells (Word's Normal style adds 8 pt after each), so a row may sit this far under the last.
+ */
+const ROW_GAP = 2.5;
+/** Rows set that far apart are a table from this many on: two could be run-in headings (a bold phrase, a quad, text) one under the other. */
+const MIN_SPACED_ROWS = 3;
 /** A table has at least this many rows set apart in columns. */
 const MIN_ROWS = 2;
 /** Cells of one column start, end or centre within this of each other (in body sizes); a closing parenthesis may hang past the figures. */
@@ -73,8 +80,9 @@ function drawnGroups(lines: TableLine[], body: number, free: (i: number) => bool
   let bottom = 0;
   for (let i = 0; i < lines.length; i++) {
     const b = lines[i].line.bbox;
-    const joins =
-      group.length > 0 && free(i) && lines[i].left === lines[group[0]].left && b.y0 <= bottom + body * LINE_GAP && b.y1 >= top - body * 0.5;
+    // A row of cells may follow a row of cells (or a label) at a cell paragraph's spacing.
+    const gap = group.length > 0 && (hasCellGap(lines[i].line, body) || hasCellGap(lines[group[group.length - 1]].line, body)) ? ROW_GAP : LINE_GAP;
+    const joins = group.length > 0 && free(i) && lines[i].left === lines[group[0]].left && b.y0 <= bottom + body * gap && b.y1 >= top - body * 0.5;
     if (!joins) {
       if (group.length) groups.push(group);
       group = [];
@@ -97,14 +105,19 @@ function drawnGroups(lines: TableLine[], body: number, free: (i: number) => bool
 function mayHoldRows(group: number[], lines: TableLine[], body: number): boolean {
   const baselines = new Set<number>();
   for (const i of group) {
-    const { runs, text } = lines[i].line;
-    for (let k = 1; k < runs.length; k++) if (runs[k].bbox.x0 - runs[k - 1].bbox.x1 >= body * CELL_GAP) return true;
-    if (LEADER.test(text)) return true;
+    if (hasCellGap(lines[i].line, body)) return true;
     const key = Math.round(lines[i].line.bbox.y1);
     if (baselines.has(key) || baselines.has(key - 1) || baselines.has(key + 1)) return true;
     baselines.add(key);
   }
   return false;
+}
+
+/** A line with a cell's gap between two of its runs, or dot leaders. */
+function hasCellGap(line: Line, body: number): boolean {
+  const { runs } = line;
+  for (let k = 1; k < runs.length; k++) if (runs[k].bbox.x0 - runs[k - 1].bbox.x1 >= body * CELL_GAP) return true;
+  return LEADER.test(line.text);
 }
 
 /** A group's text as it stands on the page, line by line from the top. */
@@ -150,14 +163,20 @@ function isRowLike(row: Row, body: number): boolean {
 function tableFrom(rows: Row[], start: number, body: number, rowLike: boolean[]): Row[] | undefined {
   const run = [rows[start]];
   let strips = widenStrips([], rows[start].pieces, body);
+  // The widest spacing between two rows so far: the table's own, which its other lines keep too.
+  let rowSpacing = LINE_GAP;
   for (let k = start + 1; k < rows.length; k++) {
-    if (rows[k].y0 - run[run.length - 1].y1 > body * LINE_GAP) break;
+    const last = run[run.length - 1];
+    const gap = (rows[k].y0 - last.y1) / body;
+    const betweenRows = rowLike[k] && rowLike[start + run.length - 1];
+    if (gap > (betweenRows ? ROW_GAP : rowSpacing + LINE_GAP / 4)) break;
+    if (betweenRows) rowSpacing = Math.max(rowSpacing, gap);
     if (rowLike[k]) {
       const widened = widenStrips(strips, rows[k].pieces, body);
       if (widened.length < 2) break;
       strips = widened;
     } else if (
-      !sectionLabel(rows, k, strips, body, rowLike) &&
+      !sectionLabel(rows, k, strips, body, rowLike, rowSpacing + LINE_GAP / 4) &&
       (!piecesFit(
         rows[k].pieces,
         strips.map((c) => c.x0),
@@ -173,7 +192,7 @@ function tableFrom(rows: Row[], start: number, body: number, rowLike: boolean[])
   // further right goes on with a cell of that row.
   const second = strips[1]?.x0 ?? Infinity;
   while (run.length > 1 && !rowLike[start + run.length - 1] && run[run.length - 1].pieces[0].x0 < second - body * CELL_GAP) run.pop();
-  return run.filter((_, j) => rowLike[start + j]).length >= MIN_ROWS ? run : undefined;
+  return run.filter((_, j) => rowLike[start + j]).length >= (rowSpacing > LINE_GAP ? MIN_SPACED_ROWS : MIN_ROWS) ? run : undefined;
 }
 
 /**
@@ -181,10 +200,10 @@ function tableFrom(rows: Row[], start: number, body: number, rowLike: boolean[])
  * there: a section's title in the label column (statements: "Assets" between the header and the
  * rows, which start the label column).
  */
-function sectionLabel(rows: Row[], k: number, strips: Array<{ x0: number }>, body: number, rowLike: boolean[]): boolean {
+function sectionLabel(rows: Row[], k: number, strips: Array<{ x0: number }>, body: number, rowLike: boolean[], maxGap: number): boolean {
   const [piece, ...more] = rows[k].pieces;
   const next = rows[k + 1];
-  if (more.length > 0 || !next || !rowLike[k + 1] || next.y0 - rows[k].y1 > body * LINE_GAP) return false;
+  if (more.length > 0 || !next || !rowLike[k + 1] || next.y0 - rows[k].y1 > body * maxGap) return false;
   const first = strips[0].x0;
   return piece.x1 < first - body * CELL_GAP && next.pieces[0].x1 < first - body * CELL_GAP && next.pieces[0].x0 < piece.x1;
 }

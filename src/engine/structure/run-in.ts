@@ -9,6 +9,8 @@ import type { Block, Line, TextRun } from '../types.js';
 
 /** The space after a run-in heading, in font sizes: LaTeX sets a quad (1); a word space is under half. */
 const RUN_IN_GAP = 0.7;
+/** ...and at most this: further is a tab to a tab stop, a label and its value ("Re:", "Amount due:") as in letters and forms. */
+const MAX_RUN_IN_GAP = 2;
 /** A run-in heading is a phrase, not a sentence: at most this many characters. */
 const MAX_RUN_IN_CHARS = 80;
 /** Wide gaps tried as the heading's end: a numbered one has a wide gap after its number too. */
@@ -27,8 +29,10 @@ export function splitRunIn(block: Block, inline: InlineOptions = {}): RunIn | un
   const runs = first.runs;
   let gaps = 0;
   for (let k = 1; k < runs.length && gaps < MAX_GAPS_TRIED; k++) {
-    if (runs[k].bbox.x0 - runs[k - 1].bbox.x1 < runs[k - 1].fontSize * RUN_IN_GAP) continue;
+    const gap = runs[k].bbox.x0 - runs[k - 1].bbox.x1;
+    if (gap < runs[k - 1].fontSize * RUN_IN_GAP) continue;
     gaps++;
+    if (gap > runs[k - 1].fontSize * MAX_RUN_IN_GAP) continue;
     const head = runs.slice(0, k);
     const tail = runs.slice(k);
     if (!isRunInHeading(head, tail)) continue;
