@@ -9,10 +9,16 @@ const RELOAD_TRIES = 6;
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 const stripColour = (/** @type {string} */ text) => text.replace(ANSI_COLOUR, '');
 const RELOAD_RETRY_MS = 5000;
+/** How `pm2 reload` reports each instance it reloaded: `[docmark](2) ✓`. */
+const RELOADED_ID = /\]\((\d+)\) ✓/g;
 /** The ballast goes to instances older than DOCMARK_MIN_UPTIME_S (6 s), with a margin. */
 const MEMORY_MIN_AGE_MS = 10_000;
 /** How long an action waits for an instance to act on. */
 const TARGET_WAIT_MS = 30_000;
+/** How long a ballast's instance gets to leave (one RSS sample, the grace, its exit) before it counts as sent. */
+const MEMORY_EXIT_WAIT_MS = 30_000;
+/** Ballasts per memory action: one that lands on an instance already leaving for another cause is sent again. */
+const MEMORY_TRIES = 3;
 
 /**
  * @param {{ sandbox: import('./sandbox.mjs').Pm2Sandbox, everyMs: Record<string, number>, random: () => number, t0: number, log: (l: object) => void }} options
@@ -33,12 +39,17 @@ export function startChaos({ sandbox, everyMs, random, t0, log }) {
   /** @type {Record<string, () => Promise<{ pid?: number, instance?: number, result: string }>>} */
   const perform = {
     // PM2 refuses a reload while another (a memory-limit reload) is in progress: try again shortly.
-    // A refusal names the instance it skipped; the others were reloaded: only that one is tried again.
+    // It reloads the instances one by one and stops at the first refusal, which names the instance:
+    // those before it were reloaded (each printed with a ✓), so only that one is tried again. The
+    // action is done once any instance was reloaded.
     reload: async () => {
       let why = '';
       let target = sandbox.settings.DOCMARK_PM2_NAME;
+      /** @type {Set<number>} */
+      const reloaded = new Set();
       for (let i = 0; i < RELOAD_TRIES && running; i++) {
         const res = await sandbox.pm2(['reload', target]);
+        for (const m of stripColour(res.stdout).matchAll(RELOADED_ID)) reloaded.add(Number(m[1]));
         if (res.code === 0) return { result: 'ok', tries: i + 1 };
         why =
           stripColour(res.stderr || res.stdout)
@@ -48,12 +59,38 @@ export function startChaos({ sandbox, everyMs, random, t0, log }) {
         target = /process id (\d+)/.exec(why)?.[1] ?? target;
         await new Promise((r) => setTimeout(r, RELOAD_RETRY_MS));
       }
+      if (reloaded.size > 0) return { result: 'ok', reloaded: [...reloaded], refused: why };
       return { result: `refused: ${why}` };
     },
     crash: async () => signal('SIGUSR2'),
     kill9: async () => signal('SIGKILL'),
-    // Only an instance past PM2's min_uptime: a younger one would first wait out its min uptime.
-    memory: async () => signal('SIGWINCH', MEMORY_MIN_AGE_MS),
+    memory: async () => memoryGrowth(),
+  };
+  // Only an instance past PM2's min_uptime: a younger one would first wait out its min uptime. An
+  // instance already leaving (its conversion limit, the schedule) leaves for that cause with the
+  // ballast on board, and the memory limit never fires: that ballast is sent again, elsewhere.
+  const memoryGrowth = async () => {
+    /** @type {string[]} */
+    const preempted = [];
+    for (let i = 0; i < MEMORY_TRIES && running; i++) {
+      const sent = await signal('SIGWINCH', MEMORY_MIN_AGE_MS);
+      if (sent.result !== 'sent') return { ...sent, ...(preempted.length ? { preempted } : {}) };
+      const cause = await exitCause(/** @type {number} */ (sent.pid));
+      if (cause === 'memory_limit' || cause === undefined || i === MEMORY_TRIES - 1)
+        return { ...sent, tries: i + 1, ...(preempted.length ? { preempted } : {}) };
+      preempted.push(`${sent.pid}: ${cause}`);
+    }
+    return { result: 'stopped', preempted };
+  };
+  /** The cause the restart log gives for this pid's exit, once it has one (undefined: none yet). */
+  const exitCause = async (/** @type {number} */ pid) => {
+    const giveUpAt = Date.now() + MEMORY_EXIT_WAIT_MS;
+    while (running && Date.now() < giveUpAt) {
+      const record = sandbox.restartRecords().find((r) => r.old_pid === pid);
+      if (record) return /** @type {string} */ (record.cause);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return undefined;
   };
   // Instances restart often under the compressed settings: wait a while for one to qualify rather
   // than let the action lapse (a short run has only a few of each).
