@@ -312,9 +312,9 @@ function lastColumnCovered(columns: Column[], p: Piece, partials: GridInput['par
  * Otherwise a line carries on the row above when it writes in fewer of the columns than the
  * row's first line and each of its cells continues the cell above it (the text wrapped there,
  * or a line was broken inside a cell away from the first column); a line that writes in as many
- * columns as the row's first, in a column left empty above, or a number under a number (numbers
- * do not wrap), starts a row. A wrapped label whose amounts stand on its last line (as statements
- * set them) is one row.
+ * columns as the row's first, in a column left empty above, a number under a number (numbers
+ * do not wrap), or a change between bold and regular (wrapped text keeps its face), starts a
+ * row. A wrapped label whose amounts stand on its last line (as statements set them) is one row.
  */
 function splitRows(
   lines: Piece[][],
@@ -368,6 +368,8 @@ function carriesOn(above: Map<number, Piece>, cells: Map<number, Piece>, first: 
   for (const [c, p] of cells) {
     const before = above.get(c);
     if (!before) return false;
+    // Wrapped text keeps its face: a bold header over regular rows is not their first line.
+    if (before.runs[before.runs.length - 1].bold !== p.runs[0].bold) return false;
     if (NUMBER.test(before.text.trim()) && NUMBER.test(p.text.trim())) return false;
     if (c === 0 && !wraps(before, p, columns[c])) return false;
   }
