@@ -53,23 +53,29 @@ describe('the strike ledger (one file, shared)', () => {
   before(() => (dir = tmp('ledger')));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('counts strikes per document, takes back pardoned ones, and lets them expire', () => {
+  it('counts strikes per document, drops them when the document converts well, and lets them expire', () => {
     let now = 1_000 * HOUR;
     const file = path.join(dir, 'expiry', 'strikes.jsonl'); // the folder does not exist yet
     const ledger = new StrikeLedger({ file, ttlMs: 24 * HOUR, now: () => now });
     assert.deepEqual(ledger.strikes(docA), { count: 0, last: 0 }, 'no file: no strikes');
     ledger.strike([docA, docB]);
     now += HOUR;
-    const [second] = ledger.strike([docA]);
-    assert.equal(ledger.strikes(docA).count, 2);
+    ledger.strike([docA]);
+    assert.deepEqual(ledger.strikes(docA), { count: 2, last: now });
     assert.equal(ledger.strikes(docB).count, 1);
     // Another reader of the same file (a sibling instance) sees the same.
     assert.equal(new StrikeLedger({ file, now: () => now }).strikes(docA).count, 2);
-    ledger.pardon([second]);
-    assert.equal(ledger.strikes(docA).count, 1);
-    now += 23.5 * HOUR; // the first strikes are 24.5 h old now
-    assert.equal(ledger.strikes(docA).count, 0);
+    now += 1000;
+    ledger.clear(docA);
+    assert.equal(ledger.strikes(docA).count, 0, 'converted well: its strikes so far are dropped');
+    now += 1000;
+    ledger.strike([docA]);
+    assert.equal(ledger.strikes(docA).count, 1, 'a strike after the clear counts');
+    assert.equal(ledger.strikes(docB).count, 1);
+    now += 23.5 * HOUR; // docB's strike is 24.5 h old now
     assert.equal(ledger.strikes(docB).count, 0);
+    assert.equal(ledger.strikes(docA).count, 1);
+    now += HOUR;
     assert.deepEqual(ledger.documents(), []);
   });
 
@@ -86,13 +92,19 @@ describe('the strike ledger (one file, shared)', () => {
       ledger.documents().map((d) => d.doc),
       [docs[4], docs[3], docs[2]],
     );
-    const [pardoned] = ledger.strike([docs[4]]);
-    ledger.pardon([pardoned]);
+    ledger.strike([docs[4]]);
+    now += 1000;
+    ledger.clear(docs[4]);
     ledger.compact();
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-    assert.equal(lines.length, 3, 'one live strike for each of the three documents kept');
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l).doc ?? `clear ${JSON.parse(l).clear}`),
+      [docs[3], docs[2], docs[1], `clear ${docs[4]}`],
+      'the three most recently struck documents, and the clear',
+    );
     assert.equal(ledger.strikes(docs[0]).count, 0);
-    assert.equal(ledger.strikes(docs[4]).count, 1);
+    assert.equal(ledger.strikes(docs[4]).count, 0);
+    assert.equal(ledger.strikes(docs[1]).count, 1);
   });
 
   it('reads a corrupt or foreign file as no strikes, skips bad lines, and still appends', () => {
@@ -246,7 +258,7 @@ describe('a document that takes the instance past its memory limit, on the real 
     assert.equal(queued.json?.error?.code, 'restarting', `${queued.status} ${queued.body.slice(0, 300)}`);
     const ledger = new StrikeLedger({ file: ledgerFile });
     assert.equal(ledger.strikes(sha256(hog)).count, 1, 'the hog: struck');
-    assert.equal(ledger.strikes(sha256(innocent)).count, 0, 'the honest conversion: struck, then taken back when it finished');
+    assert.equal(ledger.strikes(sha256(innocent)).count, 0, 'the honest conversion: struck, then cleared when it finished');
     assert.equal(ledger.strikes(sha256(SMALL_PDF)).count, 0, 'the queued one never ran: no strike');
     assert.deepEqual(
       strikeLines(ledgerFile).map((e) => e.doc),

@@ -10,6 +10,8 @@ import type { StrikeLedger } from './ledger.js';
 // keyed by its document (key.ts) when it is handed to the pool, the instance that leaves over its
 // memory limit strikes the documents converting at that moment in the shared ledger (ledger.ts),
 // and a document with DOCMARK_MEMORY_STRIKES strikes is refused with a 422 that is not retried.
+// A document that converts well has its strikes cleared: it fits in the limit, and a strike it
+// got was for converting beside the one that did not.
 // Both ways in (POST /convert and the job runner) convert through this converter.
 
 type Log = (line: Record<string, unknown>) => void;
@@ -36,8 +38,8 @@ interface Conversion {
   key: string;
   /** A worker took it. */
   started: boolean;
-  /** The strike recorded against it, to take back if it finishes well after all. */
-  strike?: string;
+  /** A strike was recorded against it. */
+  struck?: boolean;
 }
 
 export class MemoryStrikes implements Converter {
@@ -65,7 +67,7 @@ export class MemoryStrikes implements Converter {
    * instance passes its memory limit. Synchronous, so the record is on disk whatever ends the process next.
    */
   strikeRunning(): number {
-    const running = [...this.converting].filter((c) => c.started && !c.strike);
+    const running = [...this.converting].filter((c) => c.started && !c.struck);
     if (this.excuse) {
       this.options.log?.({
         level: 'info',
@@ -77,9 +79,9 @@ export class MemoryStrikes implements Converter {
     }
     if (!running.length) return 0;
     try {
-      const ids = this.options.ledger.strike(running.map((c) => c.key));
-      for (const [i, c] of running.entries()) c.strike = ids[i];
-      this.recorded += ids.length;
+      this.options.ledger.strike(running.map((c) => c.key));
+      for (const c of running) c.struck = true;
+      this.recorded += running.length;
     } catch (err) {
       this.options.log?.({ level: 'error', msg: 'memory strikes could not be recorded', ledger: this.options.ledger.file, error: String(err) });
       return 0;
@@ -160,7 +162,7 @@ export class MemoryStrikes implements Converter {
     onStart?: () => void,
   ): Promise<ConvertResult> {
     const key = await documentKey(bytes, options);
-    this.refuseIfStruck(key);
+    const strikes = this.refuseIfStruck(key);
     const conversion: Conversion = { key, started: false };
     this.converting.add(conversion);
     try {
@@ -168,16 +170,17 @@ export class MemoryStrikes implements Converter {
         conversion.started = true;
         onStart?.();
       });
-      if (conversion.strike) this.pardon(conversion);
+      if (conversion.struck || strikes > 0) this.clear(conversion);
       return result;
     } finally {
       this.converting.delete(conversion);
     }
   }
 
-  private refuseIfStruck(key: string): void {
+  /** Throws 422 `memory_limit_document` for a document struck often enough; else returns its strikes. */
+  private refuseIfStruck(key: string): number {
     const strikes = this.strikesOf(key);
-    if (strikes < this.options.threshold) return;
+    if (strikes < this.options.threshold) return strikes;
     this.refused++;
     const sha256 = documentHash(key);
     this.lastRefused = { sha256, key, strikes, at: new Date().toISOString() };
@@ -199,12 +202,12 @@ export class MemoryStrikes implements Converter {
     }
   }
 
-  private pardon(conversion: Conversion): void {
+  private clear(conversion: Conversion): void {
     try {
-      this.options.ledger.pardon([conversion.strike!]);
-      this.options.log?.({ level: 'info', msg: 'memory strike taken back: the conversion finished well', key: conversion.key });
+      this.options.ledger.clear(conversion.key);
+      this.options.log?.({ level: 'info', msg: 'memory strikes cleared: the document converted well', key: conversion.key });
     } catch (err) {
-      this.options.log?.({ level: 'warn', msg: 'a memory strike could not be taken back', ledger: this.options.ledger.file, error: String(err) });
+      this.options.log?.({ level: 'warn', msg: 'memory strikes could not be cleared', ledger: this.options.ledger.file, error: String(err) });
     }
   }
 }

@@ -3,13 +3,13 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 // The record of memory exits per document, shared by every instance of a host through one file.
-// Each line is one JSON object: a strike (`{"strike":id,"doc":sha256,"at":ms}`, a document was
-// converting when an instance passed its memory limit) or a pardon (`{"pardon":id,"at":ms}`, that
-// conversion then finished well, so it was not the cause). Lines are only ever appended, each with
-// one write on a file opened for appending, so instances write at once without a lock; a line that
-// cannot be read is skipped, and a missing or unreadable file means no strikes. The file is
-// compacted once it grows: strikes past their age, pardoned ones, and documents beyond the most
-// recent MAX_DOCUMENTS are dropped.
+// Each line is one JSON object: a strike (`{"strike":id,"doc":key,"at":ms}`, a document was
+// converting when an instance passed its memory limit) or a clear (`{"clear":key,"at":ms}`, the
+// document then converted well, so it can be converted within the limit: its earlier strikes were
+// bad luck, a neighbour's doing). Lines are only ever appended, each batch with one write on a file
+// opened for appending, so instances write at once without a lock; a line that cannot be read is
+// skipped, and a missing or unreadable file means no strikes. The file is compacted once it grows:
+// strikes past their age or cleared, and documents beyond the most recent MAX_DOCUMENTS, are dropped.
 
 /** Documents the record keeps (those struck longest ago are dropped first). */
 export const MAX_DOCUMENTS = 1024;
@@ -69,23 +69,20 @@ export class StrikeLedger {
     return { count: live.length, last: live.length ? Math.max(...live) : 0 };
   }
 
-  /** Record one strike per document; returns the strikes' ids (for pardon). Synchronous: it runs on the way out. */
-  strike(docs: readonly string[]): string[] {
+  /** Record one strike per document (ids make a line read twice count once). Synchronous: it runs on the way out. */
+  strike(docs: readonly string[]): void {
     const at = this.now();
-    const ids = docs.map(() => randomBytes(8).toString('hex'));
-    const lines = docs.map((doc, i) => {
+    const lines = docs.map((doc) => {
       if (!DOCUMENT_KEY.test(doc)) throw new Error(`not a document key: ${doc}`);
-      return JSON.stringify({ strike: ids[i], doc, at, pid: process.pid });
+      return JSON.stringify({ strike: randomBytes(8).toString('hex'), doc, at, pid: process.pid });
     });
     if (lines.length) this.append(lines);
-    return ids;
   }
 
-  /** Take back strikes: their conversions finished well after all. */
-  pardon(ids: readonly string[]): void {
-    if (!ids.length) return;
-    const at = this.now();
-    this.append(ids.map((id) => JSON.stringify({ pardon: id, at })));
+  /** Drop the strikes against `doc` so far: it converted well. */
+  clear(doc: string): void {
+    if (!DOCUMENT_KEY.test(doc)) throw new Error(`not a document key: ${doc}`);
+    this.append([JSON.stringify({ clear: doc, at: this.now() })]);
   }
 
   /** Every document with strikes that count, the most recently struck first. */
@@ -137,9 +134,11 @@ export class StrikeLedger {
       return; // a sibling is compacting it
     }
     try {
-      const kept = this.reduce(readTail(aside));
+      const { kept, clears } = this.reduce(readTail(aside));
       const lines: string[] = [];
       for (const [doc, strikes] of kept) for (const [id, at] of strikes) lines.push(JSON.stringify({ strike: id, doc, at }));
+      // Kept too: a strike written again after a sibling's compaction must stay cleared.
+      for (const [doc, at] of clears) lines.push(JSON.stringify({ clear: doc, at }));
       if (lines.length) fs.appendFileSync(this.file, lines.join('\n') + '\n', { mode: 0o644 });
     } finally {
       fs.rmSync(aside, { force: true });
@@ -153,25 +152,28 @@ export class StrikeLedger {
     const key = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
     if (this.cache?.key === key) return this.cache.strikes;
     const strikes = new Map<string, number[]>();
-    for (const [doc, byId] of this.reduce(readTail(this.file))) strikes.set(doc, [...byId.values()]);
+    for (const [doc, byId] of this.reduce(readTail(this.file)).kept) strikes.set(doc, [...byId.values()]);
     this.cache = { key, strikes };
     return strikes;
   }
 
-  /** What counts in `text`: unpardoned strikes within their age, the newest per document, the most recent documents. */
-  private reduce(text: string): Map<string, Map<string, number>> {
+  /**
+   * What counts in `text`: strikes within their age and after their document's last clear, the
+   * newest per document, the most recently struck documents; and the clears within that age.
+   */
+  private reduce(text: string): { kept: Map<string, Map<string, number>>; clears: Map<string, number> } {
     const strikes = new Map<string, Strike>();
-    const pardoned = new Set<string>();
+    const clears = new Map<string, number>();
     const since = this.now() - this.ttlMs;
     for (const line of text.split('\n')) {
       const entry = parseLine(line);
-      if (!entry) continue;
-      if ('pardon' in entry) pardoned.add(entry.pardon);
-      else if (entry.at > since) strikes.set(entry.strike, { doc: entry.doc, at: entry.at });
+      if (!entry || entry.at <= since) continue;
+      if ('clear' in entry) clears.set(entry.clear, Math.max(entry.at, clears.get(entry.clear) ?? 0));
+      else strikes.set(entry.strike, { doc: entry.doc, at: entry.at });
     }
     const byDoc = new Map<string, Array<[string, number]>>();
     for (const [id, { doc, at }] of strikes) {
-      if (pardoned.has(id)) continue;
+      if (at <= (clears.get(doc) ?? 0)) continue;
       const list = byDoc.get(doc) ?? [];
       list.push([id, at]);
       byDoc.set(doc, list);
@@ -180,11 +182,12 @@ export class StrikeLedger {
     const docs = [...byDoc.entries()].sort((a, b) => latest(b[1]) - latest(a[1])).slice(0, this.maxDocuments);
     const kept = new Map<string, Map<string, number>>();
     for (const [doc, list] of docs) kept.set(doc, new Map(list.sort((a, b) => b[1] - a[1]).slice(0, MAX_STRIKES_PER_DOCUMENT)));
-    return kept;
+    const recentClears = new Map([...clears].sort((a, b) => b[1] - a[1]).slice(0, this.maxDocuments));
+    return { kept, clears: recentClears };
   }
 }
 
-type Entry = { strike: string; doc: string; at: number } | { pardon: string; at: number };
+type Entry = { strike: string; doc: string; at: number } | { clear: string; at: number };
 
 function parseLine(line: string): Entry | undefined {
   if (!line) return undefined;
@@ -197,7 +200,7 @@ function parseLine(line: string): Entry | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
   if (typeof v.at !== 'number' || !Number.isFinite(v.at)) return undefined;
-  if (typeof v.pardon === 'string') return { pardon: v.pardon, at: v.at };
+  if (typeof v.clear === 'string' && DOCUMENT_KEY.test(v.clear)) return { clear: v.clear, at: v.at };
   if (typeof v.strike === 'string' && typeof v.doc === 'string' && DOCUMENT_KEY.test(v.doc)) return { strike: v.strike, doc: v.doc, at: v.at };
   return undefined;
 }
