@@ -279,7 +279,7 @@ describe('a document that takes the instance past its memory limit, on the real 
       assert.equal(refused.headers['retry-after'], undefined);
       assert.equal(refused.json.success, false);
       assert.equal(refused.json.error.code, 'memory_limit_document');
-      assert.match(refused.json.error.message, /past its memory limit \(DOCMARK_MAX_MEMORY = 300 MB\) 2 times/);
+      assert.match(refused.json.error.message, /past its memory limit \(DOCMARK_MAX_MEMORY = 300M\) 2 times/);
       assert.match(refused.json.error.message, /page_range/);
       assert.ok(refused.json.error.message.includes(sha256(hog)));
       assert.equal(server.lifecycle.refusing, undefined, 'nothing held the memory: the instance stays');

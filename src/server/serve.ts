@@ -175,10 +175,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
 
 /**
  * Past the memory limit: the documents converting are struck first (strikes/guard.ts: the record
- * must be on disk before anything else can end the process), new work is refused at once (whatever the exit below waits for), queued
- * conversions are answered 503 `restarting` so their clients retry elsewhere, running ones get
- * DOCMARK_MEMORY_GRACE_S to finish and are then ended (503 `restarting`). The exit itself takes
- * turns with the siblings under PM2 like a conversion-limit exit, but never waits past the grace.
+ * is on disk before anything else can end the process), new work is refused at once (whatever the
+ * exit below waits for), queued conversions are answered 503 `restarting` so their clients retry
+ * elsewhere, running ones get DOCMARK_MEMORY_GRACE_S to finish and are then ended (503
+ * `restarting`). The exit itself takes turns with the siblings under PM2 like a conversion-limit
+ * exit, but never waits past the grace.
  */
 function leaveOverMemory({
   rss,
@@ -256,7 +257,7 @@ function memoryStrikes(pool: Converter, config: Config, log: (line: Record<strin
   return new MemoryStrikes(pool, {
     ledger: new StrikeLedger({ file: path.join(config.jobs.dataDir, STRIKES_FILE) }),
     threshold: config.memoryStrikes,
-    limitMb: Math.round(config.memoryLimitBytes / 1024 / 1024),
+    maxMemory: config.pm2.maxMemory,
     log,
   });
 }

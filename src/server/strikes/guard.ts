@@ -20,8 +20,8 @@ export interface MemoryStrikesOptions {
   ledger: StrikeLedger;
   /** Strikes at which a document is refused (≥ 1). */
   threshold: number;
-  /** DOCMARK_MAX_MEMORY in MB, for the refusal's message. */
-  limitMb: number;
+  /** DOCMARK_MAX_MEMORY as set (e.g. `8G`), for the refusal's message. */
+  maxMemory: string;
   log?: Log;
 }
 
@@ -189,7 +189,7 @@ export class MemoryStrikes implements Converter {
     const part = key.length > sha256.length ? ` (${key.slice(sha256.length + 1)})` : '';
     throw new DocmarkError(
       'memory_limit_document',
-      `This PDF${part} took a server instance past its memory limit (DOCMARK_MAX_MEMORY = ${this.options.limitMb} MB) ${strikes} times in the last ${hours} hours, so it is not converted again: retrying cannot help. Convert a smaller page range (page_range), or ask the operator to raise DOCMARK_MAX_MEMORY; the record of this document (sha256 ${sha256}) expires ${hours} hours after its last strike.`,
+      `This PDF${part} took a server instance past its memory limit (DOCMARK_MAX_MEMORY = ${this.options.maxMemory}) ${strikes} times in the last ${hours} hours, so it is not converted again: retrying cannot help. Convert a smaller page range (page_range), or ask the operator to raise DOCMARK_MAX_MEMORY; the record of this document (sha256 ${sha256}) expires ${hours} hours after its last strike.`,
     );
   }
 

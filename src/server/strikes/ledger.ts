@@ -139,7 +139,7 @@ export class StrikeLedger {
       for (const [doc, strikes] of kept) for (const [id, at] of strikes) lines.push(JSON.stringify({ strike: id, doc, at }));
       // Kept too: a strike written again after a sibling's compaction must stay cleared.
       for (const [doc, at] of clears) lines.push(JSON.stringify({ clear: doc, at }));
-      if (lines.length) fs.appendFileSync(this.file, lines.join('\n') + '\n', { mode: 0o644 });
+      if (lines.length) fs.appendFileSync(this.file, `\n${lines.join('\n')}\n`, { mode: 0o644 });
     } finally {
       fs.rmSync(aside, { force: true });
     }
