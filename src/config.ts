@@ -43,6 +43,8 @@ export interface Config {
   memoryLimitBytes: number;
   /** Over the memory limit, running conversions may finish for this long before they are ended. */
   memoryGraceMs: number;
+  /** A document converting during this many memory-limit exits is refused (0 = off). */
+  memoryStrikes: number;
   /** Tests only: SIGUSR2 throws an uncaught error, SIGWINCH holds memory past the limit. */
   testCrashHook: boolean;
   /** PM2 settings (read by ecosystem.config.js; shown by /health, used for planned exits). */
@@ -121,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { supervised = 
     // Like the conversion limit: a hand-run server that leaves by itself would just stop.
     memoryLimitBytes: supervised || isSet('DOCMARK_MAX_MEMORY', env) ? memoryBytes(s.DOCMARK_MAX_MEMORY) : 0,
     memoryGraceMs: s.DOCMARK_MEMORY_GRACE_S * 1000,
+    memoryStrikes: s.DOCMARK_MEMORY_STRIKES,
     testCrashHook: s.DOCMARK_TEST_CRASH_HOOK,
     pm2: {
       name: s.DOCMARK_PM2_NAME,

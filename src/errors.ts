@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'timeout'
   | 'cancelled'
   | 'out_of_memory'
+  | 'memory_limit_document'
   | 'worker_crashed'
   | 'internal_error'
   | 'job_not_finished'
@@ -67,6 +68,8 @@ const STATUS: Record<ErrorCode, number> = {
   // The client went away (closed the connection, or aborted its upload): nobody reads the answer.
   cancelled: 499,
   out_of_memory: 422,
+  // This document took server instances past their memory limit again and again: not retried.
+  memory_limit_document: 422,
   worker_crashed: 500,
   internal_error: 500,
   job_not_finished: 409,

@@ -296,6 +296,12 @@ export const SETTINGS = [
     doc: "An instance whose own RSS passes `DOCMARK_MAX_MEMORY` refuses new work at once (503 `restarting`), lets running conversions finish for this long, then ends them (503 `restarting`) and exits (PM2 starts a fresh one). Keep it well under PM2's 30 s memory check.",
   },
   {
+    name: 'DOCMARK_MEMORY_STRIKES',
+    default: '3',
+    parse: wholeNumber(0, 20),
+    doc: 'A document converting when an instance passed `DOCMARK_MAX_MEMORY` this many times in 24 h is refused (422 `memory_limit_document`, not retried); 0 = off. The record is `memory-strikes.jsonl` in `DOCMARK_DATA_DIR`. See docs/operations.md.',
+  },
+  {
     name: 'DOCMARK_CRON_RESTART',
     default: '0 */10 * * *',
     parse: text,

@@ -9,6 +9,7 @@ import type { HostSampler } from './host-stats.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { MemoryLimit } from './memory-limit.js';
 import type { Metrics } from './metrics.js';
+import type { MemoryStrikes } from './strikes/guard.js';
 import { convertRoute } from './routes/convert.js';
 import { healthRoute } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   guard: HostGuard;
   /** The instance's own memory limit (absent: none). */
   memoryLimit?: MemoryLimit;
+  /** Documents refused for taking instances past their memory limit (absent: off). */
+  strikes?: MemoryStrikes;
   metrics: Metrics;
   /** Asynchronous jobs (`/jobs` routes); absent, those routes are not served. */
   jobs?: Jobs;

@@ -30,9 +30,16 @@ export type ProgressListener = (done: number, total: number) => void;
 export interface Admission {
   /**
    * Convert in the place taken; an aborted `signal` (the client left) cancels the conversion.
-   * `onProgress` hears of every page read.
+   * `onProgress` hears of every page read; `onStart` is called when a worker takes the
+   * conversion (it leaves the queue).
    */
-  convert(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal, onProgress?: ProgressListener): Promise<ConvertResult>;
+  convert(
+    bytes: Uint8Array,
+    options: ConvertOptions,
+    signal?: AbortSignal,
+    onProgress?: ProgressListener,
+    onStart?: () => void,
+  ): Promise<ConvertResult>;
   /** Give the place back unused (the upload failed). Does nothing after convert(). */
   release(): void;
 }

@@ -68,7 +68,11 @@ export async function superviseUnderPm2(running: RunningServer, config: Config, 
       });
     });
     // Tests only: memory growth, on demand (the soak's memory cause).
-    process.on('SIGWINCH', () => holdBallast(config.memoryLimitBytes, log));
+    // The memory-limit exit it causes strikes no document: the conversions did not cause it.
+    process.on('SIGWINCH', () => {
+      running.strikes?.excuseFromStrikes('test ballast (SIGWINCH)');
+      holdBallast(config.memoryLimitBytes, log);
+    });
   }
 
   process.send?.({ type: 'process:msg', data: { event: 'docmark:ready', pid: process.pid, instance: instance ?? null } });

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
 import client from 'prom-client';
 import { loadConfig, type Config } from '../config.js';
 import { cores } from '../settings.js';
@@ -16,6 +17,8 @@ import { MemoryLimit, RESTARTING_RETRY_AFTER_S } from './memory-limit.js';
 import { Metrics } from './metrics.js';
 import { instanceConfig, superviseUnderPm2 } from './pm2-supervision.js';
 import { WorkerPool } from './pool/index.js';
+import { MemoryStrikes } from './strikes/guard.js';
+import { StrikeLedger } from './strikes/ledger.js';
 
 // Start the HTTP server and tie it to the process: tell PM2 when ready, drain on
 // SIGINT/SIGTERM or PM2's 'shutdown' message, and leave by itself after the
@@ -27,6 +30,8 @@ export interface RunningServer {
   server: http.Server;
   lifecycle: Lifecycle;
   metrics: Metrics;
+  /** The record of documents converting when instances passed their memory limit (absent: DOCMARK_MEMORY_STRIKES=0). */
+  strikes?: MemoryStrikes;
   /** Drain and close (does not exit the process). */
   close(): Promise<void>;
 }
@@ -55,7 +60,9 @@ export function jsonLog(line: Record<string, unknown>): void {
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const config = opts.config ?? loadConfig();
   const log = opts.log ?? jsonLog;
-  const converter = opts.converter ?? defaultConverter(config, log, opts.workerUrl);
+  const pool = opts.converter ?? defaultConverter(config, log, opts.workerUrl);
+  const strikes = config.memoryStrikes > 0 ? memoryStrikes(pool, config, log) : undefined;
+  const converter = strikes ?? pool;
   const lifecycle = new Lifecycle({
     maxConversions: config.maxConversions,
     drainTimeoutMs: config.drainTimeoutMs,
@@ -73,12 +80,13 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const memoryLimit = new MemoryLimit({
     limitBytes: config.memoryLimitBytes,
     readRss: opts.readRss,
-    onOver: (rss) => leaveOverMemory({ rss, config, converter, lifecycle, memoryLimit, log }),
+    onOver: (rss) => leaveOverMemory({ rss, config, converter, strikes, lifecycle, memoryLimit, log }),
     log,
   }).start();
   memoryLimit.register(metrics.registry, client);
+  strikes?.register(metrics.registry, client);
   const jobs = opts.jobs === false ? undefined : openJobs({ config, converter, lifecycle, metrics, log });
-  const app = createApp({ config, converter, lifecycle, host, guard, memoryLimit, metrics, jobs, log });
+  const app = createApp({ config, converter, lifecycle, host, guard, memoryLimit, strikes, metrics, jobs, log });
 
   const server = http.createServer(app.callback());
   server.on('clientError', answerClientError);
@@ -162,19 +170,22 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     void close().then(() => leave(reason, lifecycle, log, config.pm2.minUptimeMs));
   });
 
-  return { url, port, server, lifecycle, metrics, close };
+  return { url, port, server, lifecycle, metrics, strikes, close };
 }
 
 /**
- * Past the memory limit: new work is refused at once (whatever the exit below waits for), queued
- * conversions are answered 503 `restarting` so their clients retry elsewhere, running ones get
- * DOCMARK_MEMORY_GRACE_S to finish and are then ended (503 `restarting`). The exit itself takes
- * turns with the siblings under PM2 like a conversion-limit exit, but never waits past the grace.
+ * Past the memory limit: the documents converting are struck first (strikes/guard.ts: the record
+ * is on disk before anything else can end the process), new work is refused at once (whatever the
+ * exit below waits for), queued conversions are answered 503 `restarting` so their clients retry
+ * elsewhere, running ones get DOCMARK_MEMORY_GRACE_S to finish and are then ended (503
+ * `restarting`). The exit itself takes turns with the siblings under PM2 like a conversion-limit
+ * exit, but never waits past the grace.
  */
 function leaveOverMemory({
   rss,
   config,
   converter,
+  strikes,
   lifecycle,
   memoryLimit,
   log,
@@ -182,10 +193,12 @@ function leaveOverMemory({
   rss: number;
   config: Config;
   converter: Converter;
+  strikes: MemoryStrikes | undefined;
   lifecycle: Lifecycle;
   memoryLimit: MemoryLimit;
   log: (line: Record<string, unknown>) => void;
 }): void {
+  const struck = strikes?.strikeRunning() ?? 0;
   lifecycle.stopAdmitting('memory_limit');
   const error = (): DocmarkError =>
     new DocmarkError('restarting', `The conversion was stopped: ${memoryLimit.reason()}. Retry: another instance answers.`, {
@@ -200,6 +213,7 @@ function leaveOverMemory({
     grace_s: config.memoryGraceMs / 1000,
     in_flight: lifecycle.inFlight,
     queued_refused: shed,
+    documents_struck: struck,
   });
   const grace = setTimeout(() => {
     const ended = converter.endRunning?.(error()) ?? 0;
@@ -234,6 +248,18 @@ async function leave(reason: ExitReason, lifecycle: Lifecycle, log: (line: Recor
   } else {
     exit();
   }
+}
+
+/** The memory-strike record lives beside the job store: a folder every instance of the host shares, which outlives them. */
+export const STRIKES_FILE = 'memory-strikes.jsonl';
+
+function memoryStrikes(pool: Converter, config: Config, log: (line: Record<string, unknown>) => void): MemoryStrikes {
+  return new MemoryStrikes(pool, {
+    ledger: new StrikeLedger({ file: path.join(config.jobs.dataDir, STRIKES_FILE) }),
+    threshold: config.memoryStrikes,
+    maxMemory: config.pm2.maxMemory,
+    log,
+  });
 }
 
 function defaultConverter(config: Config, log: (line: Record<string, unknown>) => void, workerUrl?: URL): Converter {

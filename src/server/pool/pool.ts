@@ -48,6 +48,8 @@ interface Task {
   resolve: (result: ConvertResult) => void;
   reject: (err: DocmarkError) => void;
   onProgress?: ProgressListener;
+  /** A worker took it (shares of another conversion have none). */
+  onStart?: () => void;
   /** The client's answer is given (or nobody is waiting); the worker may still be stopping. */
   settled: boolean;
   timer?: NodeJS.Timeout;
@@ -176,9 +178,9 @@ export class WorkerPool implements Converter {
       return true;
     };
     return {
-      convert: (bytes, options, signal, onProgress) => {
+      convert: (bytes, options, signal, onProgress, onStart) => {
         if (!giveBack()) return Promise.reject(new Error('an admission converts once'));
-        return this.submit(bytes, options, signal, onProgress);
+        return this.submit(bytes, options, signal, onProgress, onStart);
       },
       release: () => void giveBack(),
     };
@@ -255,12 +257,29 @@ export class WorkerPool implements Converter {
     return this.slots.filter((s) => s.task && !s.task.share).length + this.queue.length + this.reserved;
   }
 
-  private submit(bytes: Uint8Array, options: ConvertOptions, signal?: AbortSignal, onProgress?: ProgressListener): Promise<ConvertResult> {
+  private submit(
+    bytes: Uint8Array,
+    options: ConvertOptions,
+    signal?: AbortSignal,
+    onProgress?: ProgressListener,
+    onStart?: () => void,
+  ): Promise<ConvertResult> {
     if (this.closed) return Promise.reject(draining());
     if (this.shedding) return Promise.reject(this.shedding);
     if (signal?.aborted) return Promise.reject(clientGone());
     return new Promise<ConvertResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, bytes, size: bytes.byteLength, options, resolve, reject, onProgress, settled: false, deadline: 0 };
+      const task: Task = {
+        id: this.nextId++,
+        bytes,
+        size: bytes.byteLength,
+        options,
+        resolve,
+        reject,
+        onProgress,
+        onStart,
+        settled: false,
+        deadline: 0,
+      };
       if (signal) {
         const onAbort = (): void => this.cancel(task);
         signal.addEventListener('abort', onAbort, { once: true });
@@ -338,6 +357,7 @@ export class WorkerPool implements Converter {
     task.startedAt = performance.now();
     task.deadline = task.startedAt + this.options.timeoutMs;
     this.armDeadline(slot, task);
+    task.onStart?.();
     const bytes = task.bytes;
     task.bytes = EMPTY; // the worker owns the PDF now; nothing here keeps it
     const msg: ToWorker = { type: 'convert', id: task.id, bytes, options: task.options };

@@ -8,7 +8,7 @@ const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 // GET /health: cheap by design — counters and the last background host sample.
 // While the host guard refuses work the answer is still 200 with status `low_memory`: the instance
 // is healthy and must not be restarted (a restart frees nothing the host lacks); the body says why.
-export function healthRoute({ config, converter, lifecycle, host, guard, memoryLimit, jobs }: AppDeps): Koa.Middleware {
+export function healthRoute({ config, converter, lifecycle, host, guard, memoryLimit, strikes, jobs }: AppDeps): Koa.Middleware {
   return async (ctx) => {
     const jobsHealth = await jobs?.health();
     const mem = process.memoryUsage();
@@ -47,6 +47,7 @@ export function healthRoute({ config, converter, lifecycle, host, guard, memoryL
       host: host.current(),
       host_guard: hostGuard,
       ...(memoryLimit?.enabled ? { memory_limit: memoryLimit.status() } : {}),
+      ...(strikes ? { memory_strikes: strikes.status() } : {}),
       ...(jobsHealth ? { jobs: jobsHealth } : {}),
     };
   };

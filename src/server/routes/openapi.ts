@@ -35,6 +35,8 @@ export const ERROR_CODES: Record<ErrorCode, string> = {
   timeout: 'The conversion took longer than `DOCMARK_TIMEOUT_S` (plus `DOCMARK_OCR_PAGE_S` for each page read with OCR).',
   cancelled: 'The client left before its answer: logged and counted with this code, never sent.',
   out_of_memory: "The conversion needed more than a worker's heap (`DOCMARK_WORKER_HEAP_MB`); only its worker was ended.",
+  memory_limit_document:
+    'This PDF (with these pages and OCR option) was converting when server instances passed their memory limit `DOCMARK_MAX_MEMORY` `DOCMARK_MEMORY_STRIKES` times in 24 h: not retried. Convert a smaller `page_range`, or raise the limit.',
   worker_crashed: 'The worker thread died for another reason; it is replaced.',
   internal_error: 'A bug: the server failed to handle the request (it keeps serving).',
   job_not_finished: 'The job has no result yet (`GET /jobs/{id}/result` while queued or running).',
