@@ -3,13 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadPdf } from '../src/engine/load/pdf.ts';
+import { replacedLexer } from '../src/engine/load/lexer.ts';
 import { replacedTextStateClone } from '../src/engine/load/text-state.ts';
 import { pdfFromObjects, stream } from './helpers/hostile-pdf.ts';
 
 /*
  * The engine replaces pdfjs's TextState.clone() (see src/engine/load/text-state.ts) with a copy
- * that does not make the state copied a prototype. It must be active (a pdfjs upgrade that hides
- * TextState would silently lose it) and must read every text item exactly as pdfjs's own does.
+ * that does not make the state copied a prototype, and its lexer's reading of operators and hex
+ * strings (src/engine/load/lexer.ts). Each must be active (a pdfjs upgrade that hides a class
+ * would silently lose it) and must read exactly what pdfjs's own code reads.
  */
 
 const corpus = path.join(import.meta.dirname, 'fixtures', 'corpus');
@@ -53,16 +55,21 @@ async function textContent(bytes: Uint8Array): Promise<string> {
   }
 }
 
-/** The same, read with pdfjs's own TextState.clone() put back for the reading. */
-async function textContentWithPdfjsClone(bytes: Uint8Array): Promise<string> {
-  const hook = replacedTextStateClone();
-  assert.ok(hook);
-  const ours = hook.proto.clone;
-  hook.proto.clone = hook.original;
+/** The same, read with pdfjs's own code put back for the reading. */
+async function textContentWithPdfjsCode(bytes: Uint8Array): Promise<string> {
+  const clone = replacedTextStateClone();
+  const lexer = replacedLexer();
+  assert.ok(clone && lexer);
+  const ours = { clone: clone.proto.clone, getObj: lexer.proto.getObj, getHexString: lexer.proto.getHexString };
+  clone.proto.clone = clone.original;
+  lexer.proto.getObj = lexer.original.getObj;
+  lexer.proto.getHexString = lexer.original.getHexString;
   try {
     return await textContent(bytes);
   } finally {
-    hook.proto.clone = ours;
+    clone.proto.clone = ours.clone;
+    lexer.proto.getObj = ours.getObj;
+    lexer.proto.getHexString = ours.getHexString;
   }
 }
 
@@ -94,7 +101,7 @@ describe("pdfjs's text state copies", () => {
     assert.notEqual(copy.fontMatrix, state.fontMatrix);
   });
 
-  it("read the same text items as pdfjs's own copies, nested states included", async () => {
+  it("read the same text items as pdfjs's own code, nested states included", async () => {
     const files = [
       nestedStatesPdf(),
       ...['bcrypt.pdf', 'fastify.pdf', 'immutable.pdf'].map((f) => fs.readFileSync(path.join(corpus, f))),
@@ -106,8 +113,166 @@ describe("pdfjs's text state copies", () => {
     assert.ok(files.length >= 4);
     for (const bytes of files) {
       const ours = await textContent(new Uint8Array(bytes));
-      const theirs = await textContentWithPdfjsClone(new Uint8Array(bytes));
+      const theirs = await textContentWithPdfjsCode(new Uint8Array(bytes));
       assert.equal(ours, theirs);
     }
+  });
+});
+
+/** Run `read` with pdfjs's own lexer methods in place (its getObj calls getHexString through the prototype). */
+function withPdfjsLexer<T>(read: () => T): T {
+  const hook = replacedLexer();
+  assert.ok(hook);
+  const ours = { getObj: hook.proto.getObj, getHexString: hook.proto.getHexString };
+  hook.proto.getObj = hook.original.getObj;
+  hook.proto.getHexString = hook.original.getHexString;
+  try {
+    return read();
+  } finally {
+    hook.proto.getObj = ours.getObj;
+    hook.proto.getHexString = ours.getHexString;
+  }
+}
+
+/** pdfjs's lexer (its prototype, with its own or the engine's methods) over `text`. */
+function lexerOver(proto: object, text: string, knownCommands: object | null) {
+  const bytes = Buffer.from(text, 'latin1');
+  const stream = {
+    pos: 0,
+    getByte() {
+      return this.pos < bytes.length ? bytes[this.pos++] : -1;
+    },
+    peekByte() {
+      return this.pos < bytes.length ? bytes[this.pos] : -1;
+    },
+  };
+  const fields = { stream, currentChar: stream.getByte(), knownCommands, strBuf: [], _hexStringNumWarn: 0, beginInlineImagePos: -1 };
+  return Object.create(proto, Object.fromEntries(Object.entries(fields).map(([k, value]) => [k, { value, writable: true, enumerable: true }]))) as {
+    getObj(): unknown;
+    stream: { pos: number };
+    beginInlineImagePos: number;
+  };
+}
+
+/** Every token of `text` (with where the stream stood after it), or the error that ended it. */
+function tokens(proto: { getObj(): unknown }, getObj: () => unknown, text: string, knownCommands: object | null): string[] {
+  const lexer = lexerOver(proto, text, knownCommands);
+  const out: string[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    let token: unknown;
+    try {
+      token = getObj.call(lexer);
+    } catch (error) {
+      out.push(`error ${(error as Error).constructor.name}: ${(error as Error).message}`);
+      break;
+    }
+    const shown =
+      typeof token === 'symbol'
+        ? 'EOF'
+        : token && typeof token === 'object'
+          ? 'cmd' in token
+            ? `cmd ${JSON.stringify((token as { cmd: string }).cmd)}`
+            : `name ${JSON.stringify((token as { name: string }).name)}`
+          : `${typeof token} ${JSON.stringify(token)}`;
+    out.push(`${shown} @${lexer.stream.pos} bi${lexer.beginInlineImagePos}`);
+    if (typeof token === 'symbol') break;
+  }
+  return out;
+}
+
+/** Operators as pdfjs's content-stream reader knows them: some with a value, some null (words it tolerates). */
+const OPERATORS = Object.assign(
+  Object.create(null),
+  Object.fromEntries(
+    [
+      'BT',
+      'ET',
+      'Tj',
+      'TJ',
+      'T*',
+      "'",
+      '"',
+      'Tf',
+      'Td',
+      'TD',
+      'Tm',
+      'Tc',
+      'Tw',
+      'Tz',
+      'TL',
+      'Ts',
+      'Tr',
+      'cm',
+      'q',
+      'Q',
+      're',
+      'f',
+      'f*',
+      'F',
+      'd0',
+      'd1',
+      'BI',
+      'ID',
+      'EI',
+      'sc',
+      'scn',
+      'SC',
+      'SCN',
+      'BDC',
+      'BMC',
+      'EMC',
+      'Do',
+      'gs',
+    ].map((op) => [op, { op }]),
+  ),
+  Object.fromEntries(['BM', 'BD', 'true', 'fa', 'fal', 'fals', 'false', 'nu', 'nul', 'null'].map((w) => [w, null])),
+);
+
+describe("pdfjs's lexer, operators and hex strings", () => {
+  it('is replaced once pdfjs has read a document (the hook is active)', async () => {
+    await textContent(nestedStatesPdf());
+    const hook = replacedLexer();
+    assert.ok(hook, "pdfjs's Lexer was not found: its own (slower) reading is used");
+    assert.notEqual(hook.proto.getObj, hook.original.getObj);
+    assert.notEqual(hook.proto.getHexString, hook.original.getHexString);
+  });
+
+  it("reads the same tokens as pdfjs's own lexer, damaged input included", async () => {
+    await textContent(nestedStatesPdf());
+    const hook = replacedLexer();
+    assert.ok(hook);
+    const random = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+    const next = random(15);
+    const alphabet = '\x0cBTEJjfmQq*\'"<>()[]{}/%0123456789abcdefABCDEFG .-+\n\r\t\x00\x7f\x80\xff';
+    const noise = Array.from({ length: 200 }, () =>
+      Array.from({ length: 1 + Math.floor(next() * 60) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(''),
+    );
+    const inputs = [
+      'BT /F1 12 Tf 72 720 Td <00260044> Tj [<0026> -250 <0044>] TJ ET',
+      'q 1 0 0 1 0 0 cm Q BTET T*\'"d0d1 f*F EMCx BDCQ scnx SCN',
+      '<48 65 6C\n6C 6F> <ABC> <4G41zz> <> < > <<\n/A <61> >> <4142',
+      'true false null fals falsex fa nulll nul trueX truefalse BI /W 1 ID xx EI',
+      '%comment\nTj %\rTJ\r%eof',
+      'x'.repeat(128),
+      `${'y'.repeat(129)} Tj`,
+      'Tj\x80 \xff\xfe Tj \x7fTj \x01BT',
+      '(string) /Name 12 -3.5 +.5 [1 2] {3} obj endobj 5 0 R stream',
+      ...noise,
+    ];
+    let seen = 0;
+    for (const known of [OPERATORS, null]) {
+      for (const text of inputs) {
+        const ours = tokens(hook.proto, hook.proto.getObj, text, known);
+        const theirs = withPdfjsLexer(() => tokens(hook.proto, hook.proto.getObj, text, known));
+        assert.deepEqual(ours, theirs, JSON.stringify(text));
+        seen += ours.length;
+      }
+    }
+    assert.ok(seen > 2000, `${seen} tokens compared`);
+    assert.deepEqual(tokens(hook.proto, hook.proto.getObj, '<48 65 6C6C6F> BTET', OPERATORS).slice(0, 3), [
+      'string "Hello" @15 bi-1',
+      'cmd "BT" @18 bi-1',
+      'cmd "ET" @19 bi-1',
+    ]);
   });
 });

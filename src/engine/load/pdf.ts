@@ -6,6 +6,7 @@ import { DocmarkError } from '../../errors.js';
 import { InThreadPort } from './in-thread-port.js';
 import { installCMapBound } from './cmap-bound.js';
 import { type InflateBudget, installSyncInflate, openInflateBudget } from './inflate.js';
+import { installFastLexer } from './lexer.js';
 import { installTextStateClone } from './text-state.js';
 import { bindWorkerDocument, installWorkerHooks } from './worker-objects.js';
 
@@ -56,7 +57,8 @@ const RESTORED: Array<[object, string]> = [
  * up front, then put back the built-ins its polyfills replaced. Streams are inflated
  * synchronously by native zlib (see inflate.ts); each document's worker side is found for the
  * engine (see worker-objects.ts); the character maps a PDF supplies are bounded (see cmap-bound.ts);
- * text states are copied without slowing the state copied (see text-state.ts).
+ * text states are copied without slowing the state copied (see text-state.ts), and operators and
+ * hex strings are read without building strings a byte at a time (see lexer.ts).
  */
 async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }> {
   const natives = RESTORED.map(([owner, key]) => [owner, key, Object.getOwnPropertyDescriptor(owner, key)!] as const);
@@ -69,6 +71,7 @@ async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }>
   installWorkerHooks();
   installCMapBound();
   installTextStateClone();
+  installFastLexer();
   return { lib, worker };
 }
 
