@@ -1,12 +1,12 @@
 // Copies of pdfjs's text state that do not turn the state they copy into a prototype.
 //
 // pdfjs's evaluator reading a page's text keeps its text state (matrices, font, spacing) in a
-// TextState, and copies it on every `q` operator and whenever the font changes. Its clone() makes
-// the copy with Object.create(this): the state copied becomes the copy's prototype, and V8 turns an
-// object used as a prototype into a slow, dictionary-like one of its own shape. After the matching
-// `Q` that state is the current one again, and every read of it in pdfjs's per-glyph code (font
-// size, matrices, spacing) misses V8's inline caches. Content streams that wrap each drawing in
-// q/Q (Chromium's, Skia's) leave most text read through such states.
+// TextState, and copies it on every `q` operator and whenever the font or its size changes. Its
+// clone() makes the copy with Object.create(this): the state copied becomes the copy's prototype,
+// and V8 turns an object used as a prototype into a slow one with a shape of its own. The state
+// copied at a font change is the current one (and after a `Q` the state saved at its `q` is), so
+// from a page's first font change on, every read of the state in pdfjs's per-glyph code (font
+// size, matrices, spacing) misses V8's inline caches.
 //
 // The copy needs no link to the state it came from: clone() copies every field the state has as the
 // copy's own (all of them are declared fields), so a copy whose prototype is TextState's own reads
