@@ -6,6 +6,8 @@ import { DocmarkError } from '../../errors.js';
 import { InThreadPort } from './in-thread-port.js';
 import { installCMapBound } from './cmap-bound.js';
 import { type InflateBudget, installSyncInflate, openInflateBudget } from './inflate.js';
+import { installFastLexer } from './lexer.js';
+import { installTextStateClone } from './text-state.js';
 import { bindWorkerDocument, installWorkerHooks } from './worker-objects.js';
 
 /**
@@ -54,7 +56,9 @@ const RESTORED: Array<[object, string]> = [
  * Load pdfjs and its worker module (which pdfjs would otherwise import on the first document)
  * up front, then put back the built-ins its polyfills replaced. Streams are inflated
  * synchronously by native zlib (see inflate.ts); each document's worker side is found for the
- * engine (see worker-objects.ts); the character maps a PDF supplies are bounded (see cmap-bound.ts).
+ * engine (see worker-objects.ts); the character maps a PDF supplies are bounded (see cmap-bound.ts);
+ * text states are copied without slowing the state copied (see text-state.ts), and operators and
+ * hex strings are read without building strings a byte at a time (see lexer.ts).
  */
 async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }> {
   const natives = RESTORED.map(([owner, key]) => [owner, key, Object.getOwnPropertyDescriptor(owner, key)!] as const);
@@ -66,6 +70,8 @@ async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }>
   installSyncInflate();
   installWorkerHooks();
   installCMapBound();
+  installTextStateClone();
+  installFastLexer();
   return { lib, worker };
 }
 
