@@ -263,7 +263,7 @@ describe("pdfjs's lexer, operators and hex strings", () => {
     for (const known of [OPERATORS, null]) {
       for (const text of inputs) {
         const ours = tokens(hook.proto, hook.proto.getObj, text, known);
-        const theirs = withPdfjsLexer(() => tokens(hook.proto, hook.proto.getObj, text, known));
+        const theirs: string[] = withPdfjsLexer((): string[] => tokens(hook.proto, hook.proto.getObj, text, known));
         assert.deepEqual(ours, theirs, JSON.stringify(text));
         seen += ours.length;
       }
