@@ -143,6 +143,8 @@ export interface Block {
   /** Images: reference to Page.images. */
   imageId?: string;
   children?: Block[];
+  /** Text centred in its column or on an axis of its own (titles, bylines, captions); dropped before rendering. */
+  centred?: boolean;
   /** The lines a block was made of; dropped before rendering. */
   lines?: Line[];
 }

@@ -8,6 +8,8 @@ import { textMeasures } from './measures.js';
 import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
 import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
 import { removeFurniture } from './furniture.js';
+import { atParagraphIndent, goesOnFromIndentedLine, hangsUnderLabel, paragraphIndent } from './indents.js';
+import { paragraphLineGap } from './leading.js';
 import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
 import { columnStarts, detectTables, type FoundTable } from './tables.js';
 
@@ -29,6 +31,8 @@ export function layoutBlocks(pages: Page[]): Block[] {
   const allLines = pages.flatMap((p) => p.lines);
   let lexicon: Lexicon | undefined;
   const { codeGap, codeScale } = textMeasures(pages);
+  const lineGap = paragraphLineGap(pages, layout);
+  const indent = paragraphIndent(pages, layout, lineGap);
   const inline: InlineOptions = { codeGap, lexicon: () => (lexicon ??= buildLexicon(allLines)) };
   const blocks: Block[] = [];
   for (const page of pages) {
@@ -38,7 +42,9 @@ export function layoutBlocks(pages: Page[]): Block[] {
       // A table that ends a page may go on at the top of the next one.
       const last = blocks[blocks.length - 1];
       const carried = last?.type === 'table' && last.lines ? columnStarts(last.lines, layout.bodySize) : undefined;
-      blocks.push(...withImages(pageBlocks(page, { layout, pitch, carried, bulletsAsText, flush, codeFonts, inline, codeScale }), page));
+      blocks.push(
+        ...withImages(pageBlocks(page, { layout, pitch, carried, bulletsAsText, flush, codeFonts, inline, codeScale, indent, lineGap }), page),
+      );
     }
   }
   return blocks;
@@ -67,12 +73,14 @@ interface LineInfo {
   bold: boolean;
   /** The size the line's text is set in (see textSize). */
   size: number;
+  /** It runs across two or more columns (see spanOf). */
+  spans: boolean;
 }
 
-function describe(line: Line, layout: Layout, columns: Column[], codeScale: number): LineInfo {
+function describe(line: Line, layout: Layout, columns: Column[], codeScale: number, next: Line | undefined, previous: number | undefined): LineInfo {
   const columnIndex = columnIndexOf(columns, line);
-  const column = columns[columnIndex];
-  const marker = listMarker(line, column.left, layout.bodySize);
+  const column = spanOf(columns, columnIndex, line);
+  const marker = listMarker(line, column.left, layout.bodySize, next, previous);
   return {
     line,
     column,
@@ -83,8 +91,27 @@ function describe(line: Line, layout: Layout, columns: Column[], codeScale: numb
     mono: !marker && isMonospaceLine(line),
     bold: line.runs.every((r) => r.bold || r.monospace) && line.runs.some((r) => r.bold),
     size: textSize(line, codeScale),
+    spans: column !== columns[columnIndex],
   };
 }
+
+/**
+ * The column a line is set in, or the columns it runs across as one (a paper's title and
+ * abstract over its two columns): a line that goes on past the next column's margin is set
+ * across both, and is centred or indented against that width.
+ */
+function spanOf(columns: Column[], index: number, line: Line): Column {
+  // It starts in its column's first half (a line starting past that is of a column not found).
+  const own = columns[index];
+  if (line.bbox.x0 > (own.left + own.wrap) / 2) return own;
+  let last = index;
+  while (last + 1 < columns.length && line.bbox.x1 > columns[last + 1].left + SPAN_OVERLAP) last++;
+  if (last === index) return columns[index];
+  return { left: columns[index].left, right: columns[last].right, wrap: columns[last].wrap };
+}
+
+/** A line reaching this far (pt) past the next column's margin runs across it (not a glyph's overhang). */
+const SPAN_OVERLAP = 2;
 
 /**
  * A line set in the monospace font. Symbols the code font lacks (©, ≠, emoji) come from a
@@ -118,6 +145,10 @@ interface DocumentLook {
   inline: InlineOptions;
   /** Inline code's size over the prose's (see inlineCodeScale). */
   codeScale: number;
+  /** The indent of its paragraphs' first lines, when it indents them (see paragraphIndent). */
+  indent: number | undefined;
+  /** The widest gap between lines of one paragraph, in font sizes (see paragraphLineGap). */
+  lineGap: number;
 }
 
 function pageBlocks(page: Page, look: DocumentLook): Block[] {
@@ -125,11 +156,17 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
   const body = layout.bodySize;
   const columns = columnsOf(layout, page.index);
   // Footnotes are blocks of their own after the page's text; their calls in the text are references.
-  const notes = findFootnotes(page, body);
+  const notes = findFootnotes(page, body, columns);
   const noteLines = new Set(notes.flatMap((n) => n.lines));
   const inline: InlineOptions = notes.length ? { ...look.inline, notes: new Set(notes.map((n) => n.mark)) } : look.inline;
   const lines = noteLines.size ? page.lines.filter((l) => !noteLines.has(l)) : page.lines;
-  const infos = lines.map((l) => describe(l, layout, columns, look.codeScale));
+  // The last numbered item's number, per column: the next number at the margin goes on with its list.
+  const numbers = new Map<number, number>();
+  const infos = lines.map((l, k) => {
+    const info = describe(l, layout, columns, look.codeScale, lines[k + 1], numbers.get(columnIndexOf(columns, l)));
+    if (info.marker?.number !== undefined) numbers.set(info.columnIndex, info.marker.number);
+    return info;
+  });
   const tables = detectTables(
     // A list marker is no table cell.
     infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
@@ -157,8 +194,8 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
       continue;
     }
     let end = i + 1;
-    while (end < infos.length && !tables.has(end) && continuesText(infos[i], infos[end - 1], infos[end], body, flush)) end++;
-    const block = textBlock(infos.slice(i, end), page.index, body, bulletsAsText, inline);
+    while (end < infos.length && !tables.has(end) && continuesText(infos[i], infos[end - 1], infos[end], body, flush, look.lineGap)) end++;
+    const block = textBlock(infos.slice(i, end), page.index, body, bulletsAsText, inline, look.indent, look.lineGap);
     const prev = blocks[blocks.length - 1];
     if (bulletsAsText && continuesItem(prev, block, body)) {
       const more = block.children?.[0]?.text ?? '';
@@ -459,7 +496,7 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
 const CAPTION = /^(?:Figure|Fig\.|Table|Listing|Algorithm|Chart|Exhibit|Plate|Abbildung|Tabelle|Tableau)\s+[\dA-Z][\d.]*[.:]\s/;
 
 /** Does `next` continue the text block that `prev` is in (whose first line is `first`)? */
-function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: number, flush: boolean): boolean {
+function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: number, flush: boolean, lineGap: number): boolean {
   if (next.mono && startsCode(next, body, flush, prev)) return false;
   if (next.columnIndex !== prev.columnIndex) return false;
   const a = prev.line;
@@ -469,18 +506,25 @@ function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: nu
   const size = Math.max(sizeA, sizeB);
   if (Math.abs(sizeA - sizeB) > size * 0.08) return false;
   const gap = b.bbox.y0 - a.bbox.y1;
-  if (gap < -size * 0.5 || gap > size * 0.45) return false;
+  if (gap < -size * 0.5 || gap > size * lineGap) return false;
   if (next.marker) return false;
   // A caption starts a block of its own ("Figure 2: …", "Table 1. …").
   if (CAPTION.test(b.text)) return false;
   if (prev.bold !== next.bold) return false;
-  if (Math.abs(next.indent - prev.indent) > body * 0.5) return false;
+  const indented =
+    prev === first && !first.marker && (goesOnFromIndentedLine(prev, next, body, lineGap) || hangsUnderLabel(prev, next, body, lineGap));
+  // Centred lines of unlike widths: a block of them only (not a list item's last line over a quotation).
+  const centred = !first.marker && (prev === first || centredPair(first, prev, body)) && centredPair(prev, next, body);
+  if (centred) return true;
+  if (!indented && Math.abs(next.indent - prev.indent) > body * 0.5) return false;
   // An item whose marker is drawn as text goes on until the next marker.
   if (first.marker) return true;
   if (next.indent > body * 0.9) {
     // Inside a list (bullets are drawn, not written): a new item starts where the previous line
-    // stopped short of the column's edge, or after the small extra space between items.
-    if (a.bbox.x1 + firstWordWidth(b) + size < prev.column.wrap) return false;
+    // stopped short of the column's edge, or after the small extra space between items. A block
+    // inset on the right too (a quotation, an abstract) has its own edge, where its lines so far end.
+    const edge = prev !== first && Math.abs(first.line.bbox.x1 - a.bbox.x1) <= JUSTIFIED_SLACK ? a.bbox.x1 : prev.column.wrap;
+    if (a.bbox.x1 + firstWordWidth(b) + size < edge) return false;
   }
   return true;
 }
@@ -515,12 +559,26 @@ const CENTRED_LINE_SHARE = 0.25;
  */
 function centered(infos: LineInfo[], body: number): boolean {
   const { column } = infos[0];
+  // Lines centred on an axis of their own (a cell of a title block's table) when there are several.
+  if (infos.length > 1 && infos.slice(1).every((info, k) => centredPair(infos[k], info, body))) return true;
   const middle = (column.left + column.wrap) / 2;
   if (!infos.every((i) => Math.abs((i.line.bbox.x0 + i.line.bbox.x1) / 2 - middle) <= body * CENTRE_SLACK)) return false;
   const widths = infos.map((i) => i.line.bbox.x1 - i.line.bbox.x0);
   const ragged = Math.max(...widths) - Math.min(...widths) > body;
   const inset = infos[0].line.bbox.x0 - column.left;
-  return ragged || (inset >= body * CENTRED_LINE_INSET && inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE);
+  // (A line across columns is no column's list item.)
+  const share = infos[0].spans || inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE;
+  return ragged || (inset >= body * CENTRED_LINE_INSET && share);
+}
+
+/** Both lines of a centred pair stand in from the margin by more than this (body sizes). */
+const CENTRED_PAIR_INSET = 0.3;
+
+/** Lines of unlike widths centred on one axis (an author and affiliation under each other). */
+function centredPair(a: LineInfo, b: LineInfo, body: number): boolean {
+  const [x, y] = [a.line.bbox, b.line.bbox];
+  if (Math.abs((x.x0 + x.x1) / 2 - (y.x0 + y.x1) / 2) > body * CENTRE_SLACK) return false;
+  return Math.abs(x.x1 - x.x0 - (y.x1 - y.x0)) > body && Math.min(a.indent, b.indent) > body * CENTRED_PAIR_INSET;
 }
 
 /**
@@ -541,14 +599,28 @@ const JUSTIFIED_SLACK = 1.5;
  * `bulletsAsText`: the document draws its list bullets as text, so an inset paragraph without
  * one is no list item.
  */
-function textBlock(infos: LineInfo[], page: number, body: number, bulletsAsText: boolean, inline: InlineOptions): Block {
+function textBlock(
+  infos: LineInfo[],
+  page: number,
+  body: number,
+  bulletsAsText: boolean,
+  inline: InlineOptions,
+  paragraphIndent: number | undefined,
+  lineGap: number,
+): Block {
   const lines = infos.map((i) => i.line);
-  const first = infos[0];
-  const { marker } = first;
-  const text = inlineMarkdown(marker ? [withoutMarker(first.line, marker), ...lines.slice(1)] : lines, inline);
+  const { marker } = infos[0];
+  // A paragraph whose first line is indented stands where its other lines do.
+  const first = infos.length > 1 && !marker && goesOnFromIndentedLine(infos[0], infos[1], body, lineGap) ? infos[1] : infos[0];
+  const text = inlineMarkdown(marker ? [withoutMarker(infos[0].line, marker), ...lines.slice(1)] : lines, inline);
   const block: Block = { type: 'paragraph', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text, lines };
   const drawnItem = !marker && first.indent >= body * DRAWN_ITEM_INSET && !bulletsAsText && !insetBothSides(infos, body);
-  if (!marker && (centered(infos, body) || rightAligned(infos, body))) return block;
+  if (!marker && centered(infos, body)) return { ...block, centred: true };
+  if (!marker && rightAligned(infos, body)) return block;
+  // A caption is a paragraph wherever it stands (centred under a figure, inset in a column).
+  if (!marker && CAPTION.test(lines[0].text)) return block;
+  // A paragraph of one line, indented as the document indents its paragraphs' first lines.
+  if (!marker && infos.length === 1 && atParagraphIndent(first.indent, paragraphIndent, body)) return block;
   if (marker || drawnItem) {
     block.type = 'list_item';
     block.depth = Math.max(0, Math.round(first.indent / (body * LIST_LEVEL_STEP)) - 1);

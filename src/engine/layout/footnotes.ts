@@ -1,4 +1,5 @@
 import type { Line, Page, TextRun } from '../types.js';
+import { type Column, columnIndexOf } from './columns.js';
 
 // Layout step, footnotes and the marks that call them. A footnote is set at the foot of its page
 // in a smaller size than the body, apart from the body above it, and starts with its mark (a
@@ -24,9 +25,18 @@ export interface Footnote {
   lines: Line[];
 }
 
-/** The page's footnotes, top to bottom, with the lines they take (left out of the body). */
-export function findFootnotes(page: Page, body: number): Footnote[] {
-  const lines = [...page.lines].sort((a, b) => a.bbox.y0 - b.bbox.y0);
+/**
+ * The page's footnotes, column by column and top to bottom, with the lines they take (left out of
+ * the body). Each column has its own foot (two-column papers set a column's notes under it).
+ */
+export function findFootnotes(page: Page, body: number, columns: Column[]): Footnote[] {
+  const byColumn: Line[][] = columns.map(() => []);
+  for (const line of page.lines) byColumn[columnIndexOf(columns, line)].push(line);
+  return byColumn.flatMap((lines) => columnFootnotes(lines, body));
+}
+
+function columnFootnotes(columnLines: Line[], body: number): Footnote[] {
+  const lines = [...columnLines].sort((a, b) => a.bbox.y0 - b.bbox.y0);
   // The run of small lines at the foot of the page.
   let start = lines.length;
   while (start > 0 && isNoteLine(lines[start - 1], body)) start--;

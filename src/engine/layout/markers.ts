@@ -1,4 +1,4 @@
-import type { Line, Page } from '../types.js';
+import type { Line, Page, TextRun } from '../types.js';
 
 // Layout step, list markers: the bullet or number a list item's first line starts with, when the
 // producer draws it as text (LaTeX, word processors; browsers draw bullets as shapes). Returns
@@ -28,7 +28,18 @@ const WEAK_INSET = 0.5;
 /** The space after a marker: at least a narrow word space (in font sizes). */
 const MARKER_GAP = 0.15;
 
-export function listMarker(line: Line, columnLeft: number, body: number): ListMarker | undefined {
+/** Lines of one item stand closer than this (font sizes, box to box). */
+const ITEM_LINE_GAP = 0.45;
+/** A hanging line starts this close (body sizes) to where the text after the marker does. */
+const HANGING_SLACK = 0.3;
+
+/**
+ * `next`: the line under it, which tells a number at the margin that starts an item (the item's
+ * next line hangs under its text, as "10." of a list whose "9." is inset) from a sentence that
+ * starts with a number ("2017. That year…", whose next line starts at the margin). `previous`:
+ * the number of the last numbered item above it in its column.
+ */
+export function listMarker(line: Line, columnLeft: number, body: number, next?: Line, previous?: number): ListMarker | undefined {
   const first = line.runs[0];
   const text = first.text.trimStart();
   if (!text) return undefined;
@@ -47,9 +58,11 @@ export function listMarker(line: Line, columnLeft: number, body: number): ListMa
     if (!m) return undefined;
     const [, d1, d2, l1, l2, r1, r2] = m;
     if (d1 ?? d2) {
-      // A number written into the text's first run ("2017. That year…") is a marker only on an inset line.
-      if (!alone && !inset) return undefined;
+      // A number written into the text's first run ("2017. That year…") is a marker only on an
+      // inset line, when the line under it hangs under the text after the number, or when it
+      // follows the list's item before (`previous`: the number of the last item above it).
       number = Number(d1 ?? d2);
+      if (!alone && !inset && !hangsUnder(next, line, textStart(first, word), body) && number !== (previous ?? -1) + 1) return undefined;
     } else if (!inset) return undefined;
     else if (r1 ?? r2) number = roman(r1 ?? r2);
     else number = (l1 ?? l2).charCodeAt(0) - 96;
@@ -60,9 +73,28 @@ export function listMarker(line: Line, columnLeft: number, body: number): ListMa
     if (next.bbox.x0 - first.bbox.x1 < first.fontSize * MARKER_GAP && !/^\s/.test(next.text)) return undefined;
     return { text: word, number, start: next.bbox.x0, run: 1, cut: 0 };
   }
-  const cut = first.text.indexOf(word) + word.length + (first.text.slice(first.text.indexOf(word) + word.length).match(/^\s+/)?.[0].length ?? 0);
-  const start = first.bbox.x0 + ((first.bbox.x1 - first.bbox.x0) * cut) / first.text.length;
-  return { text: word, number, start, run: 0, cut };
+  const cut = markerCut(first, word);
+  return { text: word, number, start: textStart(first, word), run: 0, cut };
+}
+
+/** How many characters of the run the marker and the space after it take. */
+function markerCut(run: TextRun, word: string): number {
+  const at = run.text.indexOf(word) + word.length;
+  return at + (run.text.slice(at).match(/^\s+/)?.[0].length ?? 0);
+}
+
+/** Where the text after a marker written at the start of a run begins. */
+function textStart(run: TextRun, word: string): number {
+  return run.bbox.x0 + ((run.bbox.x1 - run.bbox.x0) * markerCut(run, word)) / run.text.length;
+}
+
+/** Is `next` set right under `line`, starting where the text after its marker does? */
+function hangsUnder(next: Line | undefined, line: Line, start: number, body: number): boolean {
+  if (!next) return false;
+  const gap = next.bbox.y0 - line.bbox.y1;
+  const size = Math.max(line.fontSize, next.fontSize);
+  if (gap < -size * 0.5 || gap > size * ITEM_LINE_GAP) return false;
+  return Math.abs(next.bbox.x0 - start) <= body * HANGING_SLACK && next.bbox.x0 > line.bbox.x0 + body * 0.5;
 }
 
 function roman(s: string): number {

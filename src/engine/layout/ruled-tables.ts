@@ -22,6 +22,8 @@ const MIN_FRAME_RULE = 4;
 const SAME_EXTENT = 0.6;
 /** Text this close to a rule (in body sizes) is inside the table it frames (cell padding is less, paragraph spacing more). */
 const HUG = 0.8;
+/** Rules with no text between them are one table's only when they end this close (pt: a rule's width). */
+const EMPTY_ROW_EXTENT = 2;
 /** Rules this close (in body sizes) with nothing between them are one double rule. */
 const DOUBLE_RULE = 0.5;
 /** An empty row between two rules is at most this high (in body sizes). */
@@ -133,6 +135,9 @@ function framesStrip(rules: Rule[], below: Rule, boxes: BBox[], verticals: Rule[
     const gap = below.at - above.at;
     const side = (x: number) => verticals.some((v) => Math.abs(v.at - x) < 3 && v.from <= above.at + 1 && v.to >= below.at - 1);
     const underline = boxes.some((b) => b.y1 <= above.at + 1 && above.at - b.y1 <= body * HUG && across(b));
+    // (A frame drawn under a table, a figure's box, is a little narrower or wider: not its row.)
+    const sameExtent = Math.abs(above.from - below.from) <= EMPTY_ROW_EXTENT && Math.abs(above.to - below.to) <= EMPTY_ROW_EXTENT;
+    if (!sameExtent) return false;
     return gap <= body * DOUBLE_RULE || (side(above.from) && side(above.to)) || (gap <= body * EMPTY_ROW && (rules.length > 1 || !underline));
   }
   if (between[0].y0 - above.at > body * HUG) return false;

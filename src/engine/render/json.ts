@@ -5,7 +5,7 @@ import { safeInlineMarkdown } from './inline-markdown.js';
 // Markdown, checked on the way out like the Markdown output's (no link the policy refuses).
 export function renderJson(doc: Document): string {
   const strip = (b: Block): Omit<Block, 'lines'> => {
-    const { lines: _lines, children, ...rest } = b;
+    const { lines: _lines, centred: _centred, children, ...rest } = b;
     const out: Omit<Block, 'lines'> = { ...rest };
     if (b.type !== 'code' && b.type !== 'unreadable_page' && out.text !== undefined) out.text = safeInlineMarkdown(out.text);
     if (out.rows) out.rows = out.rows.map((row) => row.map(safeInlineMarkdown));

@@ -77,6 +77,7 @@ export const detectHeadings: Processor = (doc) => {
   const headingFonts = standaloneFonts(blocks, bodyFont);
   const spacing = blockSpacing(blocks, body);
   const found = blocks.map((block, i) => candidate(block, i, body, bodyFont, headingFonts, codeScale));
+  for (const i of bylineOf(blocks, found)) found[i] = undefined;
   // Without a number, a larger size or a font kept for headings, a heading must be spaced like
   // one (a bold or italic sentence of its own is emphasis).
   const inHeadingFont = (c: Candidate) =>
@@ -129,6 +130,26 @@ export const detectHeadings: Processor = (doc) => {
   });
   return { ...doc, blocks: out };
 };
+
+/**
+ * A title's byline: the blocks centred under a document's title on its first page (authors,
+ * affiliations, a date), up to the first block that is not centred or is bold (a centred
+ * "Abstract"). Set larger than the body, as titles' bylines often are, they are no headings. The
+ * title is the largest heading candidate of the first page, centred.
+ */
+function bylineOf(blocks: Block[], found: (Candidate | undefined)[]): number[] {
+  let title: number | undefined;
+  for (let i = 0; i < blocks.length && blocks[i].page === 0; i++)
+    if (found[i] && (title === undefined || found[i]!.ratio > found[title]!.ratio)) title = i;
+  if (title === undefined || !blocks[title].centred) return [];
+  const byline: number[] = [];
+  for (let i = title + 1; i < blocks.length && blocks[i].page === 0 && blocks[i].centred && !allBold(blocks[i]); i++) byline.push(i);
+  return byline;
+}
+
+function allBold(block: Block): boolean {
+  return !!block.lines?.every((l) => l.runs.every((r) => r.bold || !/\w/.test(r.text)));
+}
 
 /** "2", "2.3", "2.3.", "A.1", "B.", "IV." before a heading's words; depth = parts. */
 const NUMBERING = /^(?:(\d{1,2}(?:\.\d{1,2})*)\.?|([A-Z](?:\.\d{1,2})+)\.?|[A-Z]\.|[IVXLC]{1,6}\.)\s+(?=\S)/;
@@ -368,7 +389,7 @@ function dominantFont(blocks: Block[]): string {
  */
 function plainHeadingText(text: string): string {
   // Nor the stars of italics: a heading font the widths took for an italic one.
-  const plain = outsideCode(text, (t) => t.replace(/(?<!\\)\*+/g, '').replace(/\\\|/g, '|'))
+  const plain = outsideCode(text, (t) => t.replace(/(?<!\\|\[\^\**)\*+/g, '').replace(/\\\|/g, '|'))
     .replace(/^(\d+)\\([.)])/, '$1$2')
     .replace(/^\\([#+-])/, '$1');
   const unbracketed = outsideCode(plain, (t) => t.replace(/\\([[\]])/g, '$1'));
