@@ -9,7 +9,8 @@ import { evaluate } from '../src/eval/evaluate.ts';
 // Papers, a report and essays as their producers set them (test/fixtures/papers, made by its
 // generate.mjs): typography the Chromium corpus never shows. Paragraphs marked by a first-line
 // indent alone, lines set one and a half or double spaced, a title block over two columns,
-// footnotes under a column, a bibliography whose labels hang out, a table beside a framed figure.
+// footnotes under a column, a bibliography whose labels hang out, a table beside a framed figure,
+// a single journal page with its furniture, a numbered formula.
 
 const PAPERS = path.resolve(import.meta.dirname, 'fixtures/papers');
 
@@ -89,6 +90,16 @@ describe('papers, reports and essays', () => {
       assert.match(blocks.find((b) => b.startsWith('By the middle'))!, /two hundred metres\.$/);
       assert.ok(!blocks.some((b) => /^- (?:The|By|Most|His|We) /.test(b)), 'no paragraph is a list item');
     });
+
+  it('a page cut out of a journal: its furniture goes on one page, a numbered formula is one paragraph', async () => {
+    const md = await convert('sampling-page.tex1');
+    assert.doesNotMatch(md, /J\. Doc\. Eng\.|^147$|Downloaded from/m);
+    assert.ok(md.startsWith('which is why the first two rounds'), 'the text the page starts with');
+    // The fraction's parts, on lines of their own, are no list items; the variables no bold text.
+    assert.match(md, /\n\nSE\(p\) = .*\(1 − p\) n · N − n N − 1 , \(4\)\n\n/);
+    assert.doesNotMatch(md, /^\s*- |\*\*[nNp]\*\*/m);
+    assert.match(md, /For a sample of n pages drawn from a population of N pages/);
+  });
 
   it('numbered items whose numbers stand at the margin ("10." under an inset "9.") are items', async () => {
     const md = await convert('retention-review.tex1');

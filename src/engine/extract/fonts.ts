@@ -34,6 +34,11 @@ const PRIOR_WEIGHT = 2;
  */
 const SYMBOL_RUN_SHARE = 0.5;
 
+/** Runs of one character are a formula's letters and signs… */
+const SYMBOL_RUN_CHARS = 1;
+/** …and a font setting this share of its runs so short is a math or symbol font. */
+const SYMBOL_FONT_SHARE = 0.9;
+
 interface FontStats {
   runs: TextRun[];
   chars: number;
@@ -42,7 +47,7 @@ interface FontStats {
 
 export function markFontStyles(pages: Page[]): void {
   for (const { runs, ratio } of fontWidths(pages).values()) {
-    if (ratio === undefined) continue;
+    if (ratio === undefined || setsSymbols(runs)) continue;
     const bold = ratio > 1 + BOLD_WIDER;
     const italic = !bold && (ratio < 1 - ITALIC_NARROWER || (Math.abs(ratio - 1) <= SAME_WIDTHS && !mostlySymbols(runs)));
     for (const run of runs) {
@@ -84,6 +89,17 @@ export function fontWidths(pages: Page[]): Map<string, { runs: TextRun[]; ratio?
     out.set(name, { runs: s.runs, ratio: measured ? widthRatio(s.runs, widths) : undefined });
   }
   return out;
+}
+
+/**
+ * Does the font set letters and signs one at a time (a formula's variables and operators,
+ * in a math font)? Its letters' widths are a math italic's or a symbol font's, not those of a
+ * bold or italic face of the text: read as neither.
+ */
+function setsSymbols(runs: TextRun[]): boolean {
+  let short = 0;
+  for (const run of runs) if (run.text.trim().length <= SYMBOL_RUN_CHARS) short++;
+  return short >= runs.length * SYMBOL_FONT_SHARE;
 }
 
 /** Does the font mostly start its runs with a symbol rather than a letter or digit? */

@@ -8,6 +8,7 @@ import { textMeasures } from './measures.js';
 import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
 import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
 import { removeFurniture } from './furniture.js';
+import { findDisplays } from './equations.js';
 import { atParagraphIndent, goesOnFromIndentedLine, hangsUnderLabel, paragraphIndent } from './indents.js';
 import { paragraphLineGap } from './leading.js';
 import { listMarker, type ListMarker, withoutMarker, writesBullets } from './markers.js';
@@ -174,9 +175,16 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
     carried,
     page.rects,
   );
+  const displays = new Map(findDisplays(infos, body).filter(([first]) => !tables.has(first)));
   const blocks: Block[] = [];
   let i = 0;
   while (i < infos.length) {
+    const display = displays.get(i);
+    if (display !== undefined) {
+      blocks.push(displayBlock(infos.slice(i, display), page.index, inline));
+      i = display;
+      continue;
+    }
     const table = tables.get(i);
     if (table) {
       blocks.push({ ...table.block, page: page.index });
@@ -220,6 +228,18 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
     });
   }
   return blocks;
+}
+
+/** A displayed formula: one paragraph of its lines' text, in the order they were drawn, without emphasis. */
+function displayBlock(infos: LineInfo[], page: number, inline: InlineOptions): Block {
+  const lines = infos.map((i) => ({ ...i.line, runs: i.line.runs.map((r) => ({ ...r, bold: false, italic: false, monospace: false })) }));
+  return {
+    type: 'paragraph',
+    page,
+    bbox: unionBoxes(lines.map((l) => l.bbox)),
+    text: inlineMarkdown(lines, inline),
+    lines: infos.map((i) => i.line),
+  };
 }
 
 function hasProse(table: FoundTable | undefined): boolean {
