@@ -18,6 +18,8 @@ const ITALIC_NARROWER = 0.015;
  * compatible ones keep the upright widths), or the body face itself in another encoding.
  */
 const SAME_WIDTHS = 0.008;
+/** Sizes this close (share) are one size. */
+const SAME_SIZE = 0.05;
 /** Fewer characters than this say nothing about a font's widths. */
 const MIN_CHARS = 3;
 /** Work allowed for the fit, in letter pairs over the sampled runs: a fraction of a millisecond. */
@@ -46,10 +48,18 @@ interface FontStats {
 }
 
 export function markFontStyles(pages: Page[]): void {
-  for (const { runs, ratio } of fontWidths(pages).values()) {
+  const widths = fontWidths(pages);
+  const body = bodySizeOf(widths);
+  for (const { runs, ratio } of widths.values()) {
     if (ratio === undefined || setsSymbols(runs)) continue;
+    // Fonts drawn for a size other than the body's set the same letters wider when smaller and
+    // narrower when larger (Computer Modern, Latin Modern): narrower is no italic above the body's
+    // size, and the same widths are no italic at another size.
+    const size = sizeOf(runs);
+    const atBodySize = Math.abs(size - body) <= body * SAME_SIZE;
     const bold = ratio > 1 + BOLD_WIDER;
-    const italic = !bold && (ratio < 1 - ITALIC_NARROWER || (Math.abs(ratio - 1) <= SAME_WIDTHS && !mostlySymbols(runs)));
+    const narrower = ratio < 1 - ITALIC_NARROWER && (atBodySize || size < body);
+    const italic = !bold && (narrower || (atBodySize && Math.abs(ratio - 1) <= SAME_WIDTHS && !mostlySymbols(runs)));
     for (const run of runs) {
       run.bold = bold;
       run.italic = italic;
@@ -100,6 +110,31 @@ function setsSymbols(runs: TextRun[]): boolean {
   let short = 0;
   for (const run of runs) if (run.text.trim().length <= SYMBOL_RUN_CHARS) short++;
   return short >= runs.length * SYMBOL_FONT_SHARE;
+}
+
+/** The size the most characters of these runs are set in. */
+function sizeOf(runs: TextRun[]): number {
+  const chars = new Map<number, number>();
+  for (const r of runs) {
+    const size = Math.round(r.fontSize * 10) / 10;
+    chars.set(size, (chars.get(size) ?? 0) + r.text.length);
+  }
+  let best = 0;
+  let most = -1;
+  for (const [size, n] of chars) if (n > most) [best, most] = [size, n];
+  return best;
+}
+
+/** The body face's size: that of the font fontWidths measured others against (the one without a ratio carrying most text). */
+function bodySizeOf(widths: Map<string, { runs: TextRun[]; ratio?: number }>): number {
+  let body: TextRun[] = [];
+  let chars = -1;
+  for (const { runs, ratio } of widths.values()) {
+    if (ratio !== undefined || runs.every((r) => r.monospace)) continue;
+    const n = runs.reduce((sum, r) => sum + r.text.length, 0);
+    if (n > chars) [body, chars] = [runs, n];
+  }
+  return sizeOf(body);
 }
 
 /** Does the font mostly start its runs with a symbol rather than a letter or digit? */

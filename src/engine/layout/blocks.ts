@@ -571,7 +571,7 @@ function insetBothSides(infos: LineInfo[], body: number): boolean {
 const CENTRE_SLACK = 0.5;
 /** A single centred line stands at least this far in (body sizes, and share of the column): nearer, it may be a list item by chance. */
 const CENTRED_LINE_INSET = 3;
-const CENTRED_LINE_SHARE = 0.25;
+const CENTRED_LINE_SHARE = 0.2;
 
 /**
  * Centred text (titles, authors, captions, a heading over a centred table): each line's middle at

@@ -7,8 +7,8 @@ import type { Line, Page, TextRun } from '../types.js';
 // body's own spacing), what it says and how it is set; repeating on several pages is one more
 // sign, not a condition, so a single page cut out of a longer document loses it too.
 
-/** Share of the page height, at the top and at the bottom, where furniture may sit. */
-const ZONE = 0.12;
+/** Share of the page height, at the top and at the bottom, where furniture may sit (LaTeX's default page on A4 sets its number 18 % up). */
+const ZONE = 0.2;
 /** Space between furniture and the body, in line heights: wider than paragraph spacing (about 1) and than a heading's space (about 1.5) in body text. */
 const SEPARATION = 1.2;
 /** A line repeated (digits ignored) on this share of the pages is running text. */
@@ -27,7 +27,9 @@ const BAND_SLACK = 2;
 const LINE_NUMBERS_RISING = 0.8;
 const NUMBER = /^\s*\d{1,4}\s*$/;
 
-const PAGE_NUMBER = /^(?:page|p\.|seite|pág\.?)?\s*[-–—]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-–—]?(?:\s*(?:of|\/|von|de)\s*\d{1,4})?$/i;
+/** A page number: arabic, or roman with an i, v or x in it (a lone "d" or "c" is a letter, a table cell's last one). */
+const PAGE_NUMBER =
+  /^(?:page|p\.|seite|pág\.?)?\s*[-–—]?\s*(?:\d{1,4}|(?=[ivxlcdm]*[ivx])[ivxlcdm]{1,7})\s*[-–—]?(?:\s*(?:of|\/|von|de)\s*\d{1,4})?$/i;
 /** Page number beside a running title: "12 | Journal of Things" or "Journal of Things 12". */
 const NUMBERED_HEAD = /^\d{1,4}\s*[|·•]\s*\S|\S\s*[|·•]\s*\d{1,4}$/;
 /** What only furniture says: DOIs, download stamps, licences, journal volume lines, preprint ids. */

@@ -42,8 +42,8 @@ const HANGING_SLACK = 0.3;
 export function listMarker(line: Line, columnLeft: number, body: number, next?: Line, previous?: number): ListMarker | undefined {
   const first = line.runs[0];
   const text = first.text.trimStart();
-  if (!text) return undefined;
   const inset = line.bbox.x0 - columnLeft >= body * WEAK_INSET;
+  if (UNMAPPED.test(text)) return unmappedBullet(line, inset, body);
   // The marker is a run of its own, or the start of the first run up to a space.
   const alone = line.runs.length > 1 && !/\s/.test(text.trim());
   const word = alone ? text.trim() : text.match(/^(\S+)\s+(?=\S)/)?.[1];
@@ -96,6 +96,22 @@ function hangsUnder(next: Line | undefined, line: Line, start: number, body: num
   if (gap < -size * 0.5 || gap > size * ITEM_LINE_GAP) return false;
   return Math.abs(next.bbox.x0 - start) <= body * HANGING_SLACK && next.bbox.x0 > line.bbox.x0 + body * 0.5;
 }
+
+/**
+ * A glyph without a character (a bitmap font's bullet, which carries no Unicode) before the text
+ * of an inset line, apart from it and no wider than a bullet: a bullet.
+ */
+function unmappedBullet(line: Line, inset: boolean, body: number): ListMarker | undefined {
+  const [glyph, next] = line.runs;
+  if (!inset || !next || glyph.bbox.x1 - glyph.bbox.x0 > body * MAX_BULLET_WIDTH) return undefined;
+  if (next.bbox.x0 - glyph.bbox.x1 < glyph.fontSize * MARKER_GAP) return undefined;
+  return { text: '•', start: next.bbox.x0, run: 1, cut: 0 };
+}
+
+/** Text of a glyph the font maps to no character: nothing, control codes, the replacement character. */
+const UNMAPPED = /^[\p{Cc}\ufffd\s]*$/u;
+/** A bullet is at most this wide (body sizes). */
+const MAX_BULLET_WIDTH = 1;
 
 function roman(s: string): number {
   const value: Record<string, number> = { i: 1, v: 5, x: 10 };

@@ -116,6 +116,7 @@ export const detectHeadings: Processor = (doc) => {
   candidates.push(...codeLineHeadings(blocks, candidates, body));
   candidates.sort((a, b) => a.index - b.index);
   const levels = assignLevels(candidates, ladder);
+  levelAbstract(candidates, levels, blocks);
   if (process.env.DEBUG_HEADINGS)
     for (const c of candidates) console.error(c.look, c.ratio, c.numbering?.depth, levels.get(c.index), blocks[c.index].text?.slice(0, 40));
   const out = blocks.map((block, i) => {
@@ -130,6 +131,23 @@ export const detectHeadings: Processor = (doc) => {
   });
   return { ...doc, blocks: out };
 };
+
+/** The heading over a paper's abstract. */
+const ABSTRACT = /^(?:abstract|summary)[.:]?$/i;
+
+/**
+ * A paper sets the heading over its abstract small (LaTeX: bold at the body's size or less,
+ * centred), yet it stands at the level of the sections that follow, under the title: it takes
+ * the level of the first heading after it.
+ */
+function levelAbstract(candidates: Candidate[], levels: Map<number, number>, blocks: Block[]): void {
+  const at = candidates.findIndex((c) => ABSTRACT.test((blocks[c.index].text ?? '').replace(/[*_\\]/g, '').trim()));
+  if (at === -1) return;
+  const next = candidates[at + 1];
+  const level = next && levels.get(next.index);
+  const own = levels.get(candidates[at].index);
+  if (level !== undefined && own !== undefined && level < own) levels.set(candidates[at].index, level);
+}
 
 /**
  * A title's byline: the blocks centred under a document's title on its first page (authors,
