@@ -111,6 +111,29 @@ describe('papers, reports and essays', () => {
     assert.doesNotMatch(md, /^\d+$/m);
   });
 
+  it('a newsletter in three columns: each column read whole, a subtitle centred over them', async () => {
+    const blocks = blocksOf(await convert('archive-quarterly.multicol'));
+    assert.deepEqual(blocks.slice(0, 3), ['# The Archive Quarterly', 'Issue 14 Spring 2025', '## New Reading Room Opens']);
+    // The column breaks fall inside paragraphs: each is joined back whole, in column order.
+    const starts = [
+      'The new reading room',
+      'The room was paid for',
+      'Opening hours',
+      '### Digitisation Progress',
+      'The digitisation team',
+      'Next year',
+      '### Volunteers Wanted',
+      'We are looking',
+      'If you are interested',
+      'Volunteers who checked',
+    ];
+    assert.deepEqual(
+      blocks.slice(3).map((b) => starts.find((s) => b.startsWith(s)) ?? b.slice(0, 30)),
+      starts,
+    );
+    assert.match(blocks.find((b) => b.startsWith('Opening hours'))!, /closed stacks should order it a day ahead, as before\.$/);
+  });
+
   it('numbered items whose numbers stand at the margin ("10." under an inset "9.") are items', async () => {
     const md = await convert('retention-review.tex1');
     // "10." and "11." wrap under their text; "12." is a line of its own after "11.".

@@ -76,6 +76,8 @@ interface LineInfo {
   size: number;
   /** It runs across two or more columns (see spanOf). */
   spans: boolean;
+  /** The page's width over all its columns, when it has several and no other column has text beside this line. */
+  band?: Column;
 }
 
 function describe(line: Line, layout: Layout, columns: Column[], codeScale: number, next: Line | undefined, previous: number | undefined): LineInfo {
@@ -168,6 +170,7 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
     if (info.marker?.number !== undefined) numbers.set(info.columnIndex, info.marker.number);
     return info;
   });
+  markBands(infos, columns);
   const tables = detectTables(
     // A list marker is no table cell.
     infos.map((i) => ({ line: i.marker ? withoutMarker(i.line, i.marker) : i.line, left: i.column.left })),
@@ -240,6 +243,25 @@ function displayBlock(infos: LineInfo[], page: number, inline: InlineOptions): B
     text: inlineMarkdown(lines, inline),
     lines: infos.map((i) => i.line),
   };
+}
+
+/** Lines no other column has text beside get the page's width over its columns (LineInfo.band). */
+function markBands(infos: LineInfo[], columns: Column[]): void {
+  if (columns.length < 2) return;
+  const band: Column = { left: columns[0].left, right: columns[columns.length - 1].right, wrap: columns[columns.length - 1].wrap };
+  const byTop = [...infos].sort((a, b) => a.line.bbox.y0 - b.line.bbox.y0);
+  for (const info of infos) {
+    const { y0, y1 } = info.line.bbox;
+    let beside = false;
+    for (const other of byTop) {
+      if (other.line.bbox.y0 >= y1) break;
+      if (other.columnIndex !== info.columnIndex && other.line.bbox.y1 > y0) {
+        beside = true;
+        break;
+      }
+    }
+    if (!beside) info.band = band;
+  }
 }
 
 function hasProse(table: FoundTable | undefined): boolean {
@@ -578,16 +600,23 @@ const CENTRED_LINE_SHARE = 0.2;
  * the column's middle. A paragraph, not a quotation or a list item.
  */
 function centered(infos: LineInfo[], body: number): boolean {
-  const { column } = infos[0];
   // Lines centred on an axis of their own (a cell of a title block's table) when there are several.
   if (infos.length > 1 && infos.slice(1).every((info, k) => centredPair(infos[k], info, body))) return true;
+  if (centredIn(infos, infos[0].column, infos[0].spans, body)) return true;
+  // Text with no other column's text beside it (over the columns, as a title's subtitle) may be
+  // centred on the page's width.
+  const band = infos[0].band;
+  return band !== undefined && infos.every((i) => i.band) && centredIn(infos, band, true, body);
+}
+
+/** `across`: the lines run across columns (no column's list item). */
+function centredIn(infos: LineInfo[], column: Column, across: boolean, body: number): boolean {
   const middle = (column.left + column.wrap) / 2;
   if (!infos.every((i) => Math.abs((i.line.bbox.x0 + i.line.bbox.x1) / 2 - middle) <= body * CENTRE_SLACK)) return false;
   const widths = infos.map((i) => i.line.bbox.x1 - i.line.bbox.x0);
   const ragged = Math.max(...widths) - Math.min(...widths) > body;
   const inset = infos[0].line.bbox.x0 - column.left;
-  // (A line across columns is no column's list item.)
-  const share = infos[0].spans || inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE;
+  const share = across || inset >= (column.wrap - column.left) * CENTRED_LINE_SHARE;
   return ragged || (inset >= body * CENTRED_LINE_INSET && share);
 }
 

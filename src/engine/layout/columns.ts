@@ -25,6 +25,8 @@ export interface Layout {
   bodySize: number;
 }
 
+/** Column margins stand at least this share of the page width apart (three columns on A4 do; indents do not). */
+const MIN_COLUMN_WIDTH = 0.2;
 /** A page needs this many lines before its own columns are looked for. */
 const MIN_PAGE_LINES = 15;
 /** Share of a page's lines crossing the document's gutter that makes it a one-column page. */
@@ -59,7 +61,7 @@ export function analyseLayout(pages: Page[]): Layout {
   for (const peak of peaks) {
     const last = lefts[lefts.length - 1];
     if (last === undefined) lefts.push(peak.x - 1);
-    else if (peak.x - last > width * 0.3 && isGutter(lines, last, peak.x - 1)) lefts.push(peak.x - 1);
+    else if (peak.x - last > width * MIN_COLUMN_WIDTH && isGutter(lines, last, peak.x - 1)) lefts.push(peak.x - 1);
   }
   if (lefts.length === 0) lefts.push(0);
   // Columns whose text starts at many x (lists, code, indents) show no single peak: look for the

@@ -7,8 +7,10 @@ import type { Line, Page, TextRun } from '../types.js';
 // body's own spacing), what it says and how it is set; repeating on several pages is one more
 // sign, not a condition, so a single page cut out of a longer document loses it too.
 
-/** Share of the page height, at the top and at the bottom, where furniture may sit (LaTeX's default page on A4 sets its number 18 % up). */
-const ZONE = 0.2;
+/** Share of the page height at the top where furniture may sit. */
+const TOP_ZONE = 0.12;
+/** And at the bottom: LaTeX's default A4 page sets its number 18 % up. */
+const BOTTOM_ZONE = 0.2;
 /** Space between furniture and the body, in line heights: wider than paragraph spacing (about 1) and than a heading's space (about 1.5) in body text. */
 const SEPARATION = 1.2;
 /** A line repeated (digits ignored) on this share of the pages is running text. */
@@ -121,7 +123,7 @@ function outerLines(page: Page): Candidate[] {
     const ordered = top ? sorted : [...sorted].reverse();
     const group: Line[] = [];
     for (const line of ordered) {
-      const inZone = top ? line.bbox.y1 <= page.height * ZONE : line.bbox.y0 >= page.height * (1 - ZONE);
+      const inZone = top ? line.bbox.y1 <= page.height * TOP_ZONE : line.bbox.y0 >= page.height * (1 - BOTTOM_ZONE);
       const last = group[group.length - 1];
       const apart = last !== undefined && gap(last, line) >= SEPARATION * Math.max(last.fontSize, line.fontSize);
       if (inZone && !apart) {
