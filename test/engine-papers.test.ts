@@ -134,6 +134,19 @@ describe('papers, reports and essays', () => {
     assert.match(blocks.find((b) => b.startsWith('Opening hours'))!, /closed stacks should order it a day ahead, as before\.$/);
   });
 
+  it('a scanned two-column page: columns read one after the other, the margin stamp left out', async () => {
+    const md = await convert('adaptive-batching.tex2.scan');
+    const blocks = blocksOf(md);
+    // The stamp set up the left margin is found as pieces a character or two wide and read as nonsense.
+    assert.ok(!blocks.some((b) => /^(?:\d{1,2}|[A-Z])$/.test(b)), 'no lone pieces of the margin stamp');
+    assert.doesNotMatch(md, /^\d \d Introduction/m);
+    // A table's narrow cells beside the left column do not hide the gutter: no line runs across it.
+    const inference = blocks.find((b) => b.includes('Inference servers group requests'));
+    assert.match(inference ?? '', /one call ?to the model serves many inputs/);
+    const at = (text: string) => md.indexOf(text);
+    assert.ok(at('Converting documents at scale') < at('Inference servers group') && at('Inference servers group') < at('The controller observes'));
+  });
+
   it('numbered items whose numbers stand at the margin ("10." under an inset "9.") are items', async () => {
     const md = await convert('retention-review.tex1');
     // "10." and "11." wrap under their text; "12." is a line of its own after "11.".

@@ -113,6 +113,11 @@ function toLines(ocr: OcrPage, pointsPerPixel: number): Line[] {
       confidence: l.confidence,
     };
   });
+  for (const stray of marginStrip(items.map((i) => i.run.bbox)))
+    items.splice(
+      items.findIndex((i) => i.run.bbox === stray),
+      1,
+    );
   // Two columns are found before lines are formed: a row of the left column must not take in
   // the right column's line at the same height.
   const gutter = findGutter(items.map((i) => i.run.bbox));
@@ -165,18 +170,59 @@ function readingOrder(lines: Line[], gutter: number | undefined): Line[] {
   return out;
 }
 
+/** A box this many line heights wide is a line of text, which the margin's marks are not. */
+const TEXT_LINE_WIDTH = 5;
+/** A mark in the margin is narrower than this many line heights… */
+const MARGIN_MARK_WIDTH = 1.5;
+/** …and there are at least this many, one over another: the pieces of text set up the margin. */
+const MIN_MARGIN_MARKS = 3;
+
+/**
+ * Boxes in a strip of the margin beside the text: narrow, several one over another, clear of the
+ * text block. Text set up the margin (a preprint server's stamp, a rotated label) is found by the
+ * detector as such pieces and read as nonsense; a text layer leaves turned text out too.
+ */
+function marginStrip(boxes: Box[]): Box[] {
+  if (boxes.length < 6) return [];
+  const lineHeight = quantileOf(
+    boxes.map((b) => b.y1 - b.y0),
+    0.5,
+  );
+  const narrow = (b: Box) => b.x1 - b.x0 < lineHeight * MARGIN_MARK_WIDTH;
+  // The text block: where its lines (boxes many line heights wide) start and end.
+  const lines = boxes.filter((b) => b.x1 - b.x0 >= lineHeight * TEXT_LINE_WIDTH);
+  if (lines.length === 0) return [];
+  const left = Math.min(...lines.map((b) => b.x0));
+  const right = Math.max(...lines.map((b) => b.x1));
+  const strips = [
+    boxes.filter((b) => b.x1 < left - lineHeight * 0.5 && narrow(b)),
+    boxes.filter((b) => b.x0 > right + lineHeight * 0.5 && narrow(b)),
+  ];
+  return strips.filter((strip) => strip.length >= MIN_MARGIN_MARKS).flat();
+}
+
 /** Share of the lines that must sit wholly on each side of a gutter... */
 const MIN_COLUMN_SHARE = 0.2;
-/** ...being text lines, not table cells: at least this share of the text's width, at the median... */
+/** ...being text lines, not table cells: its wider lines (this quantile) at least this share of the text's width... */
+const WIDE_LINE_QUANTILE = 0.75;
 const MIN_COLUMN_LINE_WIDTH = 0.3;
+/** The text's extent leaves out this share of the boxes at each side. */
+const EXTENT_QUANTILE = 0.02;
 /** ...while at most this share of the lines crosses it. */
 const MAX_CROSSING_SHARE = 0.1;
 
 /** The x of the blank strip between two columns of text, if the page has two. */
 function findGutter(boxes: Box[]): number | undefined {
   if (boxes.length < 6) return undefined;
-  const left = Math.min(...boxes.map((b) => b.x0));
-  const right = Math.max(...boxes.map((b) => b.x1));
+  // The text's extent without its outliers (a margin stamp read as a few boxes, a page number).
+  const left = quantileOf(
+    boxes.map((b) => b.x0),
+    EXTENT_QUANTILE,
+  );
+  const right = quantileOf(
+    boxes.map((b) => b.x1),
+    1 - EXTENT_QUANTILE,
+  );
   const width = right - left;
   let best: { x: number; crossing: number } | undefined;
   for (let x = left + width * 0.3; x <= left + width * 0.7; x += width / 100) {
@@ -186,14 +232,20 @@ function findGutter(boxes: Box[]): number | undefined {
   if (!best || best.crossing > boxes.length * MAX_CROSSING_SHARE) return undefined;
   const x = best.x;
   const sides = [boxes.filter((b) => b.x1 <= x), boxes.filter((b) => b.x0 >= x)];
+  // (Its wider lines: a table's cells or a list's short items beside the text take the median down.)
   const isColumn = (side: Box[]) =>
-    side.length >= boxes.length * MIN_COLUMN_SHARE && medianOf(side.map((b) => b.x1 - b.x0)) >= width * MIN_COLUMN_LINE_WIDTH;
+    side.length >= boxes.length * MIN_COLUMN_SHARE &&
+    quantileOf(
+      side.map((b) => b.x1 - b.x0),
+      WIDE_LINE_QUANTILE,
+    ) >=
+      width * MIN_COLUMN_LINE_WIDTH;
   return sides.every(isColumn) ? x : undefined;
 }
 
-function medianOf(values: number[]): number {
+function quantileOf(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  return sorted[Math.floor((sorted.length - 1) * q)] ?? 0;
 }
 
 /** Top to bottom, and left to right within a visual row. */
