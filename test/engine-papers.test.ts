@@ -145,6 +145,15 @@ describe('papers, reports and essays', () => {
     assert.match(inference ?? '', /one call ?to the model serves many inputs/);
     const at = (text: string) => md.indexOf(text);
     assert.ok(at('Converting documents at scale') < at('Inference servers group') && at('Inference servers group') < at('The controller observes'));
+    // No faces on a scan: numbered titles alone on their lines are the headings, levelled by their numbers.
+    for (const heading of [
+      '## 1 Introduction',
+      '## 2 Related Work',
+      '### 2.1 Batching in Inference Servers',
+      '### 2.2 Admission Control',
+      '## 3 Method',
+    ])
+      assert.ok(blocks.includes(heading), heading);
   });
 
   it('numbered items whose numbers stand at the margin ("10." under an inset "9.") are items', async () => {

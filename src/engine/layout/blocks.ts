@@ -534,6 +534,9 @@ function codeBlock(infos: LineInfo[], page: number, body: number): Block {
   return { type: 'code', page, bbox: unionBoxes(lines.map((l) => l.bbox)), text: out.join('\n'), lines };
 }
 
+/** A section number and a capitalised title: "2.1 Sampling", "A.1 Proofs", "IV. Methods". */
+const SECTION_TITLE = /^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[A-Z](?:\.\d{1,2})+\.?|[IVX]{1,5}\.)\s+\p{Lu}/u;
+
 /** The label a caption starts with. */
 const CAPTION = /^(?:Figure|Fig\.|Table|Listing|Algorithm|Chart|Exhibit|Plate|Abbildung|Tabelle|Tableau)\s+[\dA-Z][\d.]*[.:]\s/;
 
@@ -553,6 +556,10 @@ function continuesText(first: LineInfo, prev: LineInfo, next: LineInfo, body: nu
   // A caption starts a block of its own ("Figure 2: …", "Table 1. …").
   if (CAPTION.test(b.text)) return false;
   if (prev.bold !== next.bold) return false;
+  // A numbered title alone on a short first line ("2.1 Sampling") ends its block: a paragraph's
+  // first line is short only when it is its only one. (Set in the body's face, as on an OCR'd
+  // page, nothing else parts a heading from the text under it.)
+  if (prev === first && SECTION_TITLE.test(a.text.trim()) && a.bbox.x1 + firstWordWidth(b) + size < prev.column.wrap) return false;
   const indented =
     prev === first && !first.marker && (goesOnFromIndentedLine(prev, next, body, lineGap) || hangsUnderLabel(prev, next, body, lineGap));
   // Centred lines of unlike widths: a block of them only (not a list item's last line over a quotation).

@@ -76,7 +76,9 @@ export const detectHeadings: Processor = (doc) => {
   const bodyFont = dominantFont(blocks);
   const headingFonts = standaloneFonts(blocks, bodyFont);
   const spacing = blockSpacing(blocks, body);
-  const found = blocks.map((block, i) => candidate(block, i, body, bodyFont, headingFonts, codeScale));
+  const found = blocks.map(
+    (block, i) => candidate(block, i, body, bodyFont, headingFonts, codeScale) ?? scannedSectionTitle(block, i, doc.pages[block.page]?.source),
+  );
   for (const i of bylineOf(blocks, found)) found[i] = undefined;
   // Without a number, a larger size or a font kept for headings, a heading must be spaced like
   // one (a bold or italic sentence of its own is emphasis).
@@ -223,6 +225,23 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   if (numbering && lines.length <= 2 && runs.every((r) => r.fontName !== bodyFont && r.fontName !== ''))
     return { index, look: 'font', ratio, numbering };
   return undefined;
+}
+
+/** A scanned section title is at most this long (characters). */
+const MAX_SCANNED_TITLE = 80;
+
+/**
+ * On an OCR'd page, which has no faces and whose sizes are measured from boxes, a numbered title
+ * alone on its line ("2.1 Batching in Inference Servers": a section number, a capitalised
+ * title, no closing stop) is a heading candidate; it must still be spaced like a heading, and its
+ * level comes from its number.
+ */
+function scannedSectionTitle(block: Block, index: number, source: string | undefined): Candidate | undefined {
+  if (source !== 'ocr' || block.type !== 'paragraph' || block.lines?.length !== 1) return undefined;
+  const text = (block.text ?? '').trim();
+  if (text.length > MAX_SCANNED_TITLE || /[.,;:]$/.test(text) || !/^\S+\s+\p{Lu}/u.test(text)) return undefined;
+  const numbering = numberingOf(text);
+  return numbering ? { index, look: 'bold', ratio: 1, numbering } : undefined;
 }
 
 /** A document runs headings in when it has at least this many. */
