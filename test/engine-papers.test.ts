@@ -63,8 +63,11 @@ describe('papers, reports and essays', () => {
     assert.ok(blocks.includes('\\[1\\] D. Crankshaw et al. Clipper: A low-latency online prediction serving system. In *Proc. NSDI*, 2017.'));
   });
 
-  it('a report: running head and "Page n of m" gone, the abstract one block, the schedule a list', async () => {
+  it('a report: running head and "Page n of m" gone, its contents a list, the abstract one block, the schedule a list', async () => {
     const md = await convert('retention-review.tex1');
+    // Entries without their leaders and page numbers, nested by indent.
+    assert.match(md, /^- \*\*1 Background\*\*\n {2}- 1\.1 Scope\n {2}- 1\.2 Method\n- \*\*2 Findings\*\*\n/m);
+    assert.doesNotMatch(md, /\. \. \./);
     assert.doesNotMatch(md, /Technical Report TR-2024-07|Page \d of \d/);
     assert.match(md, /^> This review examines how long .* and a yearly audit\.$/m);
     assert.match(md, /^1\. Adopt a single retention schedule .* intranet\.\n2\. Turn on automatic deletion/m);

@@ -8,6 +8,7 @@ import { textMeasures } from './measures.js';
 import { analyseLayout, type Column, columnIndexOf, columnsOf, type Layout } from './columns.js';
 import { firstWordWidth, textSize, unionBoxes } from '../extract/lines.js';
 import { removeFurniture } from './furniture.js';
+import { entryTitle, findContents } from './contents.js';
 import { findDisplays } from './equations.js';
 import { atParagraphIndent, goesOnFromIndentedLine, hangsUnderLabel, paragraphIndent } from './indents.js';
 import { paragraphLineGap } from './leading.js';
@@ -179,9 +180,16 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
     page.rects,
   );
   const displays = new Map(findDisplays(infos, body).filter(([first]) => !tables.has(first)));
+  const contents = new Map(findContents(infos, body).filter(([first]) => !tables.has(first)));
   const blocks: Block[] = [];
   let i = 0;
   while (i < infos.length) {
+    const entries = contents.get(i);
+    if (entries !== undefined) {
+      for (const info of infos.slice(i, entries)) blocks.push(contentsEntry(info, page.index, inline));
+      i = entries;
+      continue;
+    }
     const display = displays.get(i);
     if (display !== undefined) {
       blocks.push(displayBlock(infos.slice(i, display), page.index, inline));
@@ -231,6 +239,20 @@ function pageBlocks(page: Page, look: DocumentLook): Block[] {
     });
   }
   return blocks;
+}
+
+/** An entry of a table of contents: a list item of its title, nested by its indent. */
+function contentsEntry(info: LineInfo, page: number, inline: InlineOptions): Block {
+  const title = entryTitle(info.line);
+  return {
+    type: 'list_item',
+    page,
+    bbox: info.line.bbox,
+    text: inlineMarkdown([title], inline),
+    lines: [info.line],
+    depth: 0,
+    indent: info.line.bbox.x0 - info.column.left,
+  };
 }
 
 /** A displayed formula: one paragraph of its lines' text, in the order they were drawn, without emphasis. */
