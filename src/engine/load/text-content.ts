@@ -615,12 +615,12 @@ class StreamReader {
             break;
           case Op.moveText:
             textState.translateTextLineMatrix(args[0], args[1]);
-            textState.textMatrix = textState.textLineMatrix.slice();
+            copyMatrix(textState.textLineMatrix, textState.textMatrix);
             break;
           case Op.setLeadingMoveText:
             textState.leading = -(args[1] as number);
             textState.translateTextLineMatrix(args[0], args[1]);
-            textState.textMatrix = textState.textLineMatrix.slice();
+            copyMatrix(textState.textLineMatrix, textState.textMatrix);
             break;
           case Op.nextLine:
             textState.carriageReturn();
@@ -637,8 +637,8 @@ class StreamReader {
             textState.wordSpacing = args[0] as number;
             break;
           case Op.beginText:
-            textState.textMatrix = [1, 0, 0, 1, 0, 0];
-            textState.textLineMatrix = [1, 0, 0, 1, 0, 0];
+            copyMatrix(IDENTITY_MATRIX, textState.textMatrix);
+            copyMatrix(IDENTITY_MATRIX, textState.textLineMatrix);
             break;
           case Op.showSpacedText: {
             if (!manager.state.font) {
@@ -1250,6 +1250,16 @@ class StreamReader {
 }
 
 const FONT_IDENTITY_MATRIX = [0.001, 0, 0, 0.001, 0, 0];
+const IDENTITY_MATRIX = [1, 0, 0, 1, 0, 0];
+
+/**
+ * Where pdfjs gives the text state a new matrix (a copy of the line matrix, or the identity), the
+ * values are copied into the one it has: a state's matrices are its own (every copy of a state
+ * slices them), so no other state sees the change.
+ */
+function copyMatrix(from: ArrayLike<unknown>, to: unknown[]): void {
+  for (let i = 0; i < 6; i++) to[i] = from[i];
+}
 
 /**
  * Math.hypot of two numbers, without its call when one is zero (most text is not turned): V8's
