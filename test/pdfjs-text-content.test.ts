@@ -32,7 +32,7 @@ const ARABIC_TO_UNICODE = Buffer.from(
  * Three pages of what a text layout has to follow: kerning, spacing, rise and scaling; text turned
  * by 90, 180, 270 and 30 degrees; forms (nested, scaled, painted twice, one that paints itself, one
  * with no text); an image; a font set by a graphics state; a Type 3 font at size 1; marked content;
- * text off the page; a page turned by /Rotate; and a page of Arabic (which pdfjs's own code reads).
+ * text off the page; a page turned by /Rotate; and a page of Arabic (which pdfjs's own code reads) with a form on it.
  */
 function layoutPdf(): Buffer {
   const page1 = [
@@ -53,7 +53,7 @@ function layoutPdf(): Buffer {
     'BT /F1 10 Tf 72 400 Td (no font first) Tj ET',
   ].join('\n');
   const page2 = 'BT /F1 12 Tf 72 720 Td (Rotated page) Tj 0 -14 Td (second line) Tj ET';
-  const page3 = 'BT /FA 12 Tf 72 720 Td (Hello) Tj ET BT /FA 12 Tf 72 700 Td (AB xyz) Tj ET';
+  const page3 = 'BT /FA 12 Tf 72 720 Td (Hello) Tj ET BT /FA 12 Tf 72 700 Td (AB xyz) Tj ET /Fm2 Do';
   const objects: Array<string | Buffer> = [
     /* 1 */ '<< /Type /Catalog /Pages 2 0 R >>',
     /* 2 */ '<< /Type /Pages /Kids [3 0 R 12 0 R 13 0 R] /Count 3 >>',
@@ -191,7 +191,9 @@ describe("the engine's reading of a page's text", () => {
     assert.deepStrictEqual(arabic.ours, arabic.theirs);
     assert.match(text(arabic.ours), /Hello/);
     assert.match(text(arabic.ours), /\u0644\u0627/, 'the letters in reading order, as pdfjs reorders them');
-    assert.equal(textContentReads.own - before.own, 2, 'the first two pages read by the engine');
+    assert.match(text(arabic.ours), /Nestedform/);
+    // pdfjs's code reads the form on that page by calling getTextContent again: the engine's reader.
+    assert.equal(textContentReads.own - before.own, 3, 'the first two pages, and the form on the third, read by the engine');
     assert.equal(textContentReads.handedOver - before.handedOver, 1, "the Arabic page read by pdfjs's code");
   });
 

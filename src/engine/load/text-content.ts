@@ -3,16 +3,19 @@
 // pdfjs lays a page's text out glyph by glyph: for each glyph it works out where the glyph is by
 // multiplying three matrices (the glyph's size, the text matrix, the page's transform) into new
 // arrays, twice (once to compare with the previous glyph, once to remember it for the next), and
-// keeps the arrays of the last one. That is most of what its text reading allocates, and the
-// garbage collector's work follows. This reader makes the same decisions from the same numbers,
-// computed the same way (the same products summed in the same order, so the same doubles) into
-// plain fields: a matrix is built only for what goes out, the position of each text item.
+// keeps the arrays of the last one; and it empties its operand array for every operator, which
+// makes V8 drop the array's storage and grow it again. That is most of what its text reading
+// allocates, and the garbage collector's work follows. This reader makes the same decisions from
+// the same numbers, computed the same way (the same products summed in the same order, so the same
+// doubles) into plain fields: a matrix is built only for what goes out, the position of each text
+// item. Operands go to an array that keeps its storage, and where pdfjs gives the text state a new
+// matrix the values are written into the one it has.
 //
 // What it reads is what pdfjs's own getTextContent reads, item for item: the same operators through
-// pdfjs's own preprocessor (its lexer, graphics state stack, `cm`), the same fonts and glyphs
+// pdfjs's own parser and preprocessor (its lexer, graphics state stack, `cm`), the same fonts and glyphs
 // through pdfjs's own evaluator (loadFont, charsToGlyphs), form XObjects and ExtGState fonts read the
 // same way, text normalised as pdfjs normalises it. What it does not do itself goes to pdfjs's own
-// code, which reads the whole content stream again from the start:
+// code, which reads the content stream again from where it was given:
 // - calls with options the engine never sets (marked content, kept white space, a search's glyph
 //   collector) and evaluators that stop at errors;
 // - text that needs pdfjs's bidirectional reordering (Hebrew, Arabic: found as the items are made);
@@ -23,8 +26,8 @@
 //
 // pdfjs exports none of its worker classes. The evaluator is found by a property its constructor
 // sets (`_fetchBuiltInCMapBound`, see worker-objects.ts), the operator preprocessor likewise
-// (`_numInvalidPathOPS`), and with it the text state and its stack; pdfjs's Name, Dict and Ref
-// classes come from the preprocessor reading a few bytes of content. The first text a thread reads
+// (`_numInvalidPathOPS`), and with it the text state and its stack; pdfjs's Name, Dict, Ref and
+// Cmd classes and its end-of-stream marker come from the preprocessor's parser reading a few bytes. The first text a thread reads
 // is read by pdfjs's own code, which builds the classes this reader needs. And all of this is done
 // only when pdfjs's worker source is exactly the one this file was written against (its SHA-256):
 // the reader mirrors code that is private to it (how text is normalised, which characters need
@@ -368,7 +371,7 @@ function isPlainRead(evaluator: Evaluator, params: TextContentParams): boolean {
 }
 
 /**
- * The classes the preprocessor did not bring: Name, Dict and Ref from it reading `/P <</R 1 0 R>> BDC`
+ * The classes the preprocessor did not bring: Name, Dict, Ref, Cmd and the end marker from its parser reading `/P <</R 1 0 R>> BDC`
  * (a marked-content operator: a name and a dictionary holding a reference), and pdfjs's base of all
  * streams from the stream being read. Undefined when anything is not as expected.
  */
