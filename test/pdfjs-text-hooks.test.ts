@@ -60,16 +60,12 @@ async function textContentWithPdfjsCode(bytes: Uint8Array): Promise<string> {
   const clone = replacedTextStateClone();
   const lexer = replacedLexer();
   assert.ok(clone && lexer);
-  const ours = { clone: clone.proto.clone, getObj: lexer.proto.getObj, getHexString: lexer.proto.getHexString };
+  const ours = clone.proto.clone;
   clone.proto.clone = clone.original;
-  lexer.proto.getObj = lexer.original.getObj;
-  lexer.proto.getHexString = lexer.original.getHexString;
   try {
-    return await textContent(bytes);
+    return await withPdfjsLexer(() => textContent(bytes));
   } finally {
-    clone.proto.clone = ours.clone;
-    lexer.proto.getObj = ours.getObj;
-    lexer.proto.getHexString = ours.getHexString;
+    clone.proto.clone = ours;
   }
 }
 
@@ -119,19 +115,29 @@ describe("pdfjs's text state copies", () => {
   });
 });
 
-/** Run `read` with pdfjs's own lexer methods in place (its getObj calls getHexString through the prototype). */
+/** Run `read` with pdfjs's own lexer methods in place (its getObj calls getHexString and getName through the prototype). */
 function withPdfjsLexer<T>(read: () => T): T {
   const hook = replacedLexer();
   assert.ok(hook);
-  const ours = { getObj: hook.proto.getObj, getHexString: hook.proto.getHexString };
-  hook.proto.getObj = hook.original.getObj;
-  hook.proto.getHexString = hook.original.getHexString;
+  const ours = { getObj: hook.proto.getObj, getHexString: hook.proto.getHexString, getName: hook.proto.getName };
+  const put = (methods: { getObj: () => unknown; getHexString: () => string; getName?: () => unknown }) => {
+    hook.proto.getObj = methods.getObj;
+    hook.proto.getHexString = methods.getHexString;
+    if (hook.original.getName) hook.proto.getName = methods.getName!;
+  };
+  put(hook.original);
+  const restore = () => put(ours);
+  let result: T;
   try {
-    return read();
-  } finally {
-    hook.proto.getObj = ours.getObj;
-    hook.proto.getHexString = ours.getHexString;
+    result = read();
+  } catch (error) {
+    restore();
+    throw error;
   }
+  // A promise's reading runs later: the methods are put back when it has settled.
+  if (result instanceof Promise) return result.finally(restore) as T;
+  restore();
+  return result;
 }
 
 /** pdfjs's lexer (its prototype, with its own or the engine's methods) over `text`. */
@@ -235,6 +241,8 @@ describe("pdfjs's lexer, operators and hex strings", () => {
     assert.ok(hook, "pdfjs's Lexer was not found: its own (slower) reading is used");
     assert.notEqual(hook.proto.getObj, hook.original.getObj);
     assert.notEqual(hook.proto.getHexString, hook.original.getHexString);
+    assert.ok(hook.original.getName, "pdfjs's getName was not replaced");
+    assert.notEqual(hook.proto.getName, hook.original.getName);
   });
 
   it("reads the same tokens as pdfjs's own lexer, damaged input included", async () => {
@@ -243,7 +251,7 @@ describe("pdfjs's lexer, operators and hex strings", () => {
     assert.ok(hook);
     const random = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
     const next = random(15);
-    const alphabet = '\x0cBTEJjfmQq*\'"<>()[]{}/%0123456789abcdefABCDEFG .-+\n\r\t\x00\x7f\x80\xff';
+    const alphabet = '\x0cBTEJjfmQq*\'"<>()[]{}/%#0123456789abcdefABCDEFG .-+\n\r\t\x00\x7f\x80\xff';
     const noise = Array.from({ length: 200 }, () =>
       Array.from({ length: 1 + Math.floor(next() * 60) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(''),
     );
@@ -257,6 +265,11 @@ describe("pdfjs's lexer, operators and hex strings", () => {
       `${'y'.repeat(129)} Tj`,
       'Tj\x80 \xff\xfe Tj \x7fTj \x01BT',
       '(string) /Name 12 -3.5 +.5 [1 2] {3} obj endobj 5 0 R stream',
+      '/F1 12 Tf /A#20B /A#2 /A#2x /A#x2 /A#/B /#41#42 /C#4 /D# /E#',
+      '/F#',
+      '/G#4',
+      '/H#4g/I',
+      `/${'n'.repeat(300)} /\x80\xff /`,
       ...noise,
     ];
     let seen = 0;

@@ -38,10 +38,9 @@ export async function extractTextPage(
     if (!('str' in item)) continue; // marked-content markers
     const run = toRun(item, content.styles[item.fontName], vt);
     if (!run) continue;
-    for (const part of splitBullet(run)) {
-      if (links.length > 0) runs.push(...withLinks(part, links));
-      else runs.push(part);
-    }
+    const bullet = SPLIT_BULLET.exec(run.text);
+    if (!bullet) addRun(runs, run, links);
+    else for (const part of splitBullet(run, bullet)) addRun(runs, part, links);
   }
   return {
     index,
@@ -54,12 +53,17 @@ export async function extractTextPage(
   };
 }
 
+function addRun(runs: TextRun[], run: TextRun, links: LinkArea[]): void {
+  if (links.length > 0) runs.push(...withLinks(run, links));
+  else runs.push(run);
+}
+
 function toRun(item: TextItem, style: TextStyle | undefined, vt: Matrix): TextRun | undefined {
   // Spaces carry no glyphs worth keeping (and some span whole gaps): words are spaced by geometry.
   if (!/\S/.test(item.str)) return undefined;
   // The item's matrix in viewport space (vt × item.transform), only the parts used here.
   const t = item.transform as Matrix;
-  const size = Math.hypot(vt[0] * t[2] + vt[2] * t[3], vt[1] * t[2] + vt[3] * t[3]);
+  const size = hypot(vt[0] * t[2] + vt[2] * t[3], vt[1] * t[2] + vt[3] * t[3]);
   if (!(size > 0)) return undefined;
   const dx = vt[0] * t[0] + vt[2] * t[1];
   const dy = vt[1] * t[0] + vt[3] * t[1];
@@ -82,6 +86,16 @@ function toRun(item: TextItem, style: TextStyle | undefined, vt: Matrix): TextRu
   };
 }
 
+/**
+ * Math.hypot of two numbers, without its call when one is zero (text that is not turned): V8's
+ * hypot(0, x) is |x| exactly, and its call allocates.
+ */
+function hypot(a: number, b: number): number {
+  if (a === 0) return Math.abs(b);
+  if (b === 0) return Math.abs(a);
+  return Math.hypot(a, b);
+}
+
 const LIGATURES: Record<string, string> = { ﬀ: 'ff', ﬁ: 'fi', ﬂ: 'fl', ﬃ: 'ffi', ﬄ: 'ffl', ﬅ: 'st', ﬆ: 'st' };
 const LIGATURE = /[\ufb00-\ufb06]/;
 const LIGATURES_ALL = /[\ufb00-\ufb06]/g;
@@ -98,9 +112,7 @@ const SPLIT_BULLET = /^(\s*[•◦▪▫■□●○‣⁃∙⦁➢►▶❖\uf0
  * A bullet and the words pdfjs merged into its item: the words' font is unknown (the item names
  * the bullet's), so they are taken as plain text (fontName '').
  */
-function splitBullet(run: TextRun): TextRun[] {
-  const m = SPLIT_BULLET.exec(run.text);
-  if (!m) return [run];
+function splitBullet(run: TextRun, m: RegExpExecArray): TextRun[] {
   const [x0, x1] = [run.bbox.x0, run.bbox.x1];
   const cut = m[1].length + m[2].length;
   const at = x0 + (x1 - x0) * (modelWidth(run.text.slice(0, cut)) / Math.max(modelWidth(run.text), 1e-6));

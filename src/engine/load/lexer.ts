@@ -1,4 +1,4 @@
-// A cheaper reading of two kinds of token by pdfjs's lexer: operators and hex strings.
+// A cheaper reading of three kinds of token by pdfjs's lexer: operators, hex strings and names.
 //
 // pdfjs's Lexer reads an operator ("Tj", "cm", "BT") a byte at a time, and after each byte looks
 // the text read so far up among the operators it knows, a new string each time; the final string
@@ -7,8 +7,9 @@
 // A hex string (`<0026004F>`, how Chromium and most CID-keyed fonts write text) is built as an
 // array of one-character strings joined at the end. Here an operator is followed through a trie of
 // the known operators, with no string built until the end (none at all for a known operator),
-// and a hex string's bytes go to a byte buffer read as Latin-1.
-// Everything else the lexer reads (numbers, names, strings, dictionaries) is pdfjs's own code.
+// and a hex string's bytes go to a byte buffer read as Latin-1. A name (`/F1`, a font or a
+// resource) is built the same way as a hex string in pdfjs, and read the same way here.
+// Everything else the lexer reads (numbers, strings, dictionaries) is pdfjs's own code.
 //
 // The tokens are the same: the same operator ends where pdfjs's ends (at the first byte that
 // would turn a known operator into an unknown one, or at a delimiter), as the same Cmd object,
@@ -67,13 +68,14 @@ interface CommandTrie {
 
 interface Installed {
   readonly proto: LexerLike;
-  readonly original: { getObj: () => unknown; getHexString: () => string };
+  /** pdfjs's own methods; getName only where it was replaced too. */
+  readonly original: { getObj: () => unknown; getHexString: () => string; getName?: () => unknown };
 }
 
 let installed = false;
 let replaced: Installed | undefined;
 
-/** Replace the lexer's operator and hex string reading on the first lexer pdfjs builds (idempotent). */
+/** Replace the lexer's operator, hex string and name reading on the first lexer pdfjs builds (idempotent). */
 export function installFastLexer(): void {
   if (installed) return;
   installed = true;
@@ -94,7 +96,7 @@ function replaceLexer(instance: object): boolean {
   if (normalised(getObj) !== KNOWN_GET_OBJ || normalised(getHexString) !== KNOWN_GET_HEX_STRING) return true;
   const pdfjsClasses = probe(proto, getObj);
   if (!pdfjsClasses) return true;
-  const { cmdGet, FormatError } = pdfjsClasses;
+  const { cmdGet, nameGet, FormatError } = pdfjsClasses;
   const tries = new WeakMap<object, CommandTrie | null>();
   let hex: Buffer = Buffer.alloc(256);
   /** Set while a hex string is read into `hex`: a lexer started meanwhile (none is known to) reads its own way. */
@@ -199,7 +201,61 @@ function replaceLexer(instance: object): boolean {
     return hex.toString('latin1', 0, length);
   };
 
-  replaced = { proto, original: { getObj, getHexString } };
+  // A name: its bytes into a byte buffer read as Latin-1 (pdfjs pushes one-character strings and
+  // joins them), `#xx` escapes and their damaged forms as pdfjs reads them.
+  const getName = proto.getName;
+  let name: Buffer = Buffer.alloc(128);
+  let nameLength = 0;
+  const putName = (byte: number) => {
+    if (nameLength === name.length) name = grow(name);
+    name[nameLength++] = byte;
+  };
+  const replacesGetName = normalised(getName) === KNOWN_GET_NAME && nameGet !== undefined;
+  if (replacesGetName) {
+    proto.getName = function (this: LexerLike): unknown {
+      nameLength = 0;
+      // Text before a character pdfjs makes from the end of the stream (String.fromCharCode(-1)).
+      let head = '';
+      const putEnd = () => {
+        head += name.toString('latin1', 0, nameLength) + '\uffff';
+        nameLength = 0;
+      };
+      let ch: number;
+      while ((ch = this.nextChar()) >= 0 && !SPECIAL[ch]) {
+        if (ch !== 0x23) {
+          putName(ch);
+          continue;
+        }
+        ch = this.nextChar();
+        if (SPECIAL[ch]) {
+          putName(0x23);
+          break;
+        }
+        const high = hexDigit(ch);
+        if (high === -1) {
+          putName(0x23);
+          if (ch < 0) putEnd();
+          else putName(ch);
+          continue;
+        }
+        const previous = ch;
+        ch = this.nextChar();
+        const low = hexDigit(ch);
+        if (low !== -1) {
+          putName((high << 4) | low);
+          continue;
+        }
+        putName(0x23);
+        putName(previous);
+        if (SPECIAL[ch]) break;
+        if (ch < 0) putEnd();
+        else putName(ch);
+      }
+      return nameGet!(head + name.toString('latin1', 0, nameLength));
+    };
+  }
+
+  replaced = { proto, original: replacesGetName ? { getObj, getHexString, getName } : { getObj, getHexString } };
   return true;
 }
 
@@ -255,7 +311,10 @@ function buildTrie(known: Record<string, unknown>): CommandTrie | null {
  * pdfjs's Cmd lookup and FormatError class, from its own lexer reading two tiny inputs: an
  * operator (its Cmd's class has the lookup) and a `)` (which it refuses with a FormatError).
  */
-function probe(proto: LexerLike, getObj: () => unknown): { cmdGet: CmdGet; FormatError: new (message: string) => Error } | undefined {
+function probe(
+  proto: LexerLike,
+  getObj: () => unknown,
+): { cmdGet: CmdGet; nameGet: CmdGet | undefined; FormatError: new (message: string) => Error } | undefined {
   const read = (text: string): { value?: unknown; error?: unknown } => {
     const bytes = Buffer.from(text, 'latin1');
     const stream = {
@@ -285,7 +344,16 @@ function probe(proto: LexerLike, getObj: () => unknown): { cmdGet: CmdGet; Forma
   if (cmd?.cmd !== 'BT' || typeof get !== 'function' || typeof refused?.constructor !== 'function') return undefined;
   const cmdGet: CmdGet = (name) => get.call(cmd.constructor, name);
   if (cmdGet('BT') !== cmd) return undefined;
-  return { cmdGet, FormatError: refused.constructor as new (message: string) => Error };
+  // pdfjs's Name lookup, from a name it read (its class is the one with the lookup).
+  const name = read('/N ').value as { name?: unknown; constructor?: { get?: unknown } } | undefined;
+  const getNamed = name?.constructor?.get;
+  const nameGet: CmdGet | undefined =
+    name?.name === 'N' && typeof getNamed === 'function' ? (text) => getNamed.call(name.constructor, text) : undefined;
+  return {
+    cmdGet,
+    nameGet: nameGet && nameGet('N') === name ? nameGet : undefined,
+    FormatError: refused.constructor as new (message: string) => Error,
+  };
 }
 
 /** A function's source without white space, hashed. */
@@ -300,3 +368,5 @@ function normalised(fn: unknown): string {
  */
 const KNOWN_GET_OBJ = 'fa200e97c2e81e8d475b6a9e7718b2f7ba7b85b71f13ec48537f6d2e504fac4f';
 const KNOWN_GET_HEX_STRING = 'c8a9df402a47c0330a715af6126c9363028a17c5749c2424bc00bd364638cde3';
+/** The same of Lexer.getName. */
+const KNOWN_GET_NAME = 'df5eb358e1ce18cfa25f953e73b2f86409046097f38f85d8a43ca54654db973e';

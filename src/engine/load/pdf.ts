@@ -7,6 +7,7 @@ import { InThreadPort } from './in-thread-port.js';
 import { installCMapBound } from './cmap-bound.js';
 import { type InflateBudget, installSyncInflate, openInflateBudget } from './inflate.js';
 import { installFastLexer } from './lexer.js';
+import { installTextContent } from './text-content.js';
 import { installTextStateClone } from './text-state.js';
 import { bindWorkerDocument, installWorkerHooks } from './worker-objects.js';
 
@@ -57,13 +58,15 @@ const RESTORED: Array<[object, string]> = [
  * up front, then put back the built-ins its polyfills replaced. Streams are inflated
  * synchronously by native zlib (see inflate.ts); each document's worker side is found for the
  * engine (see worker-objects.ts); the character maps a PDF supplies are bounded (see cmap-bound.ts);
- * text states are copied without slowing the state copied (see text-state.ts), and operators and
- * hex strings are read without building strings a byte at a time (see lexer.ts).
+ * text states are copied without slowing the state copied (see text-state.ts), operators and
+ * hex strings are read without building strings a byte at a time (see lexer.ts), and a page's text
+ * is laid out without a matrix per glyph (see text-content.ts).
  */
 async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }> {
   const natives = RESTORED.map(([owner, key]) => [owner, key, Object.getOwnPropertyDescriptor(owner, key)!] as const);
   const lib = (await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.mjs')).href)) as Pdfjs;
-  const worker = (await import(pathToFileURL(path.join(pdfjsRoot, 'legacy/build/pdf.worker.mjs')).href)) as PdfjsWorkerModule;
+  const workerFile = path.join(pdfjsRoot, 'legacy/build/pdf.worker.mjs');
+  const worker = (await import(pathToFileURL(workerFile).href)) as PdfjsWorkerModule;
   for (const [owner, key, descriptor] of natives) {
     if ((owner as Record<string, unknown>)[key] !== descriptor.value) Object.defineProperty(owner, key, descriptor);
   }
@@ -72,6 +75,7 @@ async function importPdfjs(): Promise<{ lib: Pdfjs; worker: PdfjsWorkerModule }>
   installCMapBound();
   installTextStateClone();
   installFastLexer();
+  installTextContent(workerFile, lib.OPS);
   return { lib, worker };
 }
 
