@@ -15,9 +15,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCanvas } from '@napi-rs/canvas';
 import { PDFDocument } from 'pdf-lib';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import { renderTurned } from './page-scan.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const source = path.resolve(process.argv[2] ?? path.join(root, 'test/fixtures/corpus'));
@@ -52,22 +52,7 @@ for (const [kind, damage] of Object.entries(DAMAGE)) {
     const damaged = await PDFDocument.create();
     for (let n = 1; n <= doc.numPages; n++) {
       const page = await doc.getPage(n);
-      const viewport = page.getViewport({ scale: damage.dpi / 72 });
-      const width = Math.round(viewport.width);
-      const height = Math.round(viewport.height);
-      const clean = createCanvas(width, height);
-      const cleanContext = clean.getContext('2d');
-      cleanContext.fillStyle = 'white';
-      cleanContext.fillRect(0, 0, width, height);
-      await page.render({ canvasContext: cleanContext, viewport }).promise;
-
-      const turned = createCanvas(width, height);
-      const context = turned.getContext('2d');
-      context.fillStyle = 'white';
-      context.fillRect(0, 0, width, height);
-      context.translate(width / 2, height / 2);
-      context.rotate((damage.degrees * Math.PI) / 180);
-      context.drawImage(clean, -width / 2, -height / 2);
+      const { canvas: turned, context, width, height } = await renderTurned(page, damage.dpi, damage.degrees);
       // Pixels are read and written in device space (this canvas applies the transform to putImageData).
       context.setTransform(1, 0, 0, 1, 0, 0);
       const image = context.getImageData(0, 0, width, height);
