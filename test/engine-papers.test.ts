@@ -159,6 +159,14 @@ describe('papers, reports and essays', () => {
       assert.ok(blocks.includes(heading), heading);
   });
 
+  it('IEEE-style headings: roman sections in small capitals, lettered subsections a level below', async () => {
+    const md = await convert('form-latency.tex2');
+    assert.match(md, /^### I\. INTRODUCTION$/m);
+    assert.match(md, /^### II\. PIPELINE$/m);
+    assert.match(md, /^#### A\. Detection$/m);
+    assert.match(md, /^### III\. RESULTS$/m);
+  });
+
   it('numbered items whose numbers stand at the margin ("10." under an inset "9.") are items', async () => {
     const md = await convert('retention-review.tex1');
     // "10." and "11." wrap under their text; "12." is a line of its own after "11.".

@@ -77,8 +77,9 @@ export const detectHeadings: Processor = (doc) => {
   const headingFonts = standaloneFonts(blocks, bodyFont);
   const spacing = blockSpacing(blocks, body);
   const found = blocks.map(
-    (block, i) => candidate(block, i, body, bodyFont, headingFonts, codeScale) ?? scannedSectionTitle(block, i, doc.pages[block.page]?.source),
+    (block, i) => candidate(block, i, body, bodyFont, headingFonts, codeScale) ?? numberedTitleLine(block, i, doc.pages[block.page]?.source),
   );
+  lettersUnderNumerals(found, blocks);
   for (const i of bylineOf(blocks, found)) found[i] = undefined;
   // Without a number, a larger size or a font kept for headings, a heading must be spaced like
   // one (a bold or italic sentence of its own is emphasis).
@@ -227,21 +228,48 @@ function candidate(block: Block, index: number, body: number, bodyFont: string, 
   return undefined;
 }
 
-/** A scanned section title is at most this long (characters). */
+/** A numbered title line is at most this long (characters). */
 const MAX_SCANNED_TITLE = 80;
 
 /**
- * On an OCR'd page, which has no faces and whose sizes are measured from boxes, a numbered title
- * alone on its line ("2.1 Batching in Inference Servers": a section number, a capitalised
- * title, no closing stop) is a heading candidate; it must still be spaced like a heading, and its
- * level comes from its number.
+ * A numbered title alone on its line ("2.1 Batching in Inference Servers": a section number, a
+ * capitalised title, no closing stop) where no face sets it apart: on an OCR'd page, which has
+ * no faces and whose sizes are measured from boxes; in a text layer when set in capitals or
+ * small capitals ("IV. METHODS", the body's own face at two sizes) or centred. A heading
+ * candidate that must still be spaced like a heading; its level comes from its number.
  */
-function scannedSectionTitle(block: Block, index: number, source: string | undefined): Candidate | undefined {
-  if (source !== 'ocr' || block.type !== 'paragraph' || block.lines?.length !== 1) return undefined;
+function numberedTitleLine(block: Block, index: number, source: string | undefined): Candidate | undefined {
+  if (block.type !== 'paragraph' || block.lines?.length !== 1) return undefined;
   const text = (block.text ?? '').trim();
   if (text.length > MAX_SCANNED_TITLE || /[.,;:]$/.test(text) || !/^\S+\s+\p{Lu}/u.test(text)) return undefined;
+  const capitals = text.replace(/^\S+\s+/, '') === text.replace(/^\S+\s+/, '').toUpperCase();
+  if (source !== 'ocr' && !capitals && !block.centred) return undefined;
   const numbering = numberingOf(text);
   return numbering ? { index, look: 'bold', ratio: 1, numbering } : undefined;
+}
+
+/** Roman section numbers over lettered subsections ("IV." then "A."), and letters one deeper. */
+const ROMAN_NUMBER = /^[IVXLC]{1,6}\.\s/;
+const LETTER_NUMBER = /^[A-Z]\.\s/;
+
+/**
+ * Where a document numbers its sections with roman numerals and their subsections with letters
+ * (IEEE's style), a lettered heading after a roman one is a level deeper (both are one part deep).
+ */
+function lettersUnderNumerals(found: (Candidate | undefined)[], blocks: Block[]): void {
+  let roman = false;
+  let lettered = false;
+  for (const c of found) {
+    if (!c?.numbering) continue;
+    const text = (blocks[c.index].text ?? '').replace(/^[*_\\]+/, '').trim();
+    // A single letter is a letter ("C. Proofs" among appendices), but for "I." opening the document's numbering.
+    const single = LETTER_NUMBER.test(text);
+    if (ROMAN_NUMBER.test(text) && (!single || (text.startsWith('I.') && !lettered && !roman))) roman = true;
+    else if (single) {
+      lettered = true;
+      if (roman) c.numbering = { depth: c.numbering.depth + 1 };
+    }
+  }
 }
 
 /** A document runs headings in when it has at least this many. */
