@@ -272,11 +272,14 @@ function markBands(infos: LineInfo[], columns: Column[]): void {
   if (columns.length < 2) return;
   const band: Column = { left: columns[0].left, right: columns[columns.length - 1].right, wrap: columns[columns.length - 1].wrap };
   const byTop = [...infos].sort((a, b) => a.line.bbox.y0 - b.line.bbox.y0);
+  const tallest = infos.reduce((most, i) => Math.max(most, i.line.bbox.y1 - i.line.bbox.y0), 0);
   for (const info of infos) {
     const { y0, y1 } = info.line.bbox;
+    // Only lines starting less than the tallest line's height above this one can reach it.
+    let k = firstAtOrBelow(byTop, y0 - tallest);
     let beside = false;
-    for (const other of byTop) {
-      if (other.line.bbox.y0 >= y1) break;
+    for (; k < byTop.length && byTop[k].line.bbox.y0 < y1; k++) {
+      const other = byTop[k];
       if (other.columnIndex !== info.columnIndex && other.line.bbox.y1 > y0) {
         beside = true;
         break;
@@ -284,6 +287,18 @@ function markBands(infos: LineInfo[], columns: Column[]): void {
     }
     if (!beside) info.band = band;
   }
+}
+
+/** The index of the first of `sorted` (by top) whose top is at or below `y`. */
+function firstAtOrBelow(sorted: LineInfo[], y: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid].line.bbox.y0 < y) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function hasProse(table: FoundTable | undefined): boolean {
